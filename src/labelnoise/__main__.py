@@ -1,0 +1,5 @@
+import sys
+
+from labelnoise.cli import main
+
+sys.exit(main())

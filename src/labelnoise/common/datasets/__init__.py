@@ -1,0 +1,1 @@
+"""labelnoise.common.datasets."""

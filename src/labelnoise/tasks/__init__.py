@@ -1,0 +1,1 @@
+"""Task adapters: each turns its batches into core units (labelnoise.common.units)."""

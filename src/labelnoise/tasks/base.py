@@ -1,0 +1,114 @@
+"""The contract between the generic training loop and a task.
+
+A task adapter turns its data and model into :class:`~labelnoise.common.units.Units`; the loop
+(``labelnoise.train``) does everything else -- losses and selectors from the core registries,
+optimisation, evaluation, checkpoints, detection. See ``docs/new_task.md``.
+
+Dataset items are dicts. Every item carries ``"example_id"`` (an int, unique within its split,
+``0..len-1``) and ``"target"`` (the label the model is trained or evaluated on: noisy for
+the training split). Where the clean label is known (simulated noise, or a real-noise dataset
+with gold), items also carry ``"clean_target"`` so the loop can score detection and report
+clean-label metrics.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset, default_collate
+
+from labelnoise.common.units import Units
+
+__all__ = ["DatasetSplits", "TaskAdapter"]
+
+
+@dataclass
+class DatasetSplits:
+    """What :meth:`TaskAdapter.build_datasets` returns.
+
+    Attributes:
+        train: training items (noisy ``target``; ``clean_target`` when known).
+        val: validation items or None.
+        test: clean test items or None.
+        num_classes: ``C`` for classification-like tasks (0 for regression).
+        class_names: optional display names, ``len == num_classes``.
+        info: free-form facts for the report (realised noise rate, dataset sizes, ...).
+    """
+
+    train: Dataset
+    val: Dataset | None
+    test: Dataset | None
+    num_classes: int
+    class_names: list[str] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class TaskAdapter(ABC):
+    """Base class of every task adapter.
+
+    Subclasses set ``name`` and ``Config`` (a dataclass of task options -- data and model --
+    with defaults in code; a recipe's ``task:`` section overrides its fields) and implement
+    :meth:`build_datasets`, :meth:`build_model` and :meth:`units`.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type]
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @abstractmethod
+    def build_datasets(self, data_dir: Path | None, *, seed: int) -> DatasetSplits:
+        """Read (and, if configured, corrupt) the data. ``data_dir``: the recipe's ``data_dir``
+        or ``$LABELNOISE_DATA``; None when the task needs no files."""
+
+    @abstractmethod
+    def build_model(self, splits: DatasetSplits) -> nn.Module:
+        """A fresh model for these splits (called once per network: co-teaching builds two)."""
+
+    def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """Batch items; the default is ``torch.utils.data.default_collate``."""
+        return default_collate(items)
+
+    @abstractmethod
+    def units(
+        self, model: nn.Module, batch: dict[str, Any], *, target_key: str = "target"
+    ) -> Units:
+        """Run ``model`` on ``batch`` and return its units. ``target_key`` picks ``"target"``
+        or ``"clean_target"``; ``Units.example_id`` must come from ``batch["example_id"]``."""
+
+    def metrics(self, units: Units) -> dict[str, float]:
+        """Metrics of gathered evaluation units (all processes, no duplicates).
+
+        Default: unit accuracy for classification. Returned names are plain (``"accuracy"``);
+        the loop prefixes the split.
+        """
+        if units.pred.dim() == 2 and not units.target.is_floating_point():
+            correct = (units.pred.argmax(1) == units.target).double()
+            return {"accuracy": float(correct.mean()) if correct.numel() else float("nan")}
+        err = (units.pred.reshape(-1).double() - units.target.reshape(-1).double()).abs()
+        return {"mae": float(err.mean())}
+
+    @property
+    def primary_metric(self) -> str:
+        """The metric used for model selection and early stopping (higher is better unless
+        it is listed in :attr:`lower_is_better`)."""
+        return "accuracy"
+
+    lower_is_better: ClassVar[frozenset[str]] = frozenset({"mae", "rmse", "loss"})
+
+
+def move_to(batch: Any, device: torch.device) -> Any:
+    """Move every tensor of a (nested) batch to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {k: move_to(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(move_to(v, device) for v in batch)
+    return batch
