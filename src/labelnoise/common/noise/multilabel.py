@@ -1,0 +1,95 @@
+"""Multi-label tag noise: missing tags, spurious tags and tag swaps.
+
+Multi-label annotations go wrong in three ways: a present tag is missed (false negative, the
+dominant noise of weakly labelled tagging sets such as FSD50K, Fonseca et al., 2022), an absent
+tag is added (false positive), or one tag is confused with another (a swap). Each clean positive
+tag is independently swapped to an absent tag with probability ``swap_rate``; of the tags not
+involved in a swap, each positive is dropped with probability ``drop_rate[k]`` and each negative
+is added with probability ``add_rate[k]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from labelnoise.common._checks import check_nonempty, check_rate
+from labelnoise.common._random import Seed, make_generator
+from labelnoise.common.noise.base import NoisyTargets
+
+__all__ = ["multilabel_noise"]
+
+
+def _per_class_rate(name: str, value: float | np.ndarray | Tensor, k: int) -> Tensor:
+    """A scalar rate or a ``(K,)`` vector of rates in ``[0, 1)`` as a float64 ``(K,)`` tensor."""
+    v = torch.as_tensor(np.asarray(value, dtype=np.float64))
+    if v.dim() == 0:
+        return torch.full((k,), check_rate(name, float(v)), dtype=torch.float64)
+    if tuple(v.shape) != (k,):
+        raise ValueError(f"{name} must be a scalar or have shape ({k},); got {tuple(v.shape)}")
+    bad = torch.isnan(v) | (v < 0) | (v >= 1)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise ValueError(f"{name} must be in [0, 1); got {float(v[i])!r} for class {i}")
+    return v
+
+
+def multilabel_noise(
+    tags: Tensor | np.ndarray,
+    *,
+    drop_rate: float | np.ndarray = 0.0,
+    add_rate: float | np.ndarray = 0.0,
+    swap_rate: float = 0.0,
+    seed: Seed = None,
+) -> NoisyTargets:
+    """Corrupt a binary tag matrix.
+
+    Args:
+        tags: ``(N, K)`` in ``{0, 1}`` (bool, integer or float dtype; the dtype is kept).
+        drop_rate: probability that a positive tag goes missing, scalar or per class ``(K,)``.
+        add_rate: probability that a negative tag is spuriously added, scalar or ``(K,)``.
+        swap_rate: probability that a positive tag is replaced by a uniformly chosen tag that
+            is absent from the example's clean tags (no swap when every tag is present).
+        seed: int or ``torch.Generator``.
+
+    Returns:
+        :class:`NoisyTargets` with ``(N, K)`` ``noisy`` / ``clean`` and
+        ``is_corrupted = noisy != clean`` (per tag).
+    """
+    t = tags if isinstance(tags, Tensor) else torch.as_tensor(np.asarray(tags))
+    if t.dim() != 2:
+        raise ValueError(f"tags must have shape (N, K); got {tuple(t.shape)}")
+    check_nonempty("tags", t)
+    if t.is_floating_point() and bool(torch.isnan(t).any()):
+        raise ValueError("tags must be 0 or 1; got NaN")
+    if not bool(((t == 0) | (t == 1)).all()):
+        bad = t[(t != 0) & (t != 1)][0]
+        raise ValueError(f"tags must be 0 or 1; got {bad.item()!r}")
+    n, k = t.shape
+    drop = _per_class_rate("drop_rate", drop_rate, k)
+    add = _per_class_rate("add_rate", add_rate, k)
+    swap = check_rate("swap_rate", swap_rate)
+
+    g = make_generator(seed)
+    pos = t.detach().bool()
+    noisy = pos.clone()
+    touched = torch.zeros_like(pos)
+    if swap > 0:
+        swapped = pos & (torch.rand((n, k), generator=g, dtype=torch.float64) < swap)
+        # Random order of each row's absent tags: positives get key 2, absent tags keys in [0, 1).
+        keys = torch.rand((n, k), generator=g, dtype=torch.float64).masked_fill(pos, 2.0)
+        absent_order = torch.argsort(keys, dim=1)
+        rank = torch.cumsum(swapped.long(), dim=1) - 1
+        swapped &= rank < (~pos).sum(1, keepdim=True)
+        rows, cols = swapped.nonzero(as_tuple=True)
+        dest = absent_order[rows, rank[rows, cols]]
+        noisy[rows, cols] = False
+        noisy[rows, dest] = True
+        touched[rows, cols] = True
+        touched[rows, dest] = True
+    u = torch.rand((n, k), generator=g, dtype=torch.float64)
+    flip = ~touched & torch.where(pos, u < drop, u < add)
+    noisy ^= flip
+    out = noisy.to(t.dtype)
+    return NoisyTargets(out, t.detach(), noisy != pos)
