@@ -20,7 +20,7 @@ __all__ = ["gaussian_noise", "outlier_noise", "uniform_replacement"]
 
 def _as_float_targets(targets: Tensor | np.ndarray) -> Tensor:
     """Float tensor of ``targets`` (integers become float64); validates non-empty and finite."""
-    t = targets if isinstance(targets, Tensor) else torch.as_tensor(np.asarray(targets))
+    t = targets if isinstance(targets, Tensor) else torch.as_tensor(np.array(targets))
     if t.dtype == torch.bool or t.is_complex():
         raise ValueError(f"targets must be real numbers; got dtype {t.dtype}")
     if not t.is_floating_point():
@@ -34,7 +34,7 @@ def _as_float_targets(targets: Tensor | np.ndarray) -> Tensor:
 
 def _as_column_param(name: str, value: object, like: Tensor, *, nonnegative: bool) -> Tensor:
     """A scalar or per-column ``targets.shape[1:]`` parameter as a tensor broadcastable to ``like``."""
-    v = torch.as_tensor(np.asarray(value, dtype=np.float64)).to(like.dtype)
+    v = torch.as_tensor(np.array(value, dtype=np.float64)).to(like.dtype)
     if v.dim() > 0 and tuple(v.shape) != tuple(like.shape[1:]):
         raise ValueError(
             f"{name} must be a scalar or have shape {tuple(like.shape[1:])}; got {tuple(v.shape)}"

@@ -66,7 +66,7 @@ def instance_dependent(
         raise ValueError(f"labels must have shape (N,); got {tuple(y.shape)}")
     check_nonempty("labels", y)
     check_labels("labels", y, c)
-    x = features if isinstance(features, Tensor) else torch.as_tensor(np.asarray(features))
+    x = features if isinstance(features, Tensor) else torch.as_tensor(np.array(features))
     if x.dim() < 2 or x.shape[0] != y.shape[0]:
         raise ValueError(
             f"features must have shape ({y.shape[0]}, D) to match labels; got {tuple(x.shape)}"

@@ -23,7 +23,7 @@ __all__ = ["multilabel_noise"]
 
 def _per_class_rate(name: str, value: float | np.ndarray | Tensor, k: int) -> Tensor:
     """A scalar rate or a ``(K,)`` vector of rates in ``[0, 1)`` as a float64 ``(K,)`` tensor."""
-    v = torch.as_tensor(np.asarray(value, dtype=np.float64))
+    v = torch.as_tensor(np.array(value, dtype=np.float64))
     if v.dim() == 0:
         return torch.full((k,), check_rate(name, float(v)), dtype=torch.float64)
     if tuple(v.shape) != (k,):
@@ -57,7 +57,7 @@ def multilabel_noise(
         :class:`NoisyTargets` with ``(N, K)`` ``noisy`` / ``clean`` and
         ``is_corrupted = noisy != clean`` (per tag).
     """
-    t = tags if isinstance(tags, Tensor) else torch.as_tensor(np.asarray(tags))
+    t = tags if isinstance(tags, Tensor) else torch.as_tensor(np.array(tags))
     if t.dim() != 2:
         raise ValueError(f"tags must have shape (N, K); got {tuple(t.shape)}")
     check_nonempty("tags", t)
