@@ -1,0 +1,116 @@
+"""Boundary checks for the detection API: labels ``(N,)`` and pred_probs ``(N, K)``.
+
+Each check raises ``ValueError`` naming the argument, the expected and the received value.
+The private ``_compute_*`` paths behind the public functions assume inputs that passed here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from labelnoise.common._checks import as_long_tensor, check_labels
+
+__all__ = ["ROW_SUM_ATOL", "as_float_array", "check_inputs", "check_multilabel_inputs"]
+
+#: How far a row of ``pred_probs`` may sum from 1 before it is rejected.
+ROW_SUM_ATOL = 1e-3
+
+
+def as_float_array(name: str, x: object) -> np.ndarray:
+    """A float32/float64 numpy view of ``x`` (tensors are detached and moved to CPU)."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    arr = np.asarray(x)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise ValueError(f"{name} must be a numeric array; got dtype {arr.dtype}")
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    return arr
+
+
+def _check_prob_values(name: str, p: np.ndarray) -> None:
+    if not np.isfinite(p).all():
+        bad = "NaN" if np.isnan(p).any() else "inf"
+        raise ValueError(f"{name} must be finite; got {bad}")
+    lo = float(p.min())
+    if lo < 0:
+        raise ValueError(f"{name} must be non-negative; got min {lo:.4g}")
+
+
+def _as_labels(name: str, labels: object) -> np.ndarray:
+    if isinstance(labels, torch.Tensor):
+        labels = labels.detach().cpu().numpy()
+    arr = np.asarray(labels)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    return as_long_tensor(name, arr).numpy()
+
+
+def check_inputs(
+    labels: object, pred_probs: object, *, check_row_sums: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate single-label inputs; return ``(labels int64 (N,), pred_probs float (N, K))``.
+
+    Raises ``ValueError`` for: ``pred_probs`` not 2-D, ``N = 0``, ``K < 2``, NaN/inf or
+    negative probabilities, rows not summing to 1 within :data:`ROW_SUM_ATOL`, ``labels`` not
+    1-D of length ``N``, non-integral labels, or labels outside ``[0, K)``.
+    """
+    p = as_float_array("pred_probs", pred_probs)
+    if p.ndim != 2:
+        raise ValueError(f"pred_probs must have shape (N, K); got shape {p.shape}")
+    n, k = p.shape
+    if n == 0:
+        raise ValueError("pred_probs must not be empty; got N = 0 rows")
+    if k < 2:
+        raise ValueError(f"pred_probs must have K >= 2 columns; got K = {k}")
+    _check_prob_values("pred_probs", p)
+    if check_row_sums:
+        sums = p.sum(axis=1, dtype=np.float64)
+        err = np.abs(sums - 1.0)
+        i = int(err.argmax())
+        if err[i] > ROW_SUM_ATOL:
+            raise ValueError(
+                f"pred_probs rows must sum to 1 (atol {ROW_SUM_ATOL}); got {sums[i]:.6g} at row {i}"
+            )
+    y = _as_labels("labels", labels)
+    if y.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},) to match pred_probs; got {y.shape}")
+    check_labels("labels", torch.from_numpy(y), k)
+    return y, p
+
+
+def check_multilabel_inputs(labels: object, pred_probs: object) -> tuple[np.ndarray, np.ndarray]:
+    """Validate multi-label inputs; return ``(labels uint8 (N, K), pred_probs float (N, K))``.
+
+    ``labels`` is a list of lists of class ids or an ``(N, K)`` 0/1 array; every entry of
+    ``pred_probs`` is an independent probability in ``[0, 1]`` (rows need not sum to 1).
+    """
+    p = as_float_array("pred_probs", pred_probs)
+    if p.ndim != 2:
+        raise ValueError(f"pred_probs must have shape (N, K); got shape {p.shape}")
+    n, k = p.shape
+    if n == 0:
+        raise ValueError("pred_probs must not be empty; got N = 0 rows")
+    _check_prob_values("pred_probs", p)
+    if float(p.max()) > 1.0:
+        raise ValueError(f"pred_probs must be in [0, 1] for multi_label; got max {p.max():.4g}")
+    if isinstance(labels, (list, tuple)) and all(isinstance(r, (list, tuple)) for r in labels):
+        if len(labels) != n:
+            raise ValueError(f"labels must have {n} rows to match pred_probs; got {len(labels)}")
+        y = np.zeros((n, k), dtype=np.uint8)
+        for i, row in enumerate(labels):
+            ids = _as_labels("labels", list(row)) if len(row) else np.zeros(0, dtype=np.int64)
+            check_labels("labels", torch.from_numpy(ids), k)
+            y[i, ids] = 1
+        return y, p
+    arr = np.asarray(labels.detach().cpu() if isinstance(labels, torch.Tensor) else labels)
+    if arr.shape != (n, k):
+        raise ValueError(
+            f"labels must be a list of lists or a ({n}, {k}) 0/1 array; got shape {arr.shape}"
+        )
+    if not np.isin(arr, (0, 1)).all():
+        raise ValueError("labels must be a 0/1 indicator array for multi_label; got other values")
+    return arr.astype(np.uint8), p

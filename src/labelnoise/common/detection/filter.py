@@ -1,0 +1,250 @@
+"""Find label issues with confident learning: ``find_label_issues`` (cleanlab 2.9 semantics).
+
+Northcutt, Jiang & Chuang, "Confident Learning: Estimating Uncertainty in Dataset Labels"
+(JAIR 2021). ``filter_by`` selects the pruning rule:
+
+- ``prune_by_noise_rate`` (default): for given class ``k`` and each other class ``j``, flag the
+  ``n[j, k]`` examples labelled ``k`` with the largest margin ``p_j - p_k``, where ``n`` is the
+  calibrated confident joint (after keeping ``min_examples_per_class`` and ``frac_noise``);
+- ``prune_by_class``: flag the ``N_k - n[k, k]`` examples of class ``k`` with the lowest ``p_k``;
+- ``both``: the intersection of the two;
+- ``confident_learning``: the confident off-diagonal examples of the confident joint;
+- ``predicted_neq_given``: ``argmax p != label``;
+- ``low_self_confidence`` / ``low_normalized_margin``: the ``num_label_issues`` lowest scores.
+
+Every rule except the last two then un-flags examples whose given label is the argmax
+(within 1e-6). Selection uses ``argpartition``; where ties straddle a cut it defers to
+``np.argsort``'s order, so masks equal cleanlab's exactly rather than up to tie order.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Literal
+
+import numpy as np
+
+from labelnoise.common.detection._validate import check_inputs
+from labelnoise.common.detection.confident_joint import (
+    _class_counts,
+    _compute_confident_joint,
+    _num_label_issues,
+    _reduce_issues,
+    _round_preserving_row_totals,
+)
+from labelnoise.common.detection.quality import QualityMethod, _compute_quality, _order
+
+__all__ = ["FILTER_BY", "FilterBy", "find_label_issues", "find_predicted_neq_given"]
+
+FilterBy = Literal[
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+    "low_normalized_margin",
+    "low_self_confidence",
+]
+FILTER_BY: tuple[str, ...] = FilterBy.__args__  # type: ignore[attr-defined]
+_PRUNING = ("prune_by_noise_rate", "prune_by_class", "both")
+
+
+def _smallest(v: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` smallest ``v``: the same set as ``np.argsort(v)[:n]``."""
+    m = v.shape[0]
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if n >= m:
+        return np.arange(m)
+    part = np.argpartition(v, n - 1)
+    b = v[part[n - 1]]
+    if np.count_nonzero(v < b) + np.count_nonzero(v == b) > n:
+        return np.argsort(v)[:n]
+    return part[:n]
+
+
+def _prune_count_matrix(
+    cj: np.ndarray,
+    label_counts: np.ndarray,
+    min_examples_per_class: int,
+    frac_noise: float,
+    num_to_remove_per_class: np.ndarray | None,
+) -> np.ndarray:
+    """``m[true, given]``: how many examples of each given class to prune towards each class."""
+    pcm = cj.T.astype(np.float64)
+    d = pcm.diagonal().copy()
+    new_d = np.maximum(d, min_examples_per_class)
+    per_col = np.maximum(np.count_nonzero(pcm, axis=0) - 1.0, 1.0)
+    m = pcm - (new_d - d) / per_col
+    m[m < 0] = 0
+    np.fill_diagonal(m, new_d)
+    reduced = m * frac_noise
+    np.fill_diagonal(reduced, m.diagonal() + np.sum(m - reduced, axis=0))
+    out = reduced.astype(np.int64)
+    if num_to_remove_per_class is None:
+        return out
+    with np.errstate(divide="ignore", invalid="ignore"):
+        psy = out / np.sum(out, axis=1)
+        noise_per_s = psy.sum(axis=1) - psy.diagonal()
+        tmp = (psy.T * num_to_remove_per_class / noise_per_s).T
+    np.fill_diagonal(tmp, label_counts - num_to_remove_per_class)
+    return _round_preserving_row_totals(tmp)
+
+
+def _prune(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    pcm: np.ndarray,
+    by_class: bool,
+    by_rate: bool,
+    min_examples_per_class: int,
+) -> np.ndarray:
+    k = pred_probs.shape[1]
+    order = np.argsort(labels, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(_class_counts(labels, k))])
+    mask = np.zeros(labels.shape[0], dtype=bool)
+    for c in range(k):
+        idx = order[bounds[c] : bounds[c + 1]]
+        if idx.size <= max(min_examples_per_class, 1):
+            continue
+        pk = pred_probs[idx]
+        flag_class = flag_rate = None
+        if by_class:
+            flag_class = np.zeros(idx.size, dtype=bool)
+            flag_class[_smallest(pk[:, c], int(idx.size - pcm[c, c]))] = True
+        if by_rate:
+            flag_rate = np.zeros(idx.size, dtype=bool)
+            for j in np.flatnonzero(pcm[:, c] > 0):
+                if j != c:
+                    flag_rate[_smallest(pk[:, c] - pk[:, j], int(pcm[j, c]))] = True
+        if flag_class is not None and flag_rate is not None:
+            mask[idx] = flag_class & flag_rate
+        else:
+            mask[idx] = flag_class if flag_rate is None else flag_rate
+    return mask
+
+
+def _compute_find_label_issues(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    filter_by: str = "prune_by_noise_rate",
+    frac_noise: float = 1.0,
+    num_to_remove_per_class: np.ndarray | None = None,
+    min_examples_per_class: int = 1,
+    confident_joint: np.ndarray | None = None,
+) -> np.ndarray:
+    if filter_by in ("low_self_confidence", "low_normalized_margin"):
+        scores = _compute_quality(labels, pred_probs, filter_by[4:])
+        mask = np.zeros(labels.shape[0], dtype=bool)
+        mask[_smallest(scores, _num_label_issues(labels, pred_probs))] = True
+        return mask
+    if filter_by == "predicted_neq_given":
+        mask = pred_probs.argmax(axis=1) != labels
+    elif filter_by == "confident_learning" or confident_joint is None:
+        cj, off = _compute_confident_joint(labels, pred_probs)
+        if filter_by == "confident_learning":
+            mask = np.zeros(labels.shape[0], dtype=bool)
+            mask[off] = True
+    else:
+        cj = confident_joint
+    if filter_by in _PRUNING:
+        counts = _class_counts(labels, pred_probs.shape[1])
+        pcm = _prune_count_matrix(
+            cj, counts, min_examples_per_class, frac_noise, num_to_remove_per_class
+        )
+        by_class = filter_by in ("prune_by_class", "both")
+        by_rate = filter_by in ("prune_by_noise_rate", "both")
+        mask = _prune(labels, pred_probs, pcm, by_class, by_rate, min_examples_per_class)
+    flagged = np.flatnonzero(mask)
+    mask[flagged[_reduce_issues(labels, pred_probs, flagged)]] = False
+    return mask
+
+
+def find_predicted_neq_given(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+    """``(N,)`` bool: the argmax of ``pred_probs`` differs from the given label."""
+    y, p = check_inputs(labels, pred_probs)
+    return p.argmax(axis=1) != y
+
+
+def find_label_issues(
+    labels: np.ndarray | list,
+    pred_probs: np.ndarray,
+    *,
+    filter_by: FilterBy = "prune_by_noise_rate",
+    frac_noise: float = 1.0,
+    num_to_remove_per_class: list[int] | np.ndarray | None = None,
+    return_indices_ranked_by: QualityMethod | None = None,
+    rank_by_kwargs: dict | None = None,
+    min_examples_per_class: int = 1,
+    confident_joint: np.ndarray | None = None,
+    multi_label: bool = False,
+) -> np.ndarray:
+    """Flag likely label errors (cleanlab 2.9 ``filter.find_label_issues``).
+
+    Args:
+        labels: ``(N,)`` given labels in ``[0, K)``; with ``multi_label=True`` a list of lists
+            of class ids or an ``(N, K)`` 0/1 array.
+        pred_probs: ``(N, K)`` out-of-sample predicted probabilities (rows sum to 1; for
+            multi-label, independent per-class probabilities).
+        filter_by: the pruning rule, one of :data:`FILTER_BY` (see the module docstring).
+        frac_noise: prune only this fraction of the estimated issues per class (pruning rules).
+        num_to_remove_per_class: ``(K,)`` how many to prune per given class (pruning rules).
+        return_indices_ranked_by: if set, return indices of the issues sorted by this quality
+            score, lowest first, instead of the mask.
+        rank_by_kwargs: extra arguments of the ranking score (``adjust_pred_probs``).
+        min_examples_per_class: keep at least this many examples of every class.
+        confident_joint: ``(K, K)`` precomputed confident joint (ignored by
+            ``confident_learning``).
+        multi_label: one-vs-rest confident learning per class (Thyagarajan et al., 2023);
+            an example is flagged when any of its classes is.
+
+    Returns:
+        ``(N,)`` bool mask, or the ranked ``int64`` indices of the flagged examples.
+
+    A class with no labelled example never receives a guessed true label (its threshold is
+    2), and classes with at most ``min_examples_per_class`` examples are not pruned.
+    """
+    if filter_by not in FILTER_BY:
+        raise ValueError(f"filter_by must be one of {', '.join(FILTER_BY)}; got {filter_by!r}")
+    if not 0.0 <= float(frac_noise) <= 1.0:
+        raise ValueError(f"frac_noise must be in [0, 1]; got {frac_noise}")
+    if num_to_remove_per_class is not None and filter_by not in _PRUNING:
+        raise ValueError(
+            "num_to_remove_per_class must be None unless filter_by is one of "
+            f"{', '.join(_PRUNING)}; got filter_by {filter_by!r}"
+        )
+    if filter_by not in _PRUNING and frac_noise != 1.0:
+        warnings.warn(f"frac_noise is ignored by filter_by {filter_by!r}", stacklevel=2)
+    if multi_label:
+        from labelnoise.common.detection._validate import check_multilabel_inputs
+        from labelnoise.common.detection.multilabel import _find_multilabel_issues
+
+        y1, p = check_multilabel_inputs(labels, pred_probs)
+        return _find_multilabel_issues(
+            y1,
+            p,
+            filter_by,
+            frac_noise,
+            num_to_remove_per_class,
+            min_examples_per_class,
+            return_indices_ranked_by,
+            rank_by_kwargs or {},
+        )
+    y, p = check_inputs(labels, pred_probs)
+    k = p.shape[1]
+    ntr = None
+    if num_to_remove_per_class is not None:
+        ntr = np.asarray(num_to_remove_per_class, dtype=np.int64)
+        if ntr.shape != (k,):
+            raise ValueError(f"num_to_remove_per_class must have shape ({k},); got {ntr.shape}")
+    cj = None
+    if confident_joint is not None:
+        cj = np.asarray(confident_joint)
+        if cj.shape != (k, k):
+            raise ValueError(f"confident_joint must have shape ({k}, {k}); got {cj.shape}")
+    mask = _compute_find_label_issues(
+        y, p, filter_by, float(frac_noise), ntr, int(min_examples_per_class), cj
+    )
+    if return_indices_ranked_by is None:
+        return mask
+    return _order(mask, y, p, return_indices_ranked_by, **(rank_by_kwargs or {}))

@@ -1,0 +1,169 @@
+"""Per-example label-quality scores in ``[0, 1]``, higher = cleaner.
+
+Kuan & Mueller, "Model-Agnostic Label Quality Scoring to Detect Real-World Label Errors"
+(ICML DataPerf workshop, 2022); semantics of cleanlab 2.9 ``rank.get_label_quality_scores``:
+
+- ``self_confidence``: ``p[i, y_i]``;
+- ``normalized_margin``: ``(p[i, y_i] - max_{j != y_i} p[i, j] + 1) / 2``;
+- ``confidence_weighted_entropy``: ``log(1 + H/sc) / max(H/sc, 1e-6)`` with the normalised
+  entropy ``H = -sum p log p / log K`` and ``sc = max(p[i, y_i], 1e-6)``.
+
+``adjust_pred_probs`` subtracts the per-class confident thresholds first (Northcutt et al.,
+2021), shifts by the largest threshold and renormalises rows.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from labelnoise.common.detection._validate import check_inputs
+from labelnoise.common.detection.confident_joint import _thresholds
+
+__all__ = [
+    "QualityMethod",
+    "get_label_quality_ensemble_scores",
+    "get_label_quality_scores",
+    "order_label_issues",
+]
+
+QualityMethod = Literal["self_confidence", "normalized_margin", "confidence_weighted_entropy"]
+_METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
+_CLIP = 1e-6
+
+
+def _adjust(
+    labels: np.ndarray, pred_probs: np.ndarray, thresholds: np.ndarray | None
+) -> np.ndarray:
+    thr = _thresholds(labels, pred_probs) if thresholds is None else thresholds
+    adj = pred_probs - thr
+    adj += thr.max()
+    adj /= adj.sum(axis=1, keepdims=True)
+    return adj
+
+
+def _max_other(labels: np.ndarray, pred_probs: np.ndarray, sc: np.ndarray) -> np.ndarray:
+    """``max_{j != y_i} p[i, j]`` without copying all of ``pred_probs``."""
+    out = pred_probs.max(axis=1)
+    tied = np.flatnonzero(sc >= out)
+    if tied.size:
+        sub = pred_probs[tied].copy()
+        sub[np.arange(tied.size), labels[tied]] = -np.inf
+        out[tied] = sub.max(axis=1)
+    return out
+
+
+def _normalized_entropy(pred_probs: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plogp = np.where(pred_probs > 0, pred_probs * np.log(pred_probs), 0.0)
+    return -plogp.sum(axis=1) / np.log(pred_probs.shape[1])
+
+
+def _compute_quality(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    method: str = "self_confidence",
+    adjust_pred_probs: bool = False,
+    thresholds: np.ndarray | None = None,
+) -> np.ndarray:
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {', '.join(_METHODS)}; got {method!r}")
+    if adjust_pred_probs:
+        if method == "confidence_weighted_entropy":
+            raise ValueError(
+                "adjust_pred_probs must be False for method 'confidence_weighted_entropy'; got True"
+            )
+        pred_probs = _adjust(labels, pred_probs, thresholds)
+    sc = pred_probs[np.arange(labels.shape[0]), labels]
+    if method == "self_confidence":
+        return sc
+    if method == "normalized_margin":
+        return (sc - _max_other(labels, pred_probs, sc) + 1) / 2
+    ratio = _normalized_entropy(pred_probs) / np.clip(sc, _CLIP, None)
+    return np.log(ratio + 1) / np.clip(ratio, _CLIP, None)
+
+
+def get_label_quality_scores(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    *,
+    method: QualityMethod = "self_confidence",
+    adjust_pred_probs: bool = False,
+) -> np.ndarray:
+    """Label-quality score of every example, ``(N,)`` in ``[0, 1]``, higher = cleaner.
+
+    Args:
+        labels: ``(N,)`` given labels in ``[0, K)``.
+        pred_probs: ``(N, K)`` out-of-sample predicted probabilities (rows sum to 1).
+        method: ``self_confidence`` (default), ``normalized_margin`` or
+            ``confidence_weighted_entropy``.
+        adjust_pred_probs: subtract per-class confident thresholds first (not for the entropy).
+    """
+    y, p = check_inputs(labels, pred_probs)
+    return _compute_quality(y, p, method, adjust_pred_probs)
+
+
+def get_label_quality_ensemble_scores(
+    labels: np.ndarray,
+    pred_probs_list: list[np.ndarray],
+    *,
+    method: QualityMethod = "self_confidence",
+    adjust_pred_probs: bool = False,
+    weight_ensemble_members_by: Literal["accuracy", "uniform", "custom"] = "accuracy",
+    custom_weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Weighted average of the scores of several models' ``pred_probs`` (cleanlab's ensemble).
+
+    ``accuracy`` weights each member by its accuracy against ``labels`` (normalised to sum 1);
+    ``uniform`` averages; ``custom`` uses ``custom_weights`` ``(M,)`` as given.
+    """
+    if not isinstance(pred_probs_list, (list, tuple)) or len(pred_probs_list) == 0:
+        raise ValueError("pred_probs_list must be a non-empty list of (N, K) arrays; got none")
+    checked = [check_inputs(labels, p) for p in pred_probs_list]
+    y = checked[0][0]
+    scores = np.stack([_compute_quality(y, p, method, adjust_pred_probs) for _, p in checked], 1)
+    if weight_ensemble_members_by == "uniform":
+        return scores.mean(axis=1)
+    if weight_ensemble_members_by == "accuracy":
+        acc = np.array([(p.argmax(axis=1) == y).mean() for _, p in checked])
+        return (scores * (acc / acc.sum())).sum(axis=1)
+    if weight_ensemble_members_by == "custom":
+        w = None if custom_weights is None else np.asarray(custom_weights, dtype=np.float64)
+        if w is None or w.shape != (len(checked),):
+            got = None if w is None else w.shape
+            raise ValueError(f"custom_weights must have shape ({len(checked)},); got {got}")
+        return (scores * w).sum(axis=1)
+    raise ValueError(
+        "weight_ensemble_members_by must be 'accuracy', 'uniform' or 'custom'; "
+        f"got {weight_ensemble_members_by!r}"
+    )
+
+
+def _order(
+    mask: np.ndarray,
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    rank_by: str,
+    adjust_pred_probs: bool = False,
+) -> np.ndarray:
+    idx = np.flatnonzero(mask)
+    thr = _thresholds(labels, pred_probs) if adjust_pred_probs else None
+    q = _compute_quality(labels[idx], pred_probs[idx], rank_by, adjust_pred_probs, thr)
+    return idx[np.argsort(q)]
+
+
+def order_label_issues(
+    label_issues_mask: np.ndarray,
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    *,
+    rank_by: QualityMethod = "self_confidence",
+    adjust_pred_probs: bool = False,
+) -> np.ndarray:
+    """Indices of the flagged examples, most likely mislabelled first (lowest quality)."""
+    y, p = check_inputs(labels, pred_probs)
+    mask = np.asarray(label_issues_mask, dtype=bool)
+    if mask.shape != y.shape:
+        raise ValueError(f"label_issues_mask must have shape {y.shape}; got {mask.shape}")
+    return _order(mask, y, p, rank_by, adjust_pred_probs)

@@ -1,0 +1,162 @@
+"""Label-issue scores for continuous targets: residuals and neighbour agreement.
+
+Both scores are label quality in ``[0, 1]``, higher = cleaner (cleanlab's convention, so
+they sit side by side with ``cleanlab.regression.rank.get_label_quality_scores``).
+
+* :func:`residual_quality` -- ``exp(-|y - y_hat| / s)``: the residual of an out-of-sample
+  prediction (cross-validated, or from a model trained with a robust method) in units of a
+  robust scale ``s`` (1.4826 x the median absolute residual), or of a per-sample predicted
+  standard deviation (a variance head, Nix & Weigend 1994) -- standardised residuals.
+* :func:`neighbor_agreement_quality` -- how well a label agrees with the labels of its
+  ``k`` nearest neighbours in a feature space: ``mean_j exp(-(y_i - y_j)^2 / (2 tau^2))``
+  over the neighbours ``j`` (self excluded), ``tau`` a robust scale of the neighbour
+  disagreements. Needs no trained regressor; it is the kNN agreement idea of ConFrag
+  (Kim et al., NeurIPS 2024) and of kNN label cleaning (Bahri et al., ICML 2020) for a
+  continuous label.
+* :func:`combined_quality` -- the geometric mean of the two.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+
+__all__ = ["combined_quality", "neighbor_agreement_quality", "residual_quality", "robust_scale"]
+
+_MAD_TO_STD = 1.4826
+_TINY = 1e-12
+
+
+def _as_float(name: str, x: object) -> np.ndarray:
+    """A float64 numpy copy of a numeric array-like or tensor."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be a numeric array; got dtype {arr.dtype}")
+    return arr.astype(np.float64)
+
+
+def _vector(name: str, x: object, n: int | None = None) -> np.ndarray:
+    arr = _as_float(name, x)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must have shape (N,); got {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty; got 0 elements")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},); got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite; got {'NaN' if np.isnan(arr).any() else 'inf'}")
+    return arr
+
+
+def robust_scale(x: np.ndarray) -> float:
+    """``1.4826 * median(|x - median(x)|)`` (the MAD, a consistent std estimate for normal
+    data); falls back to the standard deviation, then 1, when the MAD is 0."""
+    mad = _MAD_TO_STD * float(np.median(np.abs(x - np.median(x))))
+    if mad > _TINY:
+        return mad
+    sd = float(np.std(x))
+    return sd if sd > _TINY else 1.0
+
+
+def residual_quality(
+    labels: np.ndarray | torch.Tensor,
+    predictions: np.ndarray | torch.Tensor,
+    *,
+    std: np.ndarray | torch.Tensor | None = None,
+    scale: float | None = None,
+) -> np.ndarray:
+    """Residual label quality ``exp(-|labels - predictions| / s)``.
+
+    Args:
+        labels: ``(N,)`` given (possibly noisy) targets.
+        predictions: ``(N,)`` out-of-sample predictions.
+        std: optional ``(N,)`` predicted standard deviation per sample (``> 0``); then
+            ``s = std`` (standardised residuals).
+        scale: global ``s`` (``> 0``); default the robust scale of the residuals. Ignored
+            when ``std`` is given.
+
+    Returns:
+        ``(N,)`` float64 in ``[0, 1]``; higher = cleaner.
+    """
+    y = _vector("labels", labels)
+    p = _vector("predictions", predictions, y.shape[0])
+    r = np.abs(y - p)
+    if std is not None:
+        s = _vector("std", std, y.shape[0])
+        if float(s.min()) <= 0:
+            raise ValueError(f"std must be positive; got min {float(s.min()):.4g}")
+        return np.exp(-r / s)
+    if scale is None:
+        s0 = robust_scale(y - p)
+    else:
+        s0 = float(scale)
+        if not np.isfinite(s0) or s0 <= 0:
+            raise ValueError(f"scale must be a positive number; got {scale!r}")
+    return np.exp(-r / s0)
+
+
+def neighbor_agreement_quality(
+    labels: np.ndarray | torch.Tensor,
+    features: np.ndarray | torch.Tensor,
+    *,
+    k: int = 10,
+    bandwidth: float | None = None,
+) -> np.ndarray:
+    """Agreement of each label with its ``k`` nearest neighbours' labels in ``features``.
+
+    Args:
+        labels: ``(N,)`` targets.
+        features: ``(N, D)`` features (inputs, or a network's embedding); Euclidean distance.
+        k: neighbours per sample (self excluded), ``1 <= k < N`` (default 10).
+        bandwidth: kernel width ``tau``; default the robust scale of ``y_i - median(y_nbrs)``.
+
+    Returns:
+        ``(N,)`` float64 in ``[0, 1]``: ``mean_j exp(-(y_i - y_j)^2 / (2 tau^2))``.
+    """
+    y = _vector("labels", labels)
+    x = _as_float("features", features)
+    n = y.shape[0]
+    if x.ndim != 2 or x.shape[0] != n:
+        raise ValueError(f"features must have shape ({n}, D); got {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("features must be finite; got NaN or inf")
+    if not isinstance(k, (int, np.integer)) or not 1 <= k < n:
+        raise ValueError(f"k must be an integer in [1, {n}); got {k!r}")
+    _, idx = cKDTree(x).query(x, k=k + 1)
+    nbr = _drop_self(idx, np.arange(n))
+    diff = y[:, None] - y[nbr]
+    if bandwidth is None:
+        tau = robust_scale(y - np.median(y[nbr], axis=1))
+    else:
+        tau = float(bandwidth)
+        if not np.isfinite(tau) or tau <= 0:
+            raise ValueError(f"bandwidth must be a positive number; got {bandwidth!r}")
+    return np.exp(-(diff**2) / (2 * tau * tau)).mean(axis=1)
+
+
+def _drop_self(idx: np.ndarray, self_idx: np.ndarray) -> np.ndarray:
+    """``(N, k + 1)`` neighbour lists -> ``(N, k)`` without the query point itself (duplicate
+    points may put it anywhere in the list, or push it out)."""
+    is_self = idx == self_idx[:, None]
+    drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), idx.shape[1] - 1)
+    keep = np.ones_like(idx, dtype=bool)
+    keep[np.arange(idx.shape[0]), drop] = False
+    return idx[keep].reshape(idx.shape[0], idx.shape[1] - 1)
+
+
+def combined_quality(
+    labels: np.ndarray | torch.Tensor,
+    predictions: np.ndarray | torch.Tensor,
+    features: np.ndarray | torch.Tensor,
+    *,
+    k: int = 10,
+) -> np.ndarray:
+    """Geometric mean of :func:`residual_quality` and :func:`neighbor_agreement_quality`."""
+    res = residual_quality(labels, predictions)
+    nbr = neighbor_agreement_quality(labels, features, k=k)
+    return np.sqrt(res * nbr)
