@@ -1,0 +1,58 @@
+"""Generalized cross-entropy and truncated Lq: Zhang & Sabuncu, "Generalized cross entropy loss
+for training deep neural networks with noisy labels", NeurIPS 2018."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from labelnoise.common._checks import check_in_range
+from labelnoise.common.losses._base import Reduction, finish, log_probs, prepare
+
+__all__ = ["gce", "tlq"]
+
+
+def gce(
+    logits: Tensor,
+    target: Tensor,
+    *,
+    q: float = 0.7,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """``L_q = (1 - p_y^q) / q`` with ``q`` in ``(0, 1]`` (soft: ``sum_c t_c (1 - p_c^q) / q``).
+
+    ``q -> 0`` recovers cross-entropy, ``q = 1`` is MAE ``1 - p_y``. ``p^q`` is computed as
+    ``exp(q log p)`` so confident wrong predictions keep finite gradients.
+    """
+    q = check_in_range("q", q, 0.0, 1.0, low_inclusive=False)
+    t = prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
+    loss = (1.0 - t.pick(torch.exp(q * log_probs(logits)))) / q
+    return finish(loss, t, weight, reduction)
+
+
+def tlq(
+    logits: Tensor,
+    target: Tensor,
+    *,
+    q: float = 0.7,
+    k: float = 0.5,
+    weight: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """Truncated ``L_q``: ``L_q(max(p_y, k))`` -- constant (no gradient) once ``p_y <= k``.
+
+    ``q`` in ``(0, 1]``, ``k`` in ``[0, 1)``; ``k = 0`` is :func:`gce`.
+    """
+    q = check_in_range("q", q, 0.0, 1.0, low_inclusive=False)
+    k = check_in_range("k", k, 0.0, 1.0, high_inclusive=False)
+    t = prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
+    lp = log_probs(logits)
+    if k > 0:
+        lp = lp.clamp_min(math.log(k))
+    loss = (1.0 - t.pick(torch.exp(q * lp))) / q
+    return finish(loss, t, weight, reduction)

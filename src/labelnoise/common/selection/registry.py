@@ -1,0 +1,38 @@
+"""The selector registry (name -> class) and :func:`build_selector`."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from labelnoise.common.selection._base import Gather, Selector
+from labelnoise.common.selection.small_loss import SmallLossSelector
+from labelnoise.common.selection.uniform import NoSelection
+
+__all__ = ["SELECTORS", "build_selector"]
+
+SELECTORS: dict[str, type[Selector]] = {
+    "none": NoSelection,
+    "small_loss": SmallLossSelector,
+}
+
+
+def build_selector(
+    name: str, *, num_examples: int, gather: Gather | None = None, **options: Any
+) -> Selector:
+    """Build a selector; unknown names or options raise ValueError naming them."""
+    if name not in SELECTORS:
+        raise ValueError(f"name must be one of {', '.join(SELECTORS)}; got {name!r}")
+    cls = SELECTORS[name]
+    allowed = {
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.kind is p.KEYWORD_ONLY and p.name not in ("num_examples", "gather")
+    }
+    for key in options:
+        if key not in allowed:
+            raise ValueError(
+                f"unknown option {key!r} for selector {name!r}; expected one of "
+                f"{', '.join(sorted(allowed)) or 'none'}"
+            )
+    return cls(num_examples=num_examples, gather=gather, **options)
