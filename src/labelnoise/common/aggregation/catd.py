@@ -51,7 +51,9 @@ class CATD(NumericAggregator):
         var = np.bincount(item, weights=(x - est[item]) ** 2, minlength=n) / count
         inv_var = np.divide(1.0, var, out=np.zeros_like(var), where=var > 0)[item]
         bound = chi2.ppf(self.alpha / 2, np.bincount(ann, minlength=a))
-        for it in range(self.n_iter):
+        self.n_iter_ = 0
+        for _ in range(self.n_iter):
+            self.n_iter_ += 1
             loss = np.bincount(ann, weights=(x - est[item]) ** 2 * inv_var, minlength=a)
             weight = bound / np.maximum(loss, 1e-12)
             new = np.bincount(item, weights=weight[ann] * x, minlength=n) / np.bincount(
@@ -61,6 +63,5 @@ class CATD(NumericAggregator):
             est = new
             if moved <= self.tol:
                 break
-        self.n_iter_ = it + 1
         self.skills_ = pd.Series(weight / weight.sum(), index=answers.annotators, name="skill")
         return est

@@ -108,7 +108,7 @@ class DawidSkene(CategoricalAggregator):
         errors = self._errors(pairs_t, probas, a, c)
         loglik = pairs @ np.log(errors).reshape(a * c, c)
         loss, self.loss_history_ = -np.inf, []
-        for it in range(self.n_iter):
+        for _ in range(self.n_iter):
             probas = clamp(softmax_rows(loglik + np.log(np.clip(priors, EPS, None))))
             priors = probas.mean(0)
             errors = self._errors(pairs_t, probas, a, c)
@@ -123,7 +123,7 @@ class DawidSkene(CategoricalAggregator):
             if new_loss - loss < self.tol:
                 break
             loss = new_loss
-        self.n_iter_ = it + 1
+        self.n_iter_ = len(self.loss_history_)
         self.priors_ = pd.Series(priors, index=pd.Index(answers.classes, name="label"))
         self._set_confusions(errors)
         self._set_skills(answers, self._skills(priors, errors))

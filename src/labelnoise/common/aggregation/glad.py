@@ -90,7 +90,7 @@ class GLAD(CategoricalAggregator):
 
         params = np.ones(a + n)
         last, self.loss_history_ = -np.inf, []
-        for it in range(self.n_iter):
+        for _ in range(self.n_iter):
             probas = e_step(params[:a], params[a:])
             q_answer = probas.reshape(-1)[flat]
             res = minimize(
@@ -108,7 +108,7 @@ class GLAD(CategoricalAggregator):
             if loss - last < self.tol:
                 break
             last = loss
-        self.n_iter_ = it + 1
+        self.n_iter_ = len(self.loss_history_)
         self.alphas_ = pd.Series(params[:a], index=answers.annotators, name="alpha")
         self.betas_ = pd.Series(params[a:], index=answers.items, name="beta")
         self._set_skills(answers, params[:a])
