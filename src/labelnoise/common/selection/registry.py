@@ -6,6 +6,11 @@ import inspect
 from typing import Any
 
 from labelnoise.common.selection._base import Gather, Selector
+from labelnoise.common.selection.adaptive_k import AdaptiveKSelector
+from labelnoise.common.selection.aum import AUMSelector
+from labelnoise.common.selection.bmm import BMMSelector
+from labelnoise.common.selection.gmm import GMMSelector
+from labelnoise.common.selection.or_gate import ORGateTopKSelector
 from labelnoise.common.selection.small_loss import SmallLossSelector
 from labelnoise.common.selection.uniform import NoSelection
 
@@ -14,6 +19,11 @@ __all__ = ["SELECTORS", "build_selector"]
 SELECTORS: dict[str, type[Selector]] = {
     "none": NoSelection,
     "small_loss": SmallLossSelector,
+    "gmm": GMMSelector,
+    "bmm": BMMSelector,
+    "aum": AUMSelector,
+    "adaptive_k": AdaptiveKSelector,
+    "or_gate_topk": ORGateTopKSelector,
 }
 
 
