@@ -261,21 +261,18 @@ class TransitionMatrix:
         c = self.num_classes
         check_labels("clean", y, c, ignore_index=ignore_index)
         g = make_generator(seed)
-        out = y.clone()
         valid = y != ignore_index
         if self.matrix.dim() == 2:
-            counts = torch.bincount(y[valid], minlength=c)
-            order = torch.argsort(torch.where(valid, y, c), stable=True)
-            start = 0
-            for cls_id in range(c):
-                k = int(counts[cls_id])
-                if k:
-                    idx = order[start : start + k]
-                    out[idx] = torch.multinomial(
-                        self.matrix[cls_id], k, replacement=True, generator=g
-                    )
-                    start += k
-            return out.reshape(shape)
+            # Inverse-CDF sampling in one searchsorted: row i's CDF is shifted to [i, i + 1], so
+            # ``y + u`` lands in row y; zero-probability classes repeat a CDF value and are
+            # never the first value > y + u. u < 1 - 1e-9 keeps y + u below y + 1 in float64.
+            cdf = torch.cumsum(self.matrix, 1)
+            cdf = cdf / cdf[:, -1:]
+            flat = (cdf + torch.arange(c, dtype=torch.float64).unsqueeze(1)).reshape(-1)
+            yv = torch.where(valid, y, 0)
+            u = torch.rand(yv.shape, generator=g, dtype=torch.float64).clamp_max(1 - 1e-9)
+            drawn = torch.searchsorted(flat, yv + u, right=True) - yv * c
+            return torch.where(valid, drawn, y).reshape(shape)
         if self.matrix.dim() != 3:
             raise ValueError(f"sample supports (C, C) or (M, C, C) matrices; got {self.shape}")
         if index is None:
@@ -293,6 +290,7 @@ class TransitionMatrix:
                 )
             check_labels("index", idx_t, self.matrix.shape[0])
         rows = self.matrix[idx_t[valid], y[valid]]
+        out = y.clone()
         out[valid] = torch.multinomial(rows, 1, generator=g).squeeze(1)
         return out.reshape(shape)
 
