@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from labelnoise import __version__
 
 COMMANDS: dict[str, str] = {
+    "aggregate": "labelnoise.commands.aggregate",
     "simulate": "labelnoise.commands.simulate",
 }
 
