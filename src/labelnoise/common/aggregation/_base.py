@@ -153,13 +153,18 @@ class CategoricalAggregator:
     ``labels_`` Series of the argmax class (ties go to the smallest class, as
     ``DataFrame.idxmax`` in crowd-kit), ``classes_``, ``annotators_``, and where the model
     has them ``skills_`` (Series per annotator) and ``confusions_`` (``TransitionMatrix``
-    ``(A, C, C)``, ``T[a, i, j] = P(annotator a says j | true i)``).
+    ``(A, C, C)``, ``T[a, i, j] = P(annotator a says j | true i)``). When every answer is the
+    same class, that class gets probability 1 and every skill is 1 (no model is fitted).
     """
 
     def fit(self, item: Any, annotator: Any = None, label: Any = None, **kwargs: Any):
         """Fit on ``(item, annotator, label)`` arrays or a ``task, worker, label`` table."""
         answers = encode_answers(item, annotator, label)
-        probas = self._fit(answers, **kwargs)
+        if answers.n_classes == 1:  # nothing to infer: every answer is the same class
+            probas = np.ones((answers.n_items, 1))
+            self._set_skills(answers, np.ones(answers.n_annotators))
+        else:
+            probas = self._fit(answers, **kwargs)
         self.classes_ = answers.classes
         self.annotators_ = answers.annotators
         self.probas_ = pd.DataFrame(
