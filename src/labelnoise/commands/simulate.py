@@ -142,7 +142,7 @@ def _simulate(values, args: argparse.Namespace, seed: int, names) -> tuple:
         diff = (result.noisy - result.clean).abs()
         return result.noisy.numpy(), {
             "num_units": int(result.clean.numel()),
-            "noise_rate": result.noise_rate,
+            "noise_rate": float(result.is_corrupted.double().mean()),
             "mean_abs_change": float(diff.mean()),
         }
 
@@ -185,7 +185,7 @@ def _simulate(values, args: argparse.Namespace, seed: int, names) -> tuple:
     report = {
         "num_units": int(keep.sum()),
         "num_classes": c,
-        "noise_rate": float(result.is_corrupted[keep].float().mean()),
+        "noise_rate": float(result.is_corrupted[keep].double().mean()),
         "realised_transition_matrix": realised.numpy().tolist(),
     }
     if requested is not None:
