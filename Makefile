@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	HF_HUB_OFFLINE=1 $(VENV)/bin/labelnoise quickstart
+	HF_HUB_OFFLINE=1 $(VENV)/bin/labelnoise train recipes/quickstart.yaml --overwrite
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -n 2 --dist loadfile -q

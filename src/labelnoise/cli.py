@@ -18,6 +18,7 @@ from labelnoise import __version__
 COMMANDS: dict[str, str] = {
     "aggregate": "labelnoise.commands.aggregate",
     "simulate": "labelnoise.commands.simulate",
+    "train": "labelnoise.commands.train",
 }
 
 

@@ -1,0 +1,98 @@
+"""``labelnoise train RECIPE.yaml [--section.key=value ...] [--resume | --overwrite]``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+HELP = "Train a YAML recipe (one run, or one run per variant) and write its run directory."
+
+_FLAGS = ("--resume", "--overwrite", "--no-report")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recipe", help="YAML recipe (see docs/recipes.md)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in output_dir")
+    parser.add_argument("--overwrite", action="store_true", help="replace the run in output_dir")
+    parser.add_argument("--no-report", action="store_true", help="skip report.html")
+    parser.add_argument(
+        "overrides", nargs=argparse.REMAINDER, help="dotted overrides, e.g. --loss.q=0.5"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from labelnoise.config import load_recipe, parse_overrides
+
+    rest = [a for a in args.overrides if a not in _FLAGS]
+    flags = {a for a in args.overrides if a in _FLAGS}
+    recipe = load_recipe(args.recipe)
+    overrides = parse_overrides(rest)
+    results = run_recipe(
+        recipe,
+        overrides,
+        resume=args.resume or "--resume" in flags,
+        overwrite=args.overwrite or "--overwrite" in flags,
+        report=not (args.no_report or "--no-report" in flags),
+    )
+    return 0 if results else 1
+
+
+def resolve_runs(recipe: dict[str, Any], overrides: dict[str, Any]) -> list[Any]:
+    """The resolved config of every run of a recipe (all checked before any trains)."""
+    import dataclasses
+
+    from labelnoise.config import resolve
+
+    base = resolve(recipe, overrides)
+    if not base.variants:
+        return [base]
+    runs = []
+    for name, spec in base.variants.items():
+        cfg = resolve(recipe, overrides, variant=name)
+        spec = spec or {}
+        changes: dict[str, Any] = {}
+        if "name" not in spec and "name" not in overrides:
+            changes["name"] = name
+        if "output_dir" not in spec and "output_dir" not in overrides:
+            changes["output_dir"] = str(base.run_dir / name)
+        runs.append(dataclasses.replace(cfg, **changes))
+    return runs
+
+
+def run_recipe(
+    recipe: dict[str, Any],
+    overrides: dict[str, Any],
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    report: bool = True,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Train every run of ``recipe``; print the comparison table; return ``(name, metrics)``."""
+    import importlib
+
+    from labelnoise.config import resolve
+    from labelnoise.report import summary_table, write_report, write_summary
+
+    runs = resolve_runs(recipe, overrides)
+    results = []
+    for cfg in runs:
+        module = "labelnoise.train_coteaching" if cfg.method == "coteaching" else "labelnoise.train"
+        metrics = importlib.import_module(module).train(cfg, resume=resume, overwrite=overwrite)
+        if _is_main() and report:
+            write_report(cfg.run_dir)
+        results.append((cfg.name, metrics))
+    if _is_main():
+        base = resolve(recipe, overrides)
+        if base.variants:
+            write_summary(Path(base.run_dir), results, [c.run_dir for c in runs])
+        print(summary_table(results))
+        where = base.run_dir if base.variants else runs[0].run_dir
+        print(f"\nrun directory: {where}")
+    return results
+
+
+def _is_main() -> bool:
+    from accelerate import PartialState
+
+    return PartialState().is_main_process

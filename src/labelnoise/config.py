@@ -1,0 +1,504 @@
+"""Typed run configuration: dataclasses with defaults in code, YAML recipes list only overrides.
+
+A recipe is a YAML mapping whose top-level keys are the fields of :class:`RunConfig`
+(``docs/recipes.md`` is the reference). Resolution order, later wins:
+
+1. the defaults below (and the task adapter's ``Config`` defaults for the ``task`` section);
+2. the recipe's keys;
+3. one entry of the recipe's ``variants`` (when it has variants);
+4. dotted command-line overrides, ``--loss.q=0.5`` (values parsed as YAML scalars).
+
+Every key is checked: an unknown key or a value of the wrong type raises ``ValueError``
+naming the dotted key, the expected type and the value received. ``loss`` and ``selector``
+options are checked against the signature of the registered builder.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import inspect
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+__all__ = [
+    "DataConfig",
+    "DetectionConfig",
+    "OptimConfig",
+    "RunConfig",
+    "ComponentConfig",
+    "TaskConfig",
+    "TrainConfig",
+    "load_recipe",
+    "parse_overrides",
+    "resolve",
+    "to_dict",
+    "dump_yaml",
+]
+
+
+@dataclass
+class DataConfig:
+    """Generic data options (the task section holds the task's own data options).
+
+    Attributes:
+        data_dir: root of the data files; ``None`` -> ``$LABELNOISE_DATA`` (or none needed).
+        limit: keep only the first ``limit`` training examples (smoke tests, debugging).
+        eval_limit: keep only the first ``eval_limit`` validation and test examples.
+        batch_size: training batch size per process.
+        eval_batch_size: evaluation batch size per process.
+        num_workers: DataLoader workers.
+    """
+
+    data_dir: str | None = None
+    limit: int | None = None
+    eval_limit: int | None = None
+    batch_size: int = 64
+    eval_batch_size: int = 256
+    num_workers: int = 0
+
+
+@dataclass
+class ComponentConfig:
+    """A registry entry and its options: ``loss: {name: gce, q: 0.7}`` (options flat)."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    """Optimizer and learning-rate schedule.
+
+    Attributes:
+        name: ``adamw``, ``adam`` or ``sgd`` (Nesterov-free momentum SGD).
+        lr: peak learning rate.
+        weight_decay: decoupled for AdamW, L2 for the others.
+        momentum: SGD momentum.
+        scheduler: ``constant``, ``cosine`` (to 0 at the last step) or ``linear`` decay.
+        warmup_steps: linear warm-up steps before the schedule.
+    """
+
+    name: Literal["adamw", "adam", "sgd"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    scheduler: Literal["constant", "cosine", "linear"] = "constant"
+    warmup_steps: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """The loop's options.
+
+    Attributes:
+        epochs: passes over the training set.
+        max_steps: stop after this many optimizer steps (overrides ``epochs`` when smaller).
+        grad_accum: gradient-accumulation steps per optimizer step.
+        mixed_precision: ``no``, ``fp16`` or ``bf16`` (Accelerate's flag).
+        max_grad_norm: clip gradients to this norm (``None``: no clipping).
+        select_by: model selection on the ``clean_val`` or ``noisy_val`` split (the primary
+            metric of the task), or keep the ``last`` model. Papers differ; metrics.json says
+            which rule was used.
+        early_stopping: stop after this many evaluations without improvement (``None``: off).
+        eval_every: evaluate every this many epochs (the last epoch is always evaluated).
+        checkpoint_every: save a resumable checkpoint every this many optimizer steps
+            (``None``: only at the end of each epoch).
+        keep_checkpoints: how many recent checkpoints to keep.
+        progress: show a tqdm bar on the main process.
+        cpu: force CPU even when an accelerator is present.
+    """
+
+    epochs: int = 10
+    max_steps: int | None = None
+    grad_accum: int = 1
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    max_grad_norm: float | None = None
+    select_by: Literal["clean_val", "noisy_val", "last"] = "noisy_val"
+    early_stopping: int | None = None
+    eval_every: int = 1
+    checkpoint_every: int | None = None
+    keep_checkpoints: int = 1
+    progress: bool = True
+    cpu: bool = False
+
+
+@dataclass
+class DetectionConfig:
+    """Out-of-sample label-issue detection on the training set, written to label_issues.csv.
+
+    Attributes:
+        method: ``kfold`` (cross-validated predicted probabilities: ``folds`` fresh models,
+            each trained on the other folds with the run's loss, predicts its held-out fold),
+            ``dynamics`` (each example's softmax averaged over the epochs, recorded in the
+            training forward pass *before* the update on its batch; cheap, not strictly
+            out-of-sample), or ``none``.
+        folds: number of folds for ``kfold``.
+        epochs: training epochs of each fold model (``None``: ``train.epochs``).
+        filter_by: confident-learning filter (cleanlab's ``filter_by``).
+        score: label-quality score (cleanlab's ``method``).
+    """
+
+    method: Literal["kfold", "dynamics", "none"] = "kfold"
+    folds: int = 3
+    epochs: int | None = None
+    filter_by: Literal[
+        "prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"
+    ] = "prune_by_noise_rate"
+    score: Literal["self_confidence", "normalized_margin", "confidence_weighted_entropy"] = (
+        "self_confidence"
+    )
+
+
+@dataclass
+class TaskConfig:
+    """``task: {name: classification, <the adapter Config's fields>}``."""
+
+    name: str
+    options: Any
+
+
+@dataclass
+class RunConfig:
+    """A whole run.
+
+    Attributes:
+        name: run name (used in ``output_dir``'s default).
+        task: the task name and its adapter's options.
+        method: ``standard`` (one network, ``labelnoise.train``) or ``coteaching`` (two
+            networks, ``labelnoise.train_coteaching``; the selector must be ``coteaching``).
+        seed: seeds the model init, the data order and the noise (unless the task sets its own).
+        output_dir: run directory; ``{name}`` is replaced by the run name.
+        data, loss, selector, optim, train, detection: see their classes.
+        variants: named override mappings; a recipe with variants trains one run per variant
+            into ``output_dir/<variant>`` and writes a comparison table.
+    """
+
+    task: TaskConfig
+    name: str = "run"
+    method: Literal["standard", "coteaching"] = "standard"
+    seed: int = 0
+    output_dir: str = "runs/{name}"
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: ComponentConfig = field(default_factory=lambda: ComponentConfig("ce"))
+    selector: ComponentConfig = field(default_factory=lambda: ComponentConfig("none"))
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir.replace("{name}", self.name))
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+@dataclass(frozen=True)
+class _CliValue:
+    """A command-line value: its raw text and its YAML parse."""
+
+    raw: str
+    parsed: Any
+
+
+def load_recipe(path: str | Path) -> dict[str, Any]:
+    """Read a YAML recipe (``yaml.safe_load``); an empty file is an empty mapping."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"recipe must be an existing YAML file; got {str(p)!r}")
+    with p.open() as f:
+        data = yaml.safe_load(f)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"recipe {p} must be a YAML mapping; got {type(data).__name__}")
+    return data
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["--loss.q=0.5", "train.epochs=3"]`` -> nested ``{"loss": {"q": ...}, ...}``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        text = item[2:] if item.startswith("--") else item
+        if "=" not in text:
+            raise ValueError(f"override must look like --section.key=value; got {item!r}")
+        key, raw = text.split("=", 1)
+        parts = key.split(".")
+        if not all(parts):
+            raise ValueError(f"override key must be dotted names; got {key!r}")
+        try:
+            parsed = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            parsed = raw
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"override {key!r} conflicts with another override")
+        node[parts[-1]] = _CliValue(raw, parsed)
+    return out
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge, ``over`` wins."""
+    out = copy.deepcopy(dict(base))
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def resolve(
+    recipe: Mapping[str, Any],
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    variant: str | None = None,
+) -> RunConfig:
+    """The typed :class:`RunConfig` of a recipe mapping, one variant and CLI overrides.
+
+    Raises:
+        ValueError: an unknown key, a value of the wrong type, or an unknown variant.
+    """
+    data = dict(recipe)
+    variants = data.get("variants") or {}
+    if not isinstance(variants, Mapping):
+        raise ValueError(f"variants must be a mapping of name -> overrides; got {variants!r}")
+    if variant is not None:
+        if variant not in variants:
+            raise ValueError(f"variant must be one of {sorted(variants)}; got {variant!r}")
+        v = variants[variant] or {}
+        if not isinstance(v, Mapping):
+            raise ValueError(f"variants.{variant} must be a mapping; got {v!r}")
+        if "variants" in v:
+            raise ValueError(f"variants.{variant} must not contain variants")
+        data = deep_merge(data, v)
+        data["variants"] = {}
+    data = deep_merge(data, overrides or {})
+    return _build_run(data)
+
+
+def _build_run(data: dict[str, Any]) -> RunConfig:
+    from labelnoise.tasks.registry import TASKS, get_task
+
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    for k in data:
+        if k not in known:
+            raise ValueError(f"unknown recipe key {k!r}; expected one of {sorted(known)}")
+    task = data.get("task")
+    if not isinstance(task, Mapping) or "name" not in task:
+        raise ValueError(
+            f"task must be a mapping with a name, e.g. task: {{name: classification}}; got {task!r}"
+        )
+    task_name = _coerce(task["name"], str, "task.name")
+    if task_name not in TASKS:
+        raise ValueError(f"task.name must be one of {sorted(TASKS)}; got {task_name!r}")
+    adapter_cls = get_task(task_name)
+    task_options = {k: v for k, v in task.items() if k != "name"}
+    options = _build(adapter_cls.Config, task_options, "task")
+    rest = {k: v for k, v in data.items() if k not in ("task", "loss", "selector")}
+    cfg = _build(RunConfig, rest, "", extra={"task": TaskConfig(task_name, options)})
+    cfg.loss = _build_component(data.get("loss"), "loss", cfg.loss.name)
+    cfg.selector = _build_component(data.get("selector"), "selector", cfg.selector.name)
+    return cfg
+
+
+def _build_component(value: Any, section: str, default: str) -> ComponentConfig:
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{section} must be a mapping like {{name: ...}}; got {value!r}")
+    name = _coerce(value.get("name", default), str, f"{section}.name")
+    options = {k: v for k, v in value.items() if k != "name"}
+    builder = _component_builder(section, name)
+    params = inspect.signature(builder).parameters
+    hints = _hints(builder)
+    out: dict[str, Any] = {}
+    for k, v in options.items():
+        key = f"{section}.{k}"
+        if k in ("num_classes", "num_examples", "gather"):
+            raise ValueError(f"{key} is set by the loop, not by the recipe; got {_plain(v)!r}")
+        if k in hints:
+            out[k] = _coerce(v, hints[k], key)
+        elif k in params and params[k].default not in (inspect.Parameter.empty, None):
+            out[k] = _coerce(v, type(params[k].default), key)
+        else:  # options the builder adds (e.g. elr's beta); the builder checks them
+            out[k] = _plain(v)
+    return ComponentConfig(name, out)
+
+
+def _component_builder(section: str, name: str) -> Callable[..., Any]:
+    """The registered class/function behind ``loss`` / ``selector`` name ``name``."""
+    if section == "loss":
+        from labelnoise.common.losses import LOSSES as registry
+    else:
+        from labelnoise.common.selection import SELECTORS as registry
+    if name not in registry:
+        raise ValueError(f"{section}.name must be one of {sorted(registry)}; got {name!r}")
+    return registry[name]
+
+
+def _hints(obj: Any) -> dict[str, Any]:
+    """Type hints of the keyword-only parameters of ``obj`` (a function or a class)."""
+    target = obj.__init__ if inspect.isclass(obj) else obj
+    try:
+        hints = typing.get_type_hints(target)
+    except Exception:  # unresolvable forward references: fall back to defaults' types
+        return {}
+    params = inspect.signature(target).parameters
+    return {
+        k: v for k, v in hints.items() if k in params and params[k].kind is params[k].KEYWORD_ONLY
+    }
+
+
+# ----------------------------------------------------------------------------- typing
+
+
+def _build(cls: type, data: Any, path: str, *, extra: dict[str, Any] | None = None) -> Any:
+    """Instantiate dataclass ``cls`` from defaults plus the overrides in ``data``."""
+    where = path or "recipe"
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where} must be a mapping; got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = dict(extra or {})
+    for k, v in data.items():
+        key = f"{path}.{k}" if path else k
+        if k not in fields or k in kwargs:
+            allowed = sorted(n for n in fields if n not in (extra or {}))
+            raise ValueError(f"unknown key {key!r}; expected one of {allowed}")
+        t = hints[k]
+        if dataclasses.is_dataclass(t):
+            kwargs[k] = _build(t, v, key)
+        else:
+            kwargs[k] = _coerce(v, t, key)
+    for name, f in fields.items():
+        if name in kwargs:
+            continue
+        t = hints[name]
+        if dataclasses.is_dataclass(t) and f.default_factory is dataclasses.MISSING:
+            kwargs[name] = _build(t, {}, f"{path}.{name}" if path else name)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, t: Any, key: str) -> Any:
+    """Check ``value`` against type ``t``; command-line strings may satisfy a ``str``."""
+    if isinstance(value, _CliValue):
+        try:
+            return _coerce(value.parsed, t, key)
+        except ValueError:
+            if _allows_str(t):
+                return value.raw
+            raise
+    origin = typing.get_origin(t)
+    args = typing.get_args(t)
+    if t is Any:
+        return _plain(value)
+    if origin is Literal:
+        if value not in args:
+            raise ValueError(f"{key} must be one of {list(args)}; got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key)
+            except ValueError as e:
+                errors.append(str(e))
+        raise ValueError(f"{key} must be {_type_name(t)}; got {value!r}")
+    if origin in (list, Sequence, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{key} must be a list; got {value!r}")
+        inner = args[0] if args else Any
+        return [_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{key} must be a mapping; got {value!r}")
+        inner = args[1] if len(args) == 2 else Any
+        return {str(k): _coerce(v, inner, f"{key}.{k}") for k, v in value.items()}
+    if t is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{key} must be a bool (true/false); got {value!r}")
+        return value
+    if t is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{key} must be an int; got {value!r}")
+        return value
+    if t is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{key} must be a float; got {value!r}")
+        return float(value)
+    if t is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{key} must be a string; got {value!r}")
+        return value
+    if t is type(None):
+        if value is not None:
+            raise ValueError(f"{key} must be null; got {value!r}")
+        return None
+    if dataclasses.is_dataclass(t):
+        return _build(t, value, key)
+    return _plain(value)  # other classes (tensors, matrices): the builder checks them
+
+
+def _allows_str(t: Any) -> bool:
+    if t is str or t is Any:
+        return True
+    return any(_allows_str(a) for a in typing.get_args(t) if typing.get_origin(t) is not Literal)
+
+
+def _type_name(t: Any) -> str:
+    if typing.get_origin(t) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(t))
+    if t is type(None):
+        return "null"
+    return getattr(t, "__name__", str(t))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _CliValue):
+        return value.parsed
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def to_dict(cfg: RunConfig) -> dict[str, Any]:
+    """The resolved config as a plain mapping, in the recipe's own shape (round-trips)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if f.name == "task":
+            out["task"] = {"name": v.name, **dataclasses.asdict(v.options)}
+        elif isinstance(v, ComponentConfig):
+            out[f.name] = {"name": v.name, **v.options}
+        elif dataclasses.is_dataclass(v):
+            out[f.name] = dataclasses.asdict(v)
+        else:
+            out[f.name] = copy.deepcopy(v)
+    return out
+
+
+def dump_yaml(cfg: RunConfig) -> str:
+    """``to_dict(cfg)`` as YAML text."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)

@@ -1,0 +1,203 @@
+"""Out-of-sample label-issue scores for the training set (``label_issues.csv``).
+
+``kfold``: the training set is split into ``folds``; for each fold a fresh model is trained
+with the run's loss on the other folds and predicts the held-out fold, giving out-of-sample
+``pred_probs`` for every unit (the recipe of Northcutt et al., JAIR 2021). ``dynamics``: the
+softmax of each example averaged over the training epochs (recorded before each update).
+Units are scored with confident learning (``find_label_issues``) and self-confidence-style
+quality; an example's quality is the minimum over its units and it is an issue when any of
+its units is.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from labelnoise.common.units import reduce_units
+from labelnoise.config import RunConfig
+from labelnoise.engine.collect import evaluate_units
+from labelnoise.engine.data import Reindexed, make_loader
+from labelnoise.engine.setup import build_loss_fn, build_optimizer
+from labelnoise.tasks.base import DatasetSplits, TaskAdapter, move_to
+
+__all__ = ["Detection", "corruption_mask", "detect_label_issues", "issues_csv"]
+
+
+@dataclass
+class Detection:
+    """Per-example detection results over the training set (``N`` examples)."""
+
+    quality: np.ndarray  # (N,) higher = cleaner
+    is_issue: np.ndarray  # (N,) bool
+    given: np.ndarray  # (N,) given label of one-unit examples (-1 otherwise)
+    suggested: np.ndarray  # (N,) argmax of the out-of-sample probabilities (-1 otherwise)
+    transition_estimate: np.ndarray | None  # (C, C) T[clean, noisy] from the confident joint
+    method: str
+
+
+def corruption_mask(dataset: Any) -> np.ndarray | None:
+    """``(N,)`` bool: does the item's ``target`` differ from its ``clean_target``? (None when
+    the dataset has no clean targets)."""
+    n = len(dataset)
+    if n == 0 or "clean_target" not in dataset[0]:
+        return None
+    out = np.zeros(n, dtype=bool)
+    for i in range(n):
+        item = dataset[i]
+        out[i] = not torch.equal(
+            torch.as_tensor(item["target"]), torch.as_tensor(item["clean_target"])
+        )
+    return out
+
+
+def _fit_fold(
+    cfg: RunConfig,
+    adapter: TaskAdapter,
+    splits: DatasetSplits,
+    subset: Any,
+    accelerator: Any,
+    seed: int,
+) -> torch.nn.Module:
+    """Train a fresh model on ``subset`` with the run's loss (no selector, no checkpoints)."""
+    from accelerate.utils import set_seed
+
+    set_seed(seed)
+    loader, sampler = make_loader(
+        subset,
+        adapter,
+        batch_size=cfg.data.batch_size,
+        seed=seed,
+        shuffle=True,
+        num_workers=cfg.data.num_workers,
+    )
+    epochs = cfg.detection.epochs if cfg.detection.epochs is not None else cfg.train.epochs
+    model = adapter.build_model(splits)
+    loss_fn = build_loss_fn(cfg, splits.num_classes, len(subset)).to(accelerator.device)
+    opt, sched = build_optimizer(cfg, model.parameters(), epochs * len(loader))
+    model, opt, loader = accelerator.prepare(model, opt, loader)
+    model.train()
+    steps = 0
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        for batch in loader:
+            batch = move_to(batch, accelerator.device)
+            with accelerator.autocast():
+                u = adapter.units(model, batch)
+                loss = loss_fn(u.pred, u.target, u.example_id).mean()
+            accelerator.backward(loss)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            steps += 1
+            if cfg.train.max_steps is not None and steps >= cfg.train.max_steps:
+                return model
+    return model
+
+
+def detect_label_issues(
+    cfg: RunConfig,
+    adapter: TaskAdapter,
+    splits: DatasetSplits,
+    accelerator: Any,
+    *,
+    dynamics_probs: np.ndarray | None,
+) -> Detection | None:
+    """Label issues of the training split by ``cfg.detection.method`` (None: not applicable)."""
+    from labelnoise.common.detection import (
+        compute_confident_joint,
+        estimate_latent,
+        find_label_issues,
+        get_label_quality_scores,
+    )
+
+    method = cfg.detection.method
+    train = splits.train
+    n = len(train)
+    if method == "none" or splits.num_classes < 2:
+        return None
+    if method == "dynamics":
+        if dynamics_probs is None:
+            raise ValueError(
+                "detection.method 'dynamics' needs one unit per example with class logits; "
+                "use detection.method: kfold for this task"
+            )
+        probs = dynamics_probs
+        labels = np.array([int(torch.as_tensor(train[i]["target"])) for i in range(n)])
+        ids = np.arange(n)
+    else:
+        k = cfg.detection.folds
+        if not 2 <= k <= n:
+            raise ValueError(f"detection.folds must be in [2, {n}]; got {k}")
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed + 7919))
+        folds = torch.chunk(perm, k)
+        p_parts, y_parts, id_parts = [], [], []
+        for f, held in enumerate(folds):
+            rest = torch.cat([folds[j] for j in range(k) if j != f])
+            model = _fit_fold(
+                cfg, adapter, splits, Reindexed(train, rest), accelerator, cfg.seed + 1 + f
+            )
+            loader, _ = make_loader(
+                Reindexed(train, held),
+                adapter,
+                batch_size=cfg.data.eval_batch_size,
+                seed=0,
+                shuffle=False,
+                num_workers=cfg.data.num_workers,
+            )
+            u = evaluate_units(adapter, model, accelerator.prepare(loader), accelerator)
+            accelerator.free_memory()
+            if u.pred.dim() != 2:
+                return None
+            p_parts.append(u.pred.double().softmax(1).numpy())
+            tgt = u.target
+            y_parts.append((tgt.argmax(1) if tgt.is_floating_point() else tgt).numpy())
+            id_parts.append(held[u.example_id].numpy())
+        probs, labels, ids = (
+            np.concatenate(p_parts),
+            np.concatenate(y_parts),
+            np.concatenate(id_parts),
+        )
+    issue = find_label_issues(labels, probs, filter_by=cfg.detection.filter_by)
+    quality = get_label_quality_scores(labels, probs, method=cfg.detection.score)
+    ids_t = torch.from_numpy(ids).long()
+    ex, q_ex = reduce_units(torch.from_numpy(quality).double(), ids_t, how="min")
+    _, i_ex = reduce_units(torch.from_numpy(issue).double(), ids_t, how="max")
+    q_all, i_all = np.ones(n), np.zeros(n, dtype=bool)
+    q_all[ex.numpy()], i_all[ex.numpy()] = q_ex.numpy(), i_ex.numpy() > 0
+    given, suggested = np.full(n, -1), np.full(n, -1)
+    counts = np.bincount(ids, minlength=n)
+    single = counts[ids] == 1
+    given[ids[single]] = labels[single]
+    suggested[ids[single]] = probs[single].argmax(1)
+    cj = compute_confident_joint(labels, probs)
+    _, noise_matrix, _ = estimate_latent(cj, labels)
+    return Detection(q_all, i_all, given, suggested, noise_matrix.T.copy(), method)
+
+
+def issues_csv(det: Detection, dyn: dict[str, np.ndarray], corrupted: np.ndarray | None) -> str:
+    """label_issues.csv text: one row per training example, lowest quality first."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    cols = ["example_id", "given_label", "suggested_label", "label_quality", "is_label_issue"]
+    cols += ["last_loss", "mean_margin"]
+    if corrupted is not None:
+        cols.append("is_corrupted")
+    w.writerow(cols)
+    loss = dyn["loss"][-1] if len(dyn["loss"]) else np.full(len(det.quality), np.nan)
+    with np.errstate(all="ignore"):
+        margin = (
+            np.nanmean(dyn["margin"], axis=0) if len(dyn["margin"]) else np.full(len(loss), np.nan)
+        )
+    for i in np.argsort(det.quality, kind="stable"):
+        row = [int(i), int(det.given[i]), int(det.suggested[i]), f"{det.quality[i]:.6g}"]
+        row += [int(det.is_issue[i]), f"{loss[i]:.6g}", f"{margin[i]:.6g}"]
+        if corrupted is not None:
+            row.append(int(corrupted[i]))
+        w.writerow(row)
+    return buf.getvalue()

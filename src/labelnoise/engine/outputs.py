@@ -1,0 +1,209 @@
+"""Evaluation rows, model selection, and the files of a run directory."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from labelnoise._io import atomic_write
+from labelnoise.common.transition import TransitionMatrix
+from labelnoise.config import RunConfig
+from labelnoise.engine.collect import evaluate_units
+from labelnoise.engine.detect import Detection, corruption_mask, issues_csv
+from labelnoise.tasks.base import DatasetSplits, TaskAdapter
+
+__all__ = ["LoopState", "evaluate_splits", "selection_key", "update_selection", "write_outputs"]
+
+
+@dataclass
+class LoopState:
+    """Everything the loop needs to continue exactly where it stopped (saved in checkpoints)."""
+
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0
+    loss_sum: float = 0.0
+    loss_count: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_value: float | None = None
+    best_epoch: int | None = None
+    bad_evals: int = 0
+    done: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LoopState:
+        return cls(**d)
+
+
+def has_clean(ds: Any) -> bool:
+    return ds is not None and len(ds) > 0 and "clean_target" in ds[0]
+
+
+def selection_key(cfg: RunConfig, adapter: TaskAdapter, splits: DatasetSplits) -> str | None:
+    """The history column used for model selection and early stopping (None: last model)."""
+    rule = cfg.train.select_by
+    if rule == "last":
+        return None
+    if splits.val is None or len(splits.val) == 0:
+        raise ValueError(
+            f"train.select_by {rule!r} needs a validation split; task {cfg.task.name!r} has "
+            "none here (use train.select_by: last)"
+        )
+    if rule == "clean_val" and not has_clean(splits.val):
+        raise ValueError(
+            "train.select_by 'clean_val' needs clean validation labels; the validation items "
+            "carry no clean_target (use noisy_val)"
+        )
+    split = "val_clean" if rule == "clean_val" else "val_noisy"
+    return f"{split}_{adapter.primary_metric}"
+
+
+def evaluate_splits(
+    adapter: TaskAdapter,
+    model: torch.nn.Module,
+    loaders: dict[str, Any],
+    splits: DatasetSplits,
+    accelerator: Any,
+) -> dict[str, float]:
+    """Metrics on val (noisy labels, and clean where known) and on the clean test split."""
+    out: dict[str, float] = {}
+    if "val" in loaders:
+        for m, v in adapter.metrics(
+            evaluate_units(adapter, model, loaders["val"], accelerator)
+        ).items():
+            out[f"val_noisy_{m}"] = v
+        if has_clean(splits.val):
+            u = evaluate_units(
+                adapter, model, loaders["val"], accelerator, target_key="clean_target"
+            )
+            for m, v in adapter.metrics(u).items():
+                out[f"val_clean_{m}"] = v
+    if "test" in loaders:
+        key = "clean_target" if has_clean(splits.test) else "target"
+        u = evaluate_units(adapter, model, loaders["test"], accelerator, target_key=key)
+        for m, v in adapter.metrics(u).items():
+            out[f"test_{m}"] = v
+    return out
+
+
+def update_selection(state: LoopState, row: dict[str, Any], key: str | None, lower: bool) -> bool:
+    """Record ``row``; return True when it is the new best (always True for ``last``)."""
+    state.history.append(row)
+    if key is None:
+        state.best_epoch = row["epoch"]
+        return True
+    value = row.get(key, float("nan"))
+    better = state.best_value is None or (
+        not math.isnan(value) and (value < state.best_value if lower else value > state.best_value)
+    )
+    if better:
+        state.best_value, state.best_epoch, state.bad_evals = float(value), row["epoch"], 0
+    else:
+        state.bad_evals += 1
+    return better
+
+
+def write_history(run_dir: Path, history: list[dict[str, Any]]) -> None:
+    with atomic_write(run_dir / "history.jsonl") as f:
+        for row in history:
+            f.write(json.dumps(row) + "\n")
+
+
+def write_outputs(
+    run_dir: Path,
+    cfg: RunConfig,
+    splits: DatasetSplits,
+    state: LoopState,
+    final: dict[str, float],
+    key: str | None,
+    detection: Detection | None,
+    dynamics: dict[str, np.ndarray],
+    *,
+    num_processes: int,
+    started: float,
+) -> dict[str, Any]:
+    """Write metrics.json, label_issues.csv, dynamics.npz and transitions.json; return metrics."""
+    corrupted = corruption_mask(splits.train)
+    metrics: dict[str, Any] = {
+        "run": cfg.name,
+        "task": cfg.task.name,
+        "method": cfg.method,
+        "loss": cfg.loss.name,
+        "selector": cfg.selector.name,
+        "selection": {
+            "rule": cfg.train.select_by,
+            "metric": key,
+            "best_epoch": state.best_epoch,
+            "best_value": state.best_value,
+            "note": {
+                "clean_val": "model chosen on clean validation labels (optimistic: needs clean labels)",
+                "noisy_val": "model chosen on noisy validation labels (no clean labels used)",
+                "last": "the model after the last epoch (no selection)",
+            }[cfg.train.select_by],
+        },
+        "test": {k[5:]: v for k, v in final.items() if k.startswith("test_")},
+        "val": {k[4:]: v for k, v in final.items() if k.startswith("val_")},
+        "train": {
+            "examples": len(splits.train),
+            "steps": state.step,
+            "epochs": state.epoch,
+            "num_processes": num_processes,
+            "wall_time_s": round(time.time() - started, 3),
+        },
+        "noise_rate_realised": None if corrupted is None else float(corrupted.mean()),
+        "detection": None,
+    }
+    with atomic_write(run_dir / "dynamics.npz", "wb") as f:
+        empty = np.zeros(0, dtype=bool)
+        np.savez(f, **dynamics, is_corrupted=corrupted if corrupted is not None else empty)
+    transitions: dict[str, Any] = {}
+    if corrupted is not None and splits.num_classes >= 2:
+        clean = _labels(splits.train, "clean_target")
+        noisy = _labels(splits.train, "target")
+        if clean is not None:
+            transitions["realised"] = (
+                TransitionMatrix.from_counts(clean, noisy, num_classes=splits.num_classes)
+                .numpy()
+                .tolist()
+            )
+    if detection is not None:
+        from labelnoise.common.metrics import detection_report
+
+        rep: dict[str, Any] = {
+            "method": detection.method,
+            "num_issues": int(detection.is_issue.sum()),
+        }
+        if corrupted is not None:
+            rep |= detection_report(corrupted, detection.quality, detection.is_issue)
+        metrics["detection"] = rep
+        with atomic_write(run_dir / "label_issues.csv") as f:
+            f.write(issues_csv(detection, dynamics, corrupted))
+        if detection.transition_estimate is not None:
+            transitions["estimated"] = detection.transition_estimate.tolist()
+    if transitions:
+        with atomic_write(run_dir / "transitions.json") as f:
+            json.dump(transitions, f)
+    with atomic_write(run_dir / "metrics.json") as f:
+        json.dump(metrics, f, indent=2)
+    return metrics
+
+
+def _labels(ds: Any, key: str) -> np.ndarray | None:
+    """One label per example (None when an example has several units)."""
+    out = []
+    for i in range(len(ds)):
+        t = torch.as_tensor(ds[i][key])
+        if t.numel() != 1 or t.is_floating_point():
+            return None
+        out.append(int(t))
+    return np.asarray(out)

@@ -1,0 +1,156 @@
+"""Run setup shared by the loops: the run directory, the data, and the components."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from labelnoise._io import atomic_write
+from labelnoise.config import RunConfig, dump_yaml, to_dict
+from labelnoise.engine.data import limit_splits
+from labelnoise.tasks.base import DatasetSplits, TaskAdapter
+from labelnoise.tasks.registry import get_task
+
+__all__ = [
+    "NonFiniteLossError",
+    "build_loss_fn",
+    "build_optimizer",
+    "build_selector_fn",
+    "build_task",
+    "data_root",
+    "prepare_run_dir",
+]
+
+
+class NonFiniteLossError(ValueError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class Task:
+    adapter: TaskAdapter
+    splits: DatasetSplits
+
+
+def data_root(cfg: RunConfig) -> Path | None:
+    """``data.data_dir``, else ``$LABELNOISE_DATA``, else None; must exist when given."""
+    raw = cfg.data.data_dir or os.environ.get("LABELNOISE_DATA")
+    if not raw:
+        return None
+    root = Path(raw).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"data.data_dir must be an existing directory; got {str(root)!r}")
+    return root
+
+
+def build_task(cfg: RunConfig) -> Task:
+    """The adapter and its (limited) splits."""
+    adapter = get_task(cfg.task.name)(cfg.task.options)
+    splits = adapter.build_datasets(data_root(cfg), seed=cfg.seed)
+    if splits.train is None or len(splits.train) == 0:
+        raise ValueError(
+            f"task {cfg.task.name!r} must provide a non-empty training split; got 0 items"
+        )
+    return Task(adapter, limit_splits(splits, cfg.data.limit, cfg.data.eval_limit))
+
+
+def prepare_run_dir(cfg: RunConfig, *, resume: bool, overwrite: bool, is_main: bool) -> Path:
+    """Create (or check) the run directory and write ``config.yaml``.
+
+    A directory holding another run is refused unless ``overwrite`` (wipe it) or ``resume``
+    (continue it; its config must equal ``cfg``).
+    """
+    run_dir = cfg.run_dir
+    cfg_file = run_dir / "config.yaml"
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite must not be combined; got both")
+    if resume:
+        if not cfg_file.is_file():
+            raise FileNotFoundError(
+                f"--resume needs an existing run in {run_dir}; no config.yaml there"
+            )
+        with cfg_file.open() as f:
+            old = yaml.safe_load(f)
+        new = to_dict(cfg)
+        if old != new:
+            diff = sorted(_diff(old, new))
+            raise ValueError(
+                f"--resume must use the run's own config; {run_dir}/config.yaml differs at {diff[:5]}"
+            )
+        return run_dir
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not cfg_file.is_file():
+            raise FileExistsError(
+                f"output_dir {run_dir} must be empty or a labelnoise run; it holds other files"
+            )
+        if not overwrite:
+            raise FileExistsError(
+                f"output_dir {run_dir} already holds a run; pass --overwrite to replace it "
+                "or --resume to continue it"
+            )
+        if is_main:
+            shutil.rmtree(run_dir)
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_write(cfg_file) as f:
+            f.write(dump_yaml(cfg))
+    return run_dir
+
+
+def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for k in set(a) | set(b):
+            out += _diff(a.get(k), b.get(k), f"{prefix}{k}.")
+        return out
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def build_loss_fn(cfg: RunConfig, num_classes: int, num_examples: int) -> torch.nn.Module:
+    from labelnoise.common.losses import build_loss
+
+    return build_loss(
+        cfg.loss.name, num_classes=num_classes, num_examples=num_examples, **cfg.loss.options
+    )
+
+
+def build_selector_fn(cfg: RunConfig, num_examples: int, gather: Any) -> Any:
+    """The configured selector (``none``: every unit has weight 1)."""
+    from labelnoise.common.selection import build_selector
+
+    return build_selector(
+        cfg.selector.name, num_examples=num_examples, gather=gather, **cfg.selector.options
+    )
+
+
+def build_optimizer(
+    cfg: RunConfig, params: Any, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """Optimizer and a per-optimizer-step LR schedule (warm-up, then constant/cosine/linear)."""
+    o = cfg.optim
+    if o.name == "sgd":
+        opt = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    elif o.name == "adam":
+        opt = torch.optim.Adam(params, lr=o.lr, weight_decay=o.weight_decay)
+    else:
+        opt = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
+    warm, total = o.warmup_steps, max(1, total_steps)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        frac = min(1.0, (step - warm) / max(1, total - warm))
+        if o.scheduler == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * frac))
+        if o.scheduler == "linear":
+            return 1.0 - frac
+        return 1.0
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
