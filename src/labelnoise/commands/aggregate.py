@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     read = read_answers(args.answers)
     answers = read.answers
     numeric = args.method in NUMERIC_METHODS
-    if numeric and answers["label"].dtype == object:
+    if numeric and not pd.api.types.is_numeric_dtype(answers["label"]):
         bad = int(np.flatnonzero(pd.to_numeric(answers["label"], errors="coerce").isna())[0])
         raise ValueError(
             f"{args.answers}:{read.lines[bad]}: --method {args.method} needs numeric answers; "
