@@ -132,9 +132,9 @@ def gce_binary(
     x, bt = prepare_binary(
         logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction
     )
-    pos = torch.exp(q * F.logsigmoid(x))
-    neg = torch.exp(q * F.logsigmoid(-x))
-    loss = (bt.t * (1.0 - pos) + (1.0 - bt.t) * (1.0 - neg)) / q
+    pos = -torch.expm1(q * F.logsigmoid(x))
+    neg = -torch.expm1(q * F.logsigmoid(-x))
+    loss = (bt.t * pos + (1.0 - bt.t) * neg) / q
     return finish_binary(loss, bt, reduction)
 
 

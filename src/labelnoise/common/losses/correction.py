@@ -47,7 +47,8 @@ def forward_correction(
     t_mat = as_transition(transition, logits.shape[1] if logits.dim() >= 2 else 0)
     t = prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     p = log_probs(logits).exp()
-    noisy = torch.einsum("nc...,cd->nd...", p, t_mat.to(dtype=p.dtype, device=p.device))
+    with torch.autocast(p.device.type, enabled=False):
+        noisy = torch.einsum("nc...,cd->nd...", p, t_mat.to(dtype=p.dtype, device=p.device))
     loss = -t.pick(noisy.clamp_min(1e-12).log())
     return finish(loss, t, weight, reduction)
 
@@ -70,5 +71,6 @@ def backward_correction(
     t = prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     lp = log_probs(logits)
     inv = TransitionMatrix(t_mat).inverse().to(dtype=lp.dtype, device=lp.device)
-    corrected = torch.einsum("nc...,jc->nj...", -lp, inv)
+    with torch.autocast(lp.device.type, enabled=False):
+        corrected = torch.einsum("nc...,jc->nj...", -lp, inv)
     return finish(t.pick(corrected), t, weight, reduction)

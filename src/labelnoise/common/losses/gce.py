@@ -30,7 +30,7 @@ def gce(
     """
     q = check_in_range("q", q, 0.0, 1.0, low_inclusive=False)
     t = prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
-    loss = (1.0 - t.pick(torch.exp(q * log_probs(logits)))) / q
+    loss = t.pick(-torch.expm1(q * log_probs(logits))) / q
     return finish(loss, t, weight, reduction)
 
 
@@ -54,5 +54,5 @@ def tlq(
     lp = log_probs(logits)
     if k > 0:
         lp = lp.clamp_min(math.log(k))
-    loss = (1.0 - t.pick(torch.exp(q * lp))) / q
+    loss = t.pick(-torch.expm1(q * lp)) / q
     return finish(loss, t, weight, reduction)

@@ -90,7 +90,8 @@ def fit_bmm_1d(
     As Arazo et al.: losses are scaled to ``[0, 1]`` between their ``trim`` and
     ``100 - trim`` percentiles (clipped to ``[eps, 1 - eps]``), the mixture is initialised at
     ``Beta(1, 2)`` / ``Beta(2, 1)`` with equal weights and fitted on the values inside the
-    percentile range.
+    percentile range. As the authors' lookup-table fix, the clean posterior is made
+    non-increasing in the loss (a U-shaped clean component must not claim the largest losses).
     """
     x = np.asarray(x, dtype=np.float64).reshape(-1)
     lo, hi = np.percentile(x, [trim, 100 - trim]) if x.shape[0] else (0.0, 0.0)
@@ -115,4 +116,7 @@ def fit_bmm_1d(
             a[k], b[k] = _beta_moments(fit_x, r[k])
         w = r.sum(1) / r.sum()
     clean = int(np.argmin(a / (a + b)))
-    return responsibilities(scale(x))[clean]
+    post = responsibilities(scale(x))[clean]
+    order = np.argsort(x, kind="stable")
+    post[order] = np.minimum.accumulate(post[order])
+    return post
