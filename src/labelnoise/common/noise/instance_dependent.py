@@ -82,20 +82,22 @@ def instance_dependent(
     g = make_generator(seed)
     q = _flip_rates(y.shape[0], r, mf, sd, g)
     w = torch.randn(c, x.shape[1], c, generator=g)
-    target = y.clone()
-    order = torch.argsort(y, stable=True)
-    counts = torch.bincount(y, minlength=c).tolist()
+    flip = torch.rand(y.shape[0], generator=g, dtype=torch.float64) < q
+    noisy = y.clone()
+    # Only flipped examples need a destination: draw it from softmax(x W[y]) (clean class
+    # masked) with the Gumbel-max trick, one class at a time.
+    flipped = torch.nonzero(flip).squeeze(1)
+    yf = y[flipped]
+    order = torch.argsort(yf, stable=True)
     start = 0
-    for cls_id, k in enumerate(counts):
+    for cls_id, k in enumerate(torch.bincount(yf, minlength=c).tolist()):
         if k:
-            idx = order[start : start + k]
+            idx = flipped[order[start : start + k]]
             scores = x[idx] @ w[cls_id]
             scores[:, cls_id] = float("-inf")
             gumbel = -torch.log(-torch.log(torch.rand(scores.shape, generator=g).clamp_min(1e-12)))
-            target[idx] = torch.argmax(scores + gumbel, dim=1)
+            noisy[idx] = torch.argmax(scores + gumbel, dim=1)
             start += k
-    flip = torch.rand(y.shape[0], generator=g, dtype=torch.float64) < q
-    noisy = torch.where(flip, target, y)
     return NoisyTargets(noisy, y, noisy != y)
 
 

@@ -77,17 +77,23 @@ def multilabel_noise(
     touched = torch.zeros_like(pos)
     if swap > 0:
         swapped = pos & (torch.rand((n, k), generator=g, dtype=torch.float64) < swap)
-        # Random order of each row's absent tags: positives get key 2, absent tags keys in [0, 1).
-        keys = torch.rand((n, k), generator=g, dtype=torch.float64).masked_fill(pos, 2.0)
-        absent_order = torch.argsort(keys, dim=1)
-        rank = torch.cumsum(swapped.long(), dim=1) - 1
-        swapped &= rank < (~pos).sum(1, keepdim=True)
         rows, cols = swapped.nonzero(as_tuple=True)
-        dest = absent_order[rows, rank[rows, cols]]
-        noisy[rows, cols] = False
-        noisy[rows, dest] = True
-        touched[rows, cols] = True
-        touched[rows, dest] = True
+        rank = (torch.cumsum(swapped.long(), dim=1) - 1)[rows, cols]
+        available = ~pos
+        # The m-th swapped tag of a row takes a uniformly drawn tag still absent from the row.
+        for m in range(int(rank.max()) + 1 if rank.numel() else 0):
+            at = rank == m
+            r_m, c_m = rows[at], cols[at]
+            free = available[r_m]
+            keys = torch.rand(free.shape, generator=g).masked_fill(~free, -1.0)
+            dest = torch.argmax(keys, dim=1)
+            ok = free.any(1)
+            r_m, c_m, dest = r_m[ok], c_m[ok], dest[ok]
+            noisy[r_m, c_m] = False
+            noisy[r_m, dest] = True
+            available[r_m, dest] = False
+            touched[r_m, c_m] = True
+            touched[r_m, dest] = True
     u = torch.rand((n, k), generator=g, dtype=torch.float64)
     flip = ~touched & torch.where(pos, u < drop, u < add)
     noisy ^= flip
