@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
-from scipy.special import expit
 
 from labelnoise.common.aggregation._base import Answers, CategoricalAggregator
 from labelnoise.common.aggregation.dawid_skene import softmax_rows
@@ -65,10 +64,13 @@ class GLAD(CategoricalAggregator):
         log_wrong_share = np.log(c - 1) if c > 1 else 0.0
         log_prior = np.log(1.0 / c)
 
+        def log_probs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """log P(answer right), log P(a given wrong class); one softplus for both."""
+            softplus_neg = np.logaddexp(0.0, -x)
+            return -softplus_neg, -softplus_neg - x - log_wrong_share
+
         def e_step(alpha: np.ndarray, beta: np.ndarray) -> np.ndarray:
-            x = alpha[ann] * np.exp(beta)[item]
-            wrong = -np.logaddexp(0.0, x) - log_wrong_share
-            right = -np.logaddexp(0.0, -x)
+            right, wrong = log_probs(alpha[ann] * np.exp(beta)[item])
             logits = np.bincount(item, weights=wrong, minlength=n)[:, None] + np.bincount(
                 flat, weights=right - wrong, minlength=n * c
             ).reshape(n, c)
@@ -78,12 +80,10 @@ class GLAD(CategoricalAggregator):
             alpha, beta = params[:a], params[a:]
             easy = np.exp(beta)[item]
             x = alpha[ann] * easy
-            log_right = -np.logaddexp(0.0, -x)
-            log_wrong = -np.logaddexp(0.0, x) - log_wrong_share
+            right, wrong = log_probs(x)
             da, db = alpha - self.alpha_mean, beta - self.beta_mean
-            q = (q_answer * log_right + (1 - q_answer) * log_wrong).sum()
-            q -= 0.5 * (da @ da + db @ db)
-            g = q_answer - expit(x)
+            q = q_answer @ (right - wrong) + wrong.sum() - 0.5 * (da @ da + db @ db)
+            g = q_answer - np.exp(right)
             grad_a = np.bincount(ann, weights=g * easy, minlength=a) - da
             grad_b = np.bincount(item, weights=g * x, minlength=n) - db
             return -float(q), -np.concatenate([grad_a, grad_b])
