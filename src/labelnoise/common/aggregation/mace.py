@@ -30,10 +30,10 @@ class MACE(CategoricalAggregator):
     D. Hovy, T. Berg-Kirkpatrick, A. Vaswani, E. Hovy, "Learning whom to trust with MACE",
     NAACL-HLT 2013. Annotator ``a`` knows the answer with probability ``k_a`` and then gives
     the true class; otherwise (spamming) draws a class from its own strategy ``theta_a``. The
-    true class has a uniform prior. EM (``method="em"``, fractional counts plus
-    ``smoothing = 0.01 / C``) or variational Bayes (``method="vb"``, default, as crowd-kit:
-    ``Beta(alpha, beta)`` prior on spamming/knowing and a symmetric ``Dirichlet(10)`` on the
-    strategies). The E-step works in log space with ``bincount``.
+    true class has a uniform prior. EM (``method="em"``, the default: fractional counts plus
+    ``smoothing = 0.01 / C``, as in the paper) or variational Bayes (``method="vb"``,
+    crowd-kit's default: ``Beta(alpha, beta)`` prior on spamming/knowing and a symmetric
+    ``Dirichlet(10)`` on the strategies). The E-step works in log space with ``bincount``.
 
     Restarts: the first run starts from the symmetric point (``k_a = 1/2``, uniform
     strategies), so results do not depend on annotator or item order; each further run
@@ -43,9 +43,9 @@ class MACE(CategoricalAggregator):
     Args:
         n_restarts: number of runs (default 1).
         n_iter: EM/VB iterations per run (default 50).
-        method: ``"vb"`` (default) or ``"em"``.
-        alpha, beta: Beta prior pseudo-counts of spamming / knowing (default 0.5 each).
-        strategy_prior: Dirichlet pseudo-count of the strategies (default 10.0).
+        method: ``"em"`` (default) or ``"vb"``.
+        alpha, beta: Beta prior pseudo-counts of spamming / knowing, VB only (default 0.5 each).
+        strategy_prior: Dirichlet pseudo-count of the strategies, VB only (default 10.0).
         seed: seed of the random restarts (default 0).
 
     Fitted: ``skills_`` (``k_a``), ``strategies_`` ``(A, C)``, ``confusions_``
@@ -57,7 +57,7 @@ class MACE(CategoricalAggregator):
         *,
         n_restarts: int = 1,
         n_iter: int = 50,
-        method: Literal["vb", "em"] = "vb",
+        method: Literal["vb", "em"] = "em",
         alpha: float = 0.5,
         beta: float = 0.5,
         strategy_prior: float = 10.0,
