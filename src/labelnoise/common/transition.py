@@ -253,11 +253,11 @@ class TransitionMatrix:
                 defaults to ``arange(N)`` for per-instance ``(N, C, C)`` matrices.
 
         Returns:
-            ``(N,)`` long noisy labels.
+            ``(N,)`` long noisy labels on the device of ``clean`` (sampling runs on the CPU).
         """
         y = as_long_tensor("clean", clean)
-        shape = y.shape
-        y = y.reshape(-1)
+        shape, device = y.shape, y.device
+        y = y.reshape(-1).cpu()
         c = self.num_classes
         check_labels("clean", y, c, ignore_index=ignore_index)
         g = make_generator(seed)
@@ -272,7 +272,7 @@ class TransitionMatrix:
             yv = torch.where(valid, y, 0)
             u = torch.rand(yv.shape, generator=g, dtype=torch.float64).clamp_max(1 - 1e-9)
             drawn = torch.searchsorted(flat, yv + u, right=True) - yv * c
-            return torch.where(valid, drawn, y).reshape(shape)
+            return torch.where(valid, drawn, y).reshape(shape).to(device)
         if self.matrix.dim() != 3:
             raise ValueError(f"sample supports (C, C) or (M, C, C) matrices; got {self.shape}")
         if index is None:
@@ -283,7 +283,7 @@ class TransitionMatrix:
                 )
             idx_t = torch.arange(y.shape[0])
         else:
-            idx_t = as_long_tensor("index", index).reshape(-1)
+            idx_t = as_long_tensor("index", index).reshape(-1).cpu()
             if idx_t.shape != y.shape:
                 raise ValueError(
                     f"index must have shape {tuple(y.shape)}; got {tuple(idx_t.shape)}"
@@ -292,7 +292,7 @@ class TransitionMatrix:
         rows = self.matrix[idx_t[valid], y[valid]]
         out = y.clone()
         out[valid] = torch.multinomial(rows, 1, generator=g).squeeze(1)
-        return out.reshape(shape)
+        return out.reshape(shape).to(device)
 
     def __repr__(self) -> str:
         return f"TransitionMatrix(shape={self.shape}, noise_rate={self.noise_rate() if self.matrix.dim() == 2 else '...'})"

@@ -46,3 +46,20 @@ def test_reproducible_for_a_seed_and_different_across_seeds(name):
 def test_bad_seed_type(name):
     with pytest.raises(ValueError, match="seed must be an int, a torch.Generator or None; got str"):
         SIMULATORS[name]("3")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_inputs_give_the_cpu_result_on_cuda():
+    cases = [
+        (noise.symmetric_noise, (LABELS, 5, 0.3), {}),
+        (noise.instance_dependent, (LABELS, FEATURES), {"num_classes": 5, "rate": 0.3}),
+        (noise.multilabel_noise, (TAGS,), {"drop_rate": 0.2, "swap_rate": 0.2}),
+        (noise.uniform_replacement, (TARGETS,), {"rate": 0.3}),
+        (noise.gaussian_noise, (TARGETS,), {"scale": 0.1}),
+        (noise.outlier_noise, (TARGETS,), {"rate": 0.3}),
+    ]
+    for fn, args, kwargs in cases:
+        cpu = fn(*args, seed=0, **kwargs)
+        gpu = fn(*[a.cuda() if isinstance(a, torch.Tensor) else a for a in args], seed=0, **kwargs)
+        assert gpu.noisy.is_cuda and gpu.clean.is_cuda and gpu.is_corrupted.is_cuda
+        torch.testing.assert_close(gpu.noisy.cpu(), cpu.noisy)

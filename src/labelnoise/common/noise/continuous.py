@@ -1,6 +1,7 @@
 """Noise on continuous (regression) targets: Gaussian perturbation, uniform replacement, outliers.
 
-Every element of ``targets`` is a unit: ``(N,)`` scalar targets or ``(N, D)`` vector targets
+Sampling runs on the CPU (explicit CPU generators); results come back on the device of
+``targets``. Every element of ``targets`` is a unit: ``(N,)`` scalar targets or ``(N, D)`` vector targets
 (each coordinate corrupted independently). Ranges and spreads are taken per column (over
 dim 0), so a ``(N, D)`` target with columns on different scales is handled column by column.
 """
@@ -19,7 +20,7 @@ __all__ = ["gaussian_noise", "outlier_noise", "uniform_replacement"]
 
 
 def _as_float_targets(targets: Tensor | np.ndarray) -> Tensor:
-    """Float tensor of ``targets`` (integers become float64); validates non-empty and finite."""
+    """CPU float tensor of ``targets`` (integers become float64); checks non-empty and finite."""
     t = targets if isinstance(targets, Tensor) else torch.as_tensor(np.array(targets))
     if t.dtype == torch.bool or t.is_complex():
         raise ValueError(f"targets must be real numbers; got dtype {t.dtype}")
@@ -29,7 +30,15 @@ def _as_float_targets(targets: Tensor | np.ndarray) -> Tensor:
         raise ValueError("targets must have shape (N,) or (N, D); got a scalar")
     check_nonempty("targets", t)
     check_finite("targets", t)
-    return t.detach()
+    return t.detach().cpu()
+
+
+def _device(targets: object) -> torch.device:
+    return targets.device if isinstance(targets, Tensor) else torch.device("cpu")
+
+
+def _on(device: torch.device, noisy: Tensor, clean: Tensor, corrupted: Tensor) -> NoisyTargets:
+    return NoisyTargets(noisy.to(device), clean.to(device), corrupted.to(device))
 
 
 def _as_column_param(name: str, value: object, like: Tensor, *, nonnegative: bool) -> Tensor:
@@ -64,7 +73,7 @@ def gaussian_noise(
     g = make_generator(seed)
     eps = torch.randn(clean.shape, generator=g, dtype=clean.dtype)
     noisy = clean + s * eps
-    return NoisyTargets(noisy, clean, (s > 0).expand(clean.shape).clone())
+    return _on(_device(targets), noisy, clean, (s > 0).expand(clean.shape).clone())
 
 
 def uniform_replacement(
@@ -100,7 +109,7 @@ def uniform_replacement(
     g = make_generator(seed)
     replace = torch.rand(clean.shape, generator=g, dtype=torch.float64) < r
     draw = lo + (hi - lo) * torch.rand(clean.shape, generator=g, dtype=clean.dtype)
-    return NoisyTargets(torch.where(replace, draw, clean), clean, replace)
+    return _on(_device(targets), torch.where(replace, draw, clean), clean, replace)
 
 
 def outlier_noise(
@@ -132,4 +141,4 @@ def outlier_noise(
     magnitude = s * (1 + torch.rand(clean.shape, generator=g, dtype=clean.dtype))
     sign = torch.randint(0, 2, clean.shape, generator=g).to(clean.dtype) * 2 - 1
     noisy = torch.where(hit, clean + sign * magnitude * std, clean)
-    return NoisyTargets(noisy, clean, hit)
+    return _on(_device(targets), noisy, clean, hit)

@@ -58,10 +58,12 @@ def instance_dependent(
         std: standard deviation of the flip-rate normal before truncation (default 0.1).
 
     Returns:
-        :class:`NoisyTargets` with long ``(N,)`` labels; ``is_corrupted = noisy != clean``.
+        :class:`NoisyTargets` with long ``(N,)`` labels on the device of ``labels`` (sampling
+        runs on the CPU); ``is_corrupted = noisy != clean``.
     """
     c = _check_c(num_classes)
     y = as_long_tensor("labels", labels)
+    device, y = y.device, y.cpu()
     if y.dim() != 1:
         raise ValueError(f"labels must have shape (N,); got {tuple(y.shape)}")
     check_nonempty("labels", y)
@@ -71,7 +73,7 @@ def instance_dependent(
         raise ValueError(
             f"features must have shape ({y.shape[0]}, D) to match labels; got {tuple(x.shape)}"
         )
-    x = x.detach().reshape(x.shape[0], -1).to(torch.float32)
+    x = x.detach().cpu().reshape(x.shape[0], -1).to(torch.float32)
     check_finite("features", x)
     mf = check_in_range("max_flip", max_flip, 0.0, 1.0, low_inclusive=False)
     r = check_rate("rate", rate)
@@ -98,7 +100,7 @@ def instance_dependent(
             gumbel = -torch.log(-torch.log(torch.rand(scores.shape, generator=g).clamp_min(1e-12)))
             noisy[idx] = torch.argmax(scores + gumbel, dim=1)
             start += k
-    return NoisyTargets(noisy, y, noisy != y)
+    return NoisyTargets(noisy.to(device), y.to(device), (noisy != y).to(device))
 
 
 def _flip_rates(n: int, rate: float, max_flip: float, std: float, g: torch.Generator) -> Tensor:

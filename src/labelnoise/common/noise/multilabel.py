@@ -54,7 +54,8 @@ def multilabel_noise(
         seed: int or ``torch.Generator``.
 
     Returns:
-        :class:`NoisyTargets` with ``(N, K)`` ``noisy`` / ``clean`` and
+        :class:`NoisyTargets` with ``(N, K)`` ``noisy`` / ``clean`` on the device of ``tags``
+        (sampling runs on the CPU) and
         ``is_corrupted = noisy != clean`` (per tag).
     """
     t = tags if isinstance(tags, Tensor) else torch.as_tensor(np.array(tags))
@@ -72,7 +73,7 @@ def multilabel_noise(
     swap = check_rate("swap_rate", swap_rate)
 
     g = make_generator(seed)
-    pos = t.detach().bool()
+    pos = t.detach().cpu().bool()
     noisy = pos.clone()
     touched = torch.zeros_like(pos)
     if swap > 0:
@@ -97,5 +98,5 @@ def multilabel_noise(
     u = torch.rand((n, k), generator=g, dtype=torch.float64)
     flip = ~touched & torch.where(pos, u < drop, u < add)
     noisy ^= flip
-    out = noisy.to(t.dtype)
-    return NoisyTargets(out, t.detach(), noisy != pos)
+    out = noisy.to(device=t.device, dtype=t.dtype)
+    return NoisyTargets(out, t.detach(), (noisy != pos).to(t.device))
