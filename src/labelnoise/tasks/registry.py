@@ -10,6 +10,7 @@ from labelnoise.tasks.base import TaskAdapter
 TASKS: dict[str, str] = {
     "classification": "labelnoise.tasks.classification:ClassificationAdapter",
     "ner": "labelnoise.tasks.ner.adapter:NERAdapter",
+    "regression": "labelnoise.tasks.regression.adapter:RegressionAdapter",
 }
 
 
