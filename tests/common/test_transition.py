@@ -161,6 +161,24 @@ def test_forward_and_backward_correction():
     np.testing.assert_allclose((t.matrix @ t.inverse()).numpy(), np.eye(3), atol=1e-12)
 
 
+def test_per_instance_forward_and_backward():
+    mats = torch.stack([TransitionMatrix.symmetric(3, r).matrix for r in (0.0, 0.2, 0.5)])
+    t = TransitionMatrix(mats)
+    probs = torch.softmax(torch.randn(3, 3, dtype=torch.float64), 1)
+    ref = torch.stack([probs[n] @ mats[n] for n in range(3)])
+    torch.testing.assert_close(t.forward(probs), ref)
+    loss = torch.rand(3, 3, dtype=torch.float64)
+    ref = torch.stack([torch.linalg.solve(mats[n], loss[n]) for n in range(3)])
+    torch.testing.assert_close(t.backward(loss), ref)
+
+
+def test_bad_prior():
+    with pytest.raises(ValueError, match=r"prior must have shape \(2,\); got \(3,\)"):
+        TransitionMatrix.symmetric(2, 0.1).noise_rate([0.2, 0.3, 0.5])
+    with pytest.raises(ValueError, match="prior must be finite, non-negative"):
+        TransitionMatrix.symmetric(2, 0.1).noise_rate([-0.5, 1.5])
+
+
 def test_inverse_of_singular_matrix_raises():
     with pytest.raises(ValueError, match="singular"):
         TransitionMatrix.symmetric(2, 0.5).inverse()

@@ -210,6 +210,10 @@ class TransitionMatrix:
         )
         if p.shape != (c,):
             raise ValueError(f"prior must have shape ({c},); got {tuple(p.shape)}")
+        if not bool(torch.isfinite(p).all()) or float(p.min()) < 0 or float(p.sum()) <= 0:
+            raise ValueError(
+                f"prior must be finite, non-negative, with a positive sum; got {p.tolist()}"
+            )
         diag = torch.diagonal(self.matrix, dim1=-2, dim2=-1)
         rate = 1 - (diag * p / p.sum()).sum(-1)
         return float(rate) if rate.dim() == 0 else rate
@@ -222,18 +226,22 @@ class TransitionMatrix:
             raise ValueError(f"transition matrix is singular and has no inverse: {e}") from None
 
     def forward(self, clean_probs: Tensor) -> Tensor:
-        """Forward correction: ``P(noisy | x) = P(clean | x) @ T``; ``clean_probs (N, C)`` -> ``(N, C)``."""
+        """Forward correction: ``P(noisy | x) = P(clean | x) @ T``; ``clean_probs (N, C)`` -> ``(N, C)``.
+
+        A per-instance ``(N, C, C)`` matrix multiplies row ``n`` of ``clean_probs`` by ``T[n]``.
+        """
         t = self.matrix.to(dtype=clean_probs.dtype, device=clean_probs.device)
-        return clean_probs @ t
+        return (clean_probs.unsqueeze(-2) @ t).squeeze(-2)
 
     def backward(self, per_class_loss: Tensor) -> Tensor:
         """Backward correction (Patrini et al., CVPR 2017): ``loss (N, C) @ T^{-T}``.
 
         ``per_class_loss[n, j]`` is the loss of example ``n`` if its label were ``j``; column
-        ``y`` of the result is the unbiased corrected loss for noisy label ``y``.
+        ``y`` of the result is the unbiased corrected loss for noisy label ``y``. A per-instance
+        ``(N, C, C)`` matrix corrects row ``n`` with ``T[n]``.
         """
         inv = self.inverse().to(dtype=per_class_loss.dtype, device=per_class_loss.device)
-        return per_class_loss @ inv.transpose(-1, -2)
+        return (per_class_loss.unsqueeze(-2) @ inv.transpose(-1, -2)).squeeze(-2)
 
     # ----------------------------------------------------------------- sampling
     def sample(
