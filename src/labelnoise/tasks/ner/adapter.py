@@ -220,6 +220,7 @@ class NERAdapter(TaskAdapter):
             num_labels=len(names),
             id2label=dict(enumerate(names)),
             label2id={n: i for i, n in enumerate(names)},
+            ignore_mismatched_sizes=True,
         )
 
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:

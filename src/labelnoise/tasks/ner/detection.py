@@ -71,7 +71,7 @@ def ner_label_issues(
     ] = "self_confidence",
     adjust_pred_probs: bool = False,
     sentence_reduce: Literal["min", "softmin"] = "min",
-    temperature: float = 0.1,
+    temperature: float = 0.05,
 ) -> NERIssues:
     """Score the given IOB2 ``tags`` against predicted ``probs``.
 
@@ -79,7 +79,7 @@ def ner_label_issues(
         tags: ``(S,)`` given IOB2 tag lists.
         probs: ``(S,)`` arrays ``(n_words, C)`` over ``class_names`` (out-of-sample if possible).
         token_method / adjust_pred_probs: passed to the core's ``get_label_quality_scores``.
-        sentence_reduce: ``min`` or ``softmin`` (with ``temperature``) over a sentence's tokens.
+        sentence_reduce: ``min`` or ``softmin`` (with ``temperature``, default 0.05 as cleanlab) over a sentence's tokens.
     """
     if len(tags) != len(probs):
         raise ValueError(f"probs must have one array per sentence ({len(tags)}); got {len(probs)}")
