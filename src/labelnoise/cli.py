@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "aggregate": "labelnoise.commands.aggregate",
     "simulate": "labelnoise.commands.simulate",
     "train": "labelnoise.commands.train",
+    "evaluate": "labelnoise.commands.evaluate",
+    "report": "labelnoise.commands.report",
 }
 
 

@@ -113,6 +113,8 @@ class TrainConfig:
         keep_checkpoints: how many recent checkpoints to keep.
         progress: show a tqdm bar on the main process.
         cpu: force CPU even when an accelerator is present.
+        num_threads: ``torch.set_num_threads`` for this process (``None``: torch's default).
+            Tiny models on a busy CPU run many times faster on 1 thread.
     """
 
     epochs: int = 10
@@ -127,6 +129,7 @@ class TrainConfig:
     keep_checkpoints: int = 1
     progress: bool = True
     cpu: bool = False
+    num_threads: int | None = None
 
 
 @dataclass

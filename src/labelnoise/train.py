@@ -72,6 +72,8 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     if cfg.method != "standard":
         raise ValueError(f"train() runs method 'standard'; got {cfg.method!r} (see run_recipe)")
     started = time.time()
+    if cfg.train.num_threads is not None:
+        torch.set_num_threads(cfg.train.num_threads)
     accelerator = make_accelerator(cfg)
     run_dir = prepare_run_dir(
         cfg, resume=resume, overwrite=overwrite, is_main=accelerator.is_main_process

@@ -151,7 +151,6 @@ def detect_label_issues(
                 num_workers=cfg.data.num_workers,
             )
             u = evaluate_units(adapter, model, accelerator.prepare(loader), accelerator)
-            accelerator.free_memory()
             if u.pred.dim() != 2:
                 return None
             p_parts.append(u.pred.double().softmax(1).numpy())

@@ -1,0 +1,53 @@
+"""``labelnoise evaluate RUN_DIR``: re-evaluate a finished run's selected model."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "Evaluate the selected model of a run directory on its validation and clean test splits."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="a run directory written by `labelnoise train`")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from labelnoise._io import atomic_write
+    from labelnoise.config import load_recipe, resolve
+    from labelnoise.engine.data import make_loader
+    from labelnoise.engine.outputs import evaluate_splits
+    from labelnoise.engine.setup import build_task
+    from labelnoise.train import make_accelerator
+
+    run_dir = Path(args.run_dir)
+    weights = run_dir / "best_model.pt"
+    if not weights.is_file():
+        raise FileNotFoundError(
+            f"run_dir must hold best_model.pt from a finished run; got {run_dir}"
+        )
+    cfg = resolve(load_recipe(run_dir / "config.yaml"))
+    accelerator = make_accelerator(cfg)
+    task = build_task(cfg)
+    model = task.adapter.build_model(task.splits)
+    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    loaders = {
+        name: make_loader(
+            ds, task.adapter, batch_size=cfg.data.eval_batch_size, seed=0, shuffle=False
+        )[0]
+        for name, ds in (("val", task.splits.val), ("test", task.splits.test))
+        if ds is not None and len(ds) > 0
+    }
+    model, *prepared = accelerator.prepare(model, *loaders.values())
+    metrics = evaluate_splits(
+        task.adapter, model, dict(zip(loaders, prepared)), task.splits, accelerator
+    )
+    if accelerator.is_main_process:
+        with atomic_write(run_dir / "eval.json") as f:
+            json.dump(metrics, f, indent=2)
+        print(json.dumps(metrics, indent=2))
+    return 0
