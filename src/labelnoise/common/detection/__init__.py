@@ -23,8 +23,16 @@ from labelnoise.common.detection.quality import (
     get_label_quality_scores,
     order_label_issues,
 )
+from labelnoise.common.detection.streaming import (
+    StreamingConfidentLearning,
+    StreamingResult,
+    find_label_issues_streaming,
+)
 
 __all__ = [
+    "StreamingConfidentLearning",
+    "StreamingResult",
+    "find_label_issues_streaming",
     "FILTER_BY",
     "calibrate_confident_joint",
     "compute_confident_joint",

@@ -32,10 +32,10 @@ def as_float_array(name: str, x: object) -> np.ndarray:
 
 
 def _check_prob_values(name: str, p: np.ndarray) -> None:
-    if not np.isfinite(p).all():
-        bad = "NaN" if np.isnan(p).any() else "inf"
+    lo, hi = float(p.min()), float(p.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        bad = "NaN" if np.isnan(lo) or np.isnan(hi) else "inf"
         raise ValueError(f"{name} must be finite; got {bad}")
-    lo = float(p.min())
     if lo < 0:
         raise ValueError(f"{name} must be non-negative; got min {lo:.4g}")
 
@@ -68,7 +68,7 @@ def check_inputs(
         raise ValueError(f"pred_probs must have K >= 2 columns; got K = {k}")
     _check_prob_values("pred_probs", p)
     if check_row_sums:
-        sums = p.sum(axis=1, dtype=np.float64)
+        sums = p @ np.ones(k, dtype=p.dtype)
         err = np.abs(sums - 1.0)
         i = int(err.argmax())
         if err[i] > ROW_SUM_ATOL:
@@ -78,7 +78,11 @@ def check_inputs(
     y = _as_labels("labels", labels)
     if y.shape != (n,):
         raise ValueError(f"labels must have shape ({n},) to match pred_probs; got {y.shape}")
-    check_labels("labels", torch.from_numpy(y), k)
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= k:
+        raise ValueError(
+            f"labels must be in [0, {k}); got {'min ' + str(lo) if lo < 0 else 'max ' + str(hi)}"
+        )
     return y, p
 
 

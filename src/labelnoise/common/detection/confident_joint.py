@@ -48,13 +48,26 @@ def _thresholds(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
 
 
 def _confident_guess(
-    pred_probs: np.ndarray, thresholds: np.ndarray
+    pred_probs: np.ndarray, thresholds: np.ndarray, argmax: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(is_confident (N,), guessed_true_label (N,))``."""
-    is_conf = pred_probs >= (thresholds - _EPS)
-    n_conf = np.count_nonzero(is_conf, axis=1)
-    guess = np.where(n_conf > 1, pred_probs.argmax(axis=1), is_conf.argmax(axis=1))
-    return n_conf > 0, guess
+    """``(is_confident (N,), guessed_true_label (N,))``.
+
+    Rows whose argmax class is confident guess the argmax (whether or not other classes are
+    confident too); only the other rows need the full ``p >= t - 1e-6`` comparison.
+    """
+    n = pred_probs.shape[0]
+    amax = pred_probs.argmax(axis=1) if argmax is None else argmax
+    cut = thresholds - _EPS
+    amax_ok = pred_probs[np.arange(n), amax] >= cut[amax]
+    guess = amax.copy()
+    confident = amax_ok.copy()
+    rest = np.flatnonzero(~amax_ok)
+    if rest.size:
+        is_conf = pred_probs[rest] >= cut
+        n_conf = np.count_nonzero(is_conf, axis=1)
+        guess[rest] = np.where(n_conf > 1, amax[rest], is_conf.argmax(axis=1))
+        confident[rest] = n_conf > 0
+    return confident, guess
 
 
 def _round_preserving_row_totals(m: np.ndarray) -> np.ndarray:

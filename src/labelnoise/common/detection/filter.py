@@ -91,6 +91,31 @@ def _prune_count_matrix(
     return _round_preserving_row_totals(tmp)
 
 
+def _union_of_smallest(d: np.ndarray, counts: np.ndarray, out: np.ndarray) -> None:
+    """Set ``out[i] = True`` for the ``counts[r]`` smallest entries of every row ``d[r]``.
+
+    ``d``: ``(R, m)``; ``counts``: ``(R,)`` in ``[1, m]``. Vectorised over rows with one
+    ``argpartition``; rows whose cut falls inside a run of ties use ``np.argsort``'s order.
+    """
+    r, m = d.shape
+    kmax = int(counts.max())
+    part = np.argpartition(d, kmax - 1, axis=1)[:, :kmax] if kmax < m else np.argsort(d, axis=1)
+    vals = np.take_along_axis(d, part, axis=1)
+    o = np.argsort(vals, axis=1, kind="stable")
+    part = np.take_along_axis(part, o, axis=1)
+    vals = np.take_along_axis(vals, o, axis=1)
+    rows = np.arange(r)
+    bound = vals[rows, counts - 1]
+    take = np.arange(part.shape[1])[None, :] < counts[:, None]
+    n_eq = np.count_nonzero(d == bound[:, None], axis=1)
+    sel_eq = np.count_nonzero(take & (vals == bound[:, None]), axis=1)
+    ambiguous = n_eq > sel_eq
+    take[ambiguous] = False
+    out[part[take]] = True
+    for i in np.flatnonzero(ambiguous):
+        out[np.argsort(d[i])[: counts[i]]] = True
+
+
 def _prune(
     labels: np.ndarray,
     pred_probs: np.ndarray,
@@ -100,23 +125,30 @@ def _prune(
     min_examples_per_class: int,
 ) -> np.ndarray:
     k = pred_probs.shape[1]
-    order = np.argsort(labels, kind="stable")
+    small = labels.astype(np.int16) if k < 2**15 else labels
+    order = np.argsort(small, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(_class_counts(labels, k))])
     mask = np.zeros(labels.shape[0], dtype=bool)
     for c in range(k):
         idx = order[bounds[c] : bounds[c + 1]]
-        if idx.size <= max(min_examples_per_class, 1):
+        n_c = idx.size
+        if n_c <= max(min_examples_per_class, 1):
             continue
-        pk = pred_probs[idx]
+        p_k = np.take(pred_probs, idx, axis=0)
+        p_c = np.ascontiguousarray(p_k[:, c])
         flag_class = flag_rate = None
         if by_class:
-            flag_class = np.zeros(idx.size, dtype=bool)
-            flag_class[_smallest(pk[:, c], int(idx.size - pcm[c, c]))] = True
+            flag_class = np.zeros(n_c, dtype=bool)
+            n_issues = int(n_c - pcm[c, c])
+            if n_issues >= 1:
+                _union_of_smallest(p_c[None, :], np.array([min(n_issues, n_c)]), flag_class)
         if by_rate:
-            flag_rate = np.zeros(idx.size, dtype=bool)
-            for j in np.flatnonzero(pcm[:, c] > 0):
-                if j != c:
-                    flag_rate[_smallest(pk[:, c] - pk[:, j], int(pcm[j, c]))] = True
+            flag_rate = np.zeros(n_c, dtype=bool)
+            cols = np.flatnonzero(pcm[:, c] > 0)
+            cols = cols[cols != c]
+            if cols.size:
+                d = np.ascontiguousarray((p_k[:, c : c + 1] - p_k[:, cols]).T)
+                _union_of_smallest(d, np.minimum(pcm[cols, c], n_c), flag_rate)
         if flag_class is not None and flag_rate is not None:
             mask[idx] = flag_class & flag_rate
         else:
