@@ -55,7 +55,11 @@ class DawidSkene(CategoricalAggregator):
         n_iter: maximum EM iterations (default 100).
         tol: stop when the ELBO per answer improves by less than ``tol`` (default 1e-5).
         smoothing: pseudo-count added to every confusion cell before normalising
-            (default 0.0, crowd-kit's behaviour; > 0 is Laplace smoothing).
+            (default 0.0; > 0 is Laplace smoothing).
+        diagonal_prior: pseudo-count added to the diagonal cells (default 0.05): a weak
+            Dirichlet prior that annotators tend to be right, so a confusion row with no
+            evidence (an annotator who never met that class) becomes "answers correctly"
+            instead of uniform. ``smoothing=0, diagonal_prior=0`` is crowd-kit's algorithm.
 
     ``fit(..., gold=Series)`` clamps the posteriors of gold items (item id -> class) to
     their gold class at every iteration. Fitted: ``probas_`` ``(N, C)``, ``labels_``,
@@ -63,14 +67,23 @@ class DawidSkene(CategoricalAggregator):
     ``skills_`` (prior-weighted diagonal of each confusion), ``n_iter_``, ``loss_history_``.
     """
 
-    def __init__(self, *, n_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        n_iter: int = 100,
+        tol: float = 1e-5,
+        smoothing: float = 0.0,
+        diagonal_prior: float = 0.05,
+    ) -> None:
         if int(n_iter) < 1:
             raise ValueError(f"n_iter must be >= 1; got {n_iter}")
-        if not float(smoothing) >= 0:
-            raise ValueError(f"smoothing must be >= 0; got {smoothing}")
+        for name, value in (("smoothing", smoothing), ("diagonal_prior", diagonal_prior)):
+            if not float(value) >= 0:
+                raise ValueError(f"{name} must be >= 0; got {value}")
         self.n_iter = int(n_iter)
         self.tol = float(tol)
         self.smoothing = float(smoothing)
+        self.diagonal_prior = float(diagonal_prior)
 
     def fit(
         self,
@@ -86,6 +99,7 @@ class DawidSkene(CategoricalAggregator):
     def _errors(self, pairs_t: sp.csr_matrix, probas: np.ndarray, a: int, c: int) -> np.ndarray:
         """M-step: ``errors[a, observed, true]`` normalised over ``observed``."""
         counts = np.asarray(pairs_t @ probas).reshape(a, c, c) + self.smoothing
+        counts += self.diagonal_prior * np.eye(c)
         np.clip(counts, EPS, None, out=counts)
         return counts / counts.sum(1, keepdims=True)
 

@@ -19,7 +19,15 @@ class OneCoinDawidSkene(DawidSkene):
     ``[1e-10, 1 - 1e-10]`` entry-wise; EM loop, stopping rule and ``gold`` as :class:`DawidSkene`.
     ``skills_`` is ``s_a``. ``smoothing`` adds pseudo-counts to the agreement mean:
     ``s_a = (agree_a + smoothing) / (n_a + C * smoothing)``.
+
+    Args:
+        n_iter: maximum EM iterations (default 100).
+        tol: ELBO tolerance (default 1e-5).
+        smoothing: pseudo-count (default 0.0, crowd-kit's algorithm).
     """
+
+    def __init__(self, *, n_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.0) -> None:
+        super().__init__(n_iter=n_iter, tol=tol, smoothing=smoothing, diagonal_prior=0.0)
 
     def _errors(self, pairs_t: sp.csr_matrix, probas: np.ndarray, a: int, c: int) -> np.ndarray:
         counts = np.asarray(pairs_t @ probas).reshape(a, c, c)
