@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from labelnoise import __version__
 
 COMMANDS: dict[str, str] = {
+    "detect": "labelnoise.commands.detect",
     "aggregate": "labelnoise.commands.aggregate",
     "simulate": "labelnoise.commands.simulate",
     "train": "labelnoise.commands.train",
