@@ -92,7 +92,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     model = adapter.build_model(splits)
     loss_fn = build_loss_fn(cfg, splits.num_classes, n_train).to(accelerator.device)
     selector = build_selector_fn(cfg, n_train, accelerator.gather)
-    train_loader, sampler = make_loader(
+    train_loader, _ = make_loader(
         splits.train,
         adapter,
         batch_size=cfg.data.batch_size,
@@ -157,11 +157,11 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     bar = tqdm(total=total_steps, initial=state.step, disable=not show, desc=cfg.name)
     reached_max = cfg.train.max_steps is not None and state.step >= cfg.train.max_steps
     while state.epoch < cfg.train.epochs and not state.done and not reached_max:
-        sampler.set_epoch(state.epoch)
         model.train()
         loader = train_loader
-        if state.batch:
+        if state.batch:  # resuming mid-epoch
             loader = accelerator.skip_first_batches(train_loader, state.batch)
+        loader.set_epoch(state.epoch)  # the shuffle order is a function of (seed, epoch)
         for batch in loader:
             with accelerator.accumulate(model):
                 with accelerator.autocast():

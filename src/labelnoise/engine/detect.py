@@ -68,7 +68,7 @@ def _fit_fold(
     from accelerate.utils import set_seed
 
     set_seed(seed)
-    loader, sampler = make_loader(
+    loader, _ = make_loader(
         subset,
         adapter,
         batch_size=cfg.data.batch_size,
@@ -84,7 +84,7 @@ def _fit_fold(
     model.train()
     steps = 0
     for epoch in range(epochs):
-        sampler.set_epoch(epoch)
+        loader.set_epoch(epoch)
         for batch in loader:
             batch = move_to(batch, accelerator.device)
             with accelerator.autocast():
