@@ -299,3 +299,46 @@ def test_bad_files(labels_npy, tmp_path, capsys):
     )
     assert "--column must be one of ['y']; got 'z'" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists() and not (tmp_path / "o.npy").exists()
+
+
+def test_string_npy_and_missing_csv_values(tmp_path, capsys):
+    src = tmp_path / "names.npy"
+    np.save(src, np.array(["a", "b", "c"] * 100))
+    out = tmp_path / "n.npy"
+    assert (
+        main(
+            [
+                "simulate",
+                str(src),
+                "-o",
+                str(out),
+                "--noise",
+                "pair_flip",
+                "--rate",
+                "0.9",
+                "--seed",
+                "0",
+            ]
+        )
+        == 0
+    )
+    assert set(np.load(out).tolist()) == {"a", "b", "c"}
+    csv = tmp_path / "gaps.csv"
+    pd.DataFrame({"y": ["a", None, "b"]}).to_csv(csv, index=False)
+    rc = main(
+        [
+            "simulate",
+            str(csv),
+            "-o",
+            str(tmp_path / "g.csv"),
+            "--column",
+            "y",
+            "--noise",
+            "symmetric",
+            "--rate",
+            "0.1",
+        ]
+    )
+    assert rc == 2
+    assert "--column 'y' must have no missing values; got 1" in capsys.readouterr().err
+    assert not (tmp_path / "g.csv").exists()

@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     if not src.is_file():
         raise FileNotFoundError(f"input file not found: {src}")
     report_path = Path(args.report) if args.report is not None else out.with_suffix(".json")
+    if report_path.resolve() in (src.resolve(), out.resolve()):
+        raise ValueError(f"--report must differ from the input and the output; got {report_path}")
     seed = args.seed if args.seed is not None else secrets.randbits(31)
 
     table, values = None, None
@@ -82,10 +84,13 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--column is required for a .csv input; got None ({list(table)})")
         if args.column not in table.columns:
             raise ValueError(f"--column must be one of {list(table.columns)}; got {args.column!r}")
+        missing = int(table[args.column].isna().sum())
+        if missing:
+            raise ValueError(f"--column {args.column!r} must have no missing values; got {missing}")
         values = table[args.column].to_numpy(copy=True)
 
     names = None
-    if args.noise in CLASS_NOISE and values.dtype == object:
+    if args.noise in CLASS_NOISE and values.dtype.kind in "OUS":
         names, values = np.unique(values.astype(str), return_inverse=True)
     noisy, report = _simulate(values, args, seed, names)
 
