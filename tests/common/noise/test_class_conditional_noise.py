@@ -15,7 +15,7 @@ def realised(out, c):
     return confusion_matrix(out.clean.numpy(), out.noisy.numpy(), labels=range(c), normalize="true")
 
 
-@settings(max_examples=5, deadline=None, derandomize=True)
+@settings(max_examples=5, deadline=None, derandomize=True, database=None)
 @given(
     c=st.integers(2, 10),
     rate=st.floats(0.0, 0.9),
