@@ -6,7 +6,13 @@ they sit side by side with ``cleanlab.regression.rank.get_label_quality_scores``
 * :func:`residual_quality` -- ``exp(-|y - y_hat| / s)``: the residual of an out-of-sample
   prediction (cross-validated, or from a model trained with a robust method) in units of a
   robust scale ``s`` (1.4826 x the median absolute residual), or of a per-sample predicted
-  standard deviation (a variance head, Nix & Weigend 1994) -- standardised residuals.
+  standard deviation (a variance head, Nix & Weigend 1994) -- standardised residuals. By
+  default the predictions are first recalibrated, ``y_hat -> a + b y_hat`` with ``(a, b)``
+  a robust (Cauchy-weighted, iteratively reweighted least squares) fit of the labels on the
+  predictions: a model trained on noisy targets shrinks its predictions towards the centre
+  of the corrupting distribution (e.g. by ``1 - rate`` under uniform replacement), which
+  inflates the residuals of clean labels far from the centre; the robust fit, led by the
+  clean majority, undoes that shrinkage.
 * :func:`neighbor_agreement_quality` -- how well a label agrees with the labels of its
   ``k`` nearest neighbours in a feature space: ``mean_j exp(-(y_i - y_j)^2 / (2 tau^2))``
   over the neighbours ``j`` (self excluded), ``tau`` a robust scale of the neighbour
@@ -22,7 +28,13 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-__all__ = ["combined_quality", "neighbor_agreement_quality", "residual_quality", "robust_scale"]
+__all__ = [
+    "combined_quality",
+    "neighbor_agreement_quality",
+    "recalibrate",
+    "residual_quality",
+    "robust_scale",
+]
 
 _MAD_TO_STD = 1.4826
 _TINY = 1e-12
@@ -63,12 +75,26 @@ def robust_scale(x: np.ndarray) -> float:
     return sd if sd > _TINY else 1.0
 
 
+def recalibrate(labels: np.ndarray, predictions: np.ndarray, *, iterations: int = 20) -> np.ndarray:
+    """``a + b * predictions`` with ``(a, b)`` a robust linear fit of ``labels`` on
+    ``predictions``: IRLS with Cauchy weights ``1 / (1 + (r / s)^2)``, ``s`` the robust scale
+    of the current residuals (``(N,)`` float64 arrays in and out)."""
+    design = np.stack([np.ones_like(predictions), predictions], axis=1)
+    coef = np.array([0.0, 1.0])
+    for _ in range(iterations):
+        r = labels - design @ coef
+        w = np.sqrt(1.0 / (1.0 + (r / robust_scale(r)) ** 2))
+        coef = np.linalg.lstsq(design * w[:, None], labels * w, rcond=None)[0]
+    return design @ coef
+
+
 def residual_quality(
     labels: np.ndarray | torch.Tensor,
     predictions: np.ndarray | torch.Tensor,
     *,
     std: np.ndarray | torch.Tensor | None = None,
     scale: float | None = None,
+    recalibrated: bool = True,
 ) -> np.ndarray:
     """Residual label quality ``exp(-|labels - predictions| / s)``.
 
@@ -79,12 +105,16 @@ def residual_quality(
             ``s = std`` (standardised residuals).
         scale: global ``s`` (``> 0``); default the robust scale of the residuals. Ignored
             when ``std`` is given.
+        recalibrated: first map the predictions through :func:`recalibrate` (default True;
+            False with ``scale=1`` is cleanlab's ``method="residual"``).
 
     Returns:
         ``(N,)`` float64 in ``[0, 1]``; higher = cleaner.
     """
     y = _vector("labels", labels)
     p = _vector("predictions", predictions, y.shape[0])
+    if recalibrated and np.ptp(p) > 0:
+        p = recalibrate(y, p)
     r = np.abs(y - p)
     if std is not None:
         s = _vector("std", std, y.shape[0])

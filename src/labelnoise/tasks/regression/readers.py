@@ -85,7 +85,7 @@ def _check_target(y: np.ndarray, name: str, where: str, line_offset: int | None)
         )
     if y.size < 2 or float(np.ptp(y)) == 0.0:
         raise ValueError(
-            f"target {name!r} must vary; got the constant {y[0]!r} for all {y.size} rows"
+            f"target {name!r} must vary; got the constant {float(y[0])!r} for all {y.size} rows"
         )
 
 
