@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = "Apply a label-noise simulator to a .npy / .csv labels file; write noisy labels + a JSON report."
+HELP = (
+    "Apply a label-noise simulator to a .npy / .csv labels file; write noisy labels + JSON report."
+)
 
 CLASS_NOISE = ("symmetric", "pair_flip", "mapping", "random", "instance")
 CONTINUOUS_NOISE = ("gaussian", "uniform", "outlier")

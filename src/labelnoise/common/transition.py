@@ -3,8 +3,8 @@
 Row convention: ``T[i, j] = P(noisy = j | clean = i)``; every row sums to 1. Optional leading
 dims hold one matrix per annotator ``(A, C, C)`` or per instance ``(N, C, C)``.
 cleanlab's ``noise_matrix`` and crowd-kit's confusions are column-stochastic
-(``P(given = i | true = j)`` in column ``j``): convert with :meth:`TransitionMatrix.to_column_stochastic`
-and :meth:`TransitionMatrix.from_column_stochastic`.
+(``P(given = i | true = j)`` in column ``j``): convert with
+:meth:`TransitionMatrix.to_column_stochastic` and :meth:`TransitionMatrix.from_column_stochastic`.
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ class TransitionMatrix:
         check_nonempty("clean", c_t)
         if c_t.shape != n_t.shape:
             raise ValueError(
-                f"clean and noisy must have the same shape; got {tuple(c_t.shape)} and {tuple(n_t.shape)}"
+                "clean and noisy must have the same shape; "
+                f"got {tuple(c_t.shape)} and {tuple(n_t.shape)}"
             )
         c = num_classes if num_classes is not None else int(max(c_t.max(), n_t.max())) + 1
         _check_c(c)
@@ -201,7 +202,7 @@ class TransitionMatrix:
         return bool((m >= -atol).all() and ((m.sum(-1) - 1).abs() <= atol).all())
 
     def noise_rate(self, prior: Tensor | np.ndarray | None = None) -> float | Tensor:
-        """Expected fraction of flipped labels ``1 - sum_i prior_i T_ii`` (uniform prior by default)."""
+        """Expected flipped fraction ``1 - sum_i prior_i T_ii`` (uniform prior by default)."""
         c = self.num_classes
         p = (
             torch.full((c,), 1.0 / c, dtype=torch.float64)
@@ -226,7 +227,7 @@ class TransitionMatrix:
             raise ValueError(f"transition matrix is singular and has no inverse: {e}") from None
 
     def forward(self, clean_probs: Tensor) -> Tensor:
-        """Forward correction: ``P(noisy | x) = P(clean | x) @ T``; ``clean_probs (N, C)`` -> ``(N, C)``.
+        """Forward correction ``P(noisy | x) = P(clean | x) @ T``: ``(N, C)`` -> ``(N, C)``.
 
         A per-instance ``(N, C, C)`` matrix multiplies row ``n`` of ``clean_probs`` by ``T[n]``.
         """
@@ -257,7 +258,8 @@ class TransitionMatrix:
         Args:
             clean: ``(N,)`` long labels in ``[0, C)`` (``ignore_index`` entries are kept as is).
             seed: int or ``torch.Generator`` (explicit randomness).
-            index: ``(N,)`` which leading-dim matrix each label uses (annotator id for ``(A, C, C)``);
+            index: ``(N,)`` which leading-dim matrix each label uses (the annotator id for an
+                ``(A, C, C)`` matrix);
                 defaults to ``arange(N)`` for per-instance ``(N, C, C)`` matrices.
 
         Returns:
@@ -286,8 +288,8 @@ class TransitionMatrix:
         if index is None:
             if self.matrix.shape[0] != y.shape[0]:
                 raise ValueError(
-                    f"index is required unless the matrix has one row per label; got {self.shape[0]} "
-                    f"matrices for {y.shape[0]} labels"
+                    "index is required unless the matrix has one row per label; "
+                    f"got {self.shape[0]} matrices for {y.shape[0]} labels"
                 )
             idx_t = torch.arange(y.shape[0])
         else:
@@ -303,7 +305,8 @@ class TransitionMatrix:
         return out.reshape(shape).to(device)
 
     def __repr__(self) -> str:
-        return f"TransitionMatrix(shape={self.shape}, noise_rate={self.noise_rate() if self.matrix.dim() == 2 else '...'})"
+        rate = f"{self.noise_rate():.4g}" if self.matrix.dim() == 2 else "per matrix"
+        return f"TransitionMatrix(shape={self.shape}, noise_rate={rate})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TransitionMatrix):

@@ -74,7 +74,7 @@ def pair_flip_noise(
     seed: Seed = None,
     ignore_index: int = -100,
 ) -> NoisyTargets:
-    """Pair-flip noise (Han et al., NeurIPS 2018): class ``i`` becomes ``(i + 1) mod C`` w.p. ``rate``.
+    """Pair-flip noise (Han et al., NeurIPS 2018): ``i`` becomes ``(i + 1) mod C`` w.p. ``rate``.
 
     See :func:`class_conditional` for the arguments; ``T = TransitionMatrix.pair_flip(C, rate)``.
     """

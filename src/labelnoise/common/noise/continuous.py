@@ -1,10 +1,10 @@
 """Noise on continuous (regression) targets: Gaussian perturbation, uniform replacement, outliers.
 
-Sampling runs on the CPU (explicit CPU generators); results come back on the device of
-``targets``. Every element of ``targets`` is a unit: ``(N,)`` scalar targets or ``(N, D)`` vector targets
+Every element of ``targets`` is a unit: ``(N,)`` scalar targets or ``(N, D)`` vector targets
 (each coordinate corrupted independently). Ranges and spreads are taken per column (over
 dim 0), so a ``(N, D)`` target with columns on different scales is handled column by column.
-"""
+Sampling runs on the CPU (explicit CPU generators); results come back on the device of
+``targets``."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def _on(device: torch.device, noisy: Tensor, clean: Tensor, corrupted: Tensor) -
 
 
 def _as_column_param(name: str, value: object, like: Tensor, *, nonnegative: bool) -> Tensor:
-    """A scalar or per-column ``targets.shape[1:]`` parameter as a tensor broadcastable to ``like``."""
+    """A scalar or per-column ``targets.shape[1:]`` parameter, broadcastable to ``like``."""
     v = torch.as_tensor(np.array(value, dtype=np.float64)).to(like.dtype)
     if v.dim() > 0 and tuple(v.shape) != tuple(like.shape[1:]):
         raise ValueError(
@@ -84,7 +84,7 @@ def uniform_replacement(
     high: float | np.ndarray | None = None,
     seed: Seed = None,
 ) -> NoisyTargets:
-    """Symmetric noise for regression: with probability ``rate`` replace a target by ``U[low, high]``.
+    """Symmetric regression noise: with probability ``rate`` a target becomes ``U[low, high]``.
 
     The protocol of ConFrag (Kim et al., "Robust Regression via Contrastive Fragmentation",
     NeurIPS 2024): the replacement is drawn uniformly over the target range, the continuous
