@@ -4,6 +4,7 @@ Functional API on numpy arrays: ``labels (N,)`` and ``pred_probs (N, K)`` in, ma
 and matrices out. Quality scores are in ``[0, 1]``, higher = cleaner (cleanlab's convention).
 """
 
+from labelnoise.common.detection.clusterability import knn_label_clusterability, knn_neighbors
 from labelnoise.common.detection.confident_joint import (
     calibrate_confident_joint,
     compute_confident_joint,
@@ -11,6 +12,11 @@ from labelnoise.common.detection.confident_joint import (
     estimate_latent,
     get_confident_thresholds,
     num_label_issues,
+)
+from labelnoise.common.detection.cross_validation import (
+    RecovResult,
+    cross_val_pred_probs,
+    recov_noise_histogram,
 )
 from labelnoise.common.detection.filter import (
     FILTER_BY,
@@ -23,27 +29,48 @@ from labelnoise.common.detection.quality import (
     get_label_quality_scores,
     order_label_issues,
 )
+from labelnoise.common.detection.regression import (
+    combined_quality,
+    neighbor_agreement_quality,
+    residual_quality,
+)
 from labelnoise.common.detection.streaming import (
     StreamingConfidentLearning,
     StreamingResult,
     find_label_issues_streaming,
 )
+from labelnoise.common.detection.transition_estimation import (
+    estimate_transition_anchor,
+    estimate_transition_confident_joint,
+)
+from labelnoise.common.metrics.transition import transition_error
 
 __all__ = [
+    "FILTER_BY",
+    "RecovResult",
     "StreamingConfidentLearning",
     "StreamingResult",
-    "find_label_issues_streaming",
-    "FILTER_BY",
     "calibrate_confident_joint",
+    "combined_quality",
     "compute_confident_joint",
+    "cross_val_pred_probs",
     "estimate_joint",
     "estimate_latent",
+    "estimate_transition_anchor",
+    "estimate_transition_confident_joint",
     "find_label_issues",
+    "find_label_issues_streaming",
     "find_predicted_neq_given",
     "get_confident_thresholds",
     "get_label_quality_ensemble_scores",
     "get_label_quality_scores",
     "get_multilabel_quality_scores",
+    "knn_label_clusterability",
+    "knn_neighbors",
+    "neighbor_agreement_quality",
     "num_label_issues",
     "order_label_issues",
+    "recov_noise_histogram",
+    "residual_quality",
+    "transition_error",
 ]

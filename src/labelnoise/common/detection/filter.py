@@ -79,6 +79,7 @@ def _prune_count_matrix(
     m[m < 0] = 0
     np.fill_diagonal(m, new_d)
     reduced = m * frac_noise
+    np.fill_diagonal(reduced, m.diagonal())
     np.fill_diagonal(reduced, m.diagonal() + np.sum(m - reduced, axis=0))
     out = reduced.astype(np.int64)
     if num_to_remove_per_class is None:
