@@ -20,9 +20,9 @@ def run(args: argparse.Namespace) -> int:
     from labelnoise._io import atomic_write
     from labelnoise.config import load_recipe, resolve
     from labelnoise.engine.data import make_loader
+    from labelnoise.engine.loop import make_accelerator
     from labelnoise.engine.outputs import evaluate_splits
     from labelnoise.engine.setup import build_task
-    from labelnoise.train import make_accelerator
 
     run_dir = Path(args.run_dir)
     weights = run_dir / "best_model.pt"

@@ -1,0 +1,210 @@
+"""The parts of a training loop that do not depend on how a step is taken: starting a run,
+the loaders, the end-of-epoch evaluation and model selection, and finishing a run."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from labelnoise._io import atomic_write
+from labelnoise.config import RunConfig
+from labelnoise.engine.checkpoint import Checkpointer
+from labelnoise.engine.data import make_loader
+from labelnoise.engine.detect import detect_label_issues
+from labelnoise.engine.dynamics import Dynamics
+from labelnoise.engine.outputs import (
+    LoopState,
+    evaluate_splits,
+    selection_key,
+    update_selection,
+    write_history,
+    write_outputs,
+)
+from labelnoise.engine.setup import NonFiniteLossError, build_task, prepare_run_dir
+from labelnoise.tasks.base import DatasetSplits, TaskAdapter
+
+__all__ = ["Run", "end_of_epoch", "finish", "start", "stop_if_not_finite"]
+
+
+@dataclass
+class Run:
+    """A started run: the accelerator, the task, its (unprepared) loaders and bookkeeping."""
+
+    cfg: RunConfig
+    accelerator: Any
+    run_dir: Path
+    adapter: TaskAdapter
+    splits: DatasetSplits
+    train_loader: Any
+    eval_loaders: dict[str, Any]
+    total_steps: int
+    key: str | None
+    lower: bool
+    started: float
+    finished: dict[str, Any] | None = None
+    state: LoopState = field(default_factory=LoopState)
+    dynamics: Dynamics | None = None
+    ckpt: Checkpointer | None = None
+
+
+def make_accelerator(cfg: RunConfig) -> Any:
+    """An Accelerator for ``cfg`` (TensorBoard tracking when it is installed)."""
+    import importlib.util
+
+    from accelerate import Accelerator
+
+    log_with = "tensorboard" if importlib.util.find_spec("tensorboard") else None
+    return Accelerator(
+        cpu=cfg.train.cpu,
+        mixed_precision=cfg.train.mixed_precision,
+        gradient_accumulation_steps=cfg.train.grad_accum,
+        log_with=log_with,
+        project_dir=str(cfg.run_dir),
+    )
+
+
+def start(cfg: RunConfig, *, resume: bool, overwrite: bool) -> Run:
+    """Check the run directory, seed, build the task and the loaders.
+
+    ``Run.finished`` holds the metrics when ``resume`` finds a finished run.
+    """
+    from accelerate.utils import set_seed
+
+    started = time.time()
+    if cfg.train.num_threads is not None:
+        torch.set_num_threads(cfg.train.num_threads)
+    accelerator = make_accelerator(cfg)
+    run_dir = prepare_run_dir(
+        cfg, resume=resume, overwrite=overwrite, is_main=accelerator.is_main_process
+    )
+    accelerator.wait_for_everyone()
+    set_seed(cfg.seed)
+    task = build_task(cfg)
+    adapter, splits = task.adapter, task.splits
+    key = selection_key(cfg, adapter, splits)
+    d = cfg.data
+    train_loader, _ = make_loader(
+        splits.train,
+        adapter,
+        batch_size=d.batch_size,
+        seed=cfg.seed,
+        shuffle=True,
+        num_workers=d.num_workers,
+    )
+    eval_loaders = {
+        name: make_loader(
+            ds,
+            adapter,
+            batch_size=d.eval_batch_size,
+            seed=0,
+            shuffle=False,
+            num_workers=d.num_workers,
+        )[0]
+        for name, ds in (("val", splits.val), ("test", splits.test))
+        if ds is not None and len(ds) > 0
+    }
+    batches = math.ceil(len(train_loader) / accelerator.num_processes)
+    total = math.ceil(batches / cfg.train.grad_accum) * cfg.train.epochs
+    if cfg.train.max_steps is not None:
+        total = min(total, cfg.train.max_steps)
+    run = Run(
+        cfg,
+        accelerator,
+        run_dir,
+        adapter,
+        splits,
+        train_loader,
+        eval_loaders,
+        total,
+        key,
+        lower=key is not None and key.rsplit("_", 1)[-1] in adapter.lower_is_better,
+        started=started,
+        dynamics=Dynamics(len(splits.train)),
+        ckpt=Checkpointer(accelerator, run_dir, keep=cfg.train.keep_checkpoints),
+    )
+    if resume and (run_dir / "metrics.json").is_file():
+        run.finished = json.loads((run_dir / "metrics.json").read_text())
+    return run
+
+
+def stop_if_not_finite(run: Run, unit_loss: torch.Tensor) -> None:
+    """Raise :class:`NonFiniteLossError` on every process when a loss is NaN or inf."""
+    acc = run.accelerator
+    bad = torch.tensor(
+        float(not bool(torch.isfinite(unit_loss.detach()).all())), device=unit_loss.device
+    )
+    if acc.num_processes > 1:
+        bad = acc.reduce(bad, "max")
+    if bool(bad):
+        latest = run.ckpt.latest()
+        kept = (
+            f"the last good checkpoint is kept at {latest}"
+            if latest
+            else "no checkpoint was saved yet"
+        )
+        raise NonFiniteLossError(
+            f"loss must be finite; got NaN or inf at step {run.state.step + 1} "
+            f"(epoch {run.state.epoch + 1}). Training stopped; {kept}. "
+            "Lower optim.lr, set train.max_grad_norm, or check the data."
+        )
+
+
+def end_of_epoch(run: Run, model: torch.nn.Module, lr: float, reached_max: bool) -> None:
+    """Gather dynamics; evaluate (every ``eval_every`` epochs and at the end); keep the best
+    model in ``best_model.pt``; update history.jsonl; decide early stopping."""
+    cfg, acc, state = run.cfg, run.accelerator, run.state
+    run.dynamics.end_epoch(acc)
+    state.epoch += 1
+    state.batch = 0
+    last = reached_max or state.epoch >= cfg.train.epochs
+    if state.epoch % cfg.train.eval_every != 0 and not last:
+        return
+    train_loss = acc.reduce(
+        torch.tensor(state.loss_sum / max(1, state.loss_count), device=acc.device), "mean"
+    )
+    row = {"epoch": state.epoch, "step": state.step, "train_loss": float(train_loss), "lr": lr}
+    row |= evaluate_splits(run.adapter, model, run.eval_loaders, run.splits, acc)
+    state.loss_sum, state.loss_count = 0.0, 0
+    if update_selection(state, row, run.key, run.lower) and acc.is_main_process:
+        with atomic_write(run.run_dir / "best_model.pt", "wb") as f:
+            torch.save(acc.unwrap_model(model).state_dict(), f)
+    if acc.is_main_process:
+        write_history(run.run_dir, state.history)
+    acc.log(row, step=state.step)
+    if cfg.train.early_stopping is not None and state.bad_evals >= cfg.train.early_stopping:
+        state.done = True
+
+
+def finish(run: Run, model: torch.nn.Module) -> dict[str, Any]:
+    """Load the selected model, evaluate it, detect label issues, write the outputs."""
+    acc = run.accelerator
+    acc.wait_for_everyone()
+    best = torch.load(run.run_dir / "best_model.pt", map_location="cpu", weights_only=True)
+    acc.unwrap_model(model).load_state_dict(best)
+    final = evaluate_splits(run.adapter, model, run.eval_loaders, run.splits, acc)
+    detection = detect_label_issues(
+        run.cfg, run.adapter, run.splits, acc, dynamics_probs=run.dynamics.mean_probs()
+    )
+    metrics: dict[str, Any] = {}
+    if acc.is_main_process:
+        metrics = write_outputs(
+            run.run_dir,
+            run.cfg,
+            run.splits,
+            run.state,
+            final,
+            run.key,
+            detection,
+            run.dynamics.arrays(),
+            num_processes=acc.num_processes,
+            started=run.started,
+        )
+    acc.end_training()
+    acc.wait_for_everyone()
+    return metrics or json.loads((run.run_dir / "metrics.json").read_text())
