@@ -59,9 +59,7 @@ def test_quality_scores_match_cleanlab(data):
             ref = ml_rank.get_label_quality_scores(
                 as_lists, probs, method=method, aggregator_kwargs={"method": aggregator, **kwargs}
             )
-            ours = get_multilabel_quality_scores(
-                given, probs, method=method, aggregator=aggregator
-            )
+            ours = get_multilabel_quality_scores(given, probs, method=method, aggregator=aggregator)
             np.testing.assert_allclose(ours, ref, atol=1e-6, rtol=0)
     q = get_multilabel_quality_scores(given, probs)
     assert q[corrupted].mean() < q[~corrupted].mean()

@@ -46,7 +46,7 @@ def _as_labels(name: str, labels: object) -> np.ndarray:
     arr = np.asarray(labels)
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64, copy=False)
-    return as_long_tensor(name, arr).numpy()
+    return as_long_tensor(name, np.array(arr)).numpy()
 
 
 def check_inputs(
