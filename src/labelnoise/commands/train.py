@@ -52,9 +52,9 @@ def resolve_runs(recipe: dict[str, Any], overrides: dict[str, Any]) -> list[Any]
         cfg = resolve(recipe, overrides, variant=name)
         spec = spec or {}
         changes: dict[str, Any] = {}
-        if "name" not in spec and "name" not in overrides:
+        if "name" not in spec:
             changes["name"] = name
-        if "output_dir" not in spec and "output_dir" not in overrides:
+        if "output_dir" not in spec:
             changes["output_dir"] = str(base.run_dir / name)
         runs.append(dataclasses.replace(cfg, **changes))
     return runs

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -189,7 +190,8 @@ def issues_csv(det: Detection, dyn: dict[str, np.ndarray], corrupted: np.ndarray
         cols.append("is_corrupted")
     w.writerow(cols)
     loss = dyn["loss"][-1] if len(dyn["loss"]) else np.full(len(det.quality), np.nan)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # examples never seen (max_steps runs) have NaN margins
+        warnings.simplefilter("ignore", RuntimeWarning)
         margin = (
             np.nanmean(dyn["margin"], axis=0) if len(dyn["margin"]) else np.full(len(loss), np.nan)
         )
