@@ -102,9 +102,9 @@ def test_one_coin_dawid_skene_matches_crowdkit():
 
 
 def test_glad_matches_crowdkit():
-    df, _ = make_crowd(6, n_items=25)
-    ours = GLAD(n_iter=5).fit(df)
-    theirs = ck.GLAD(n_iter=5).fit(df)
+    df, _ = make_crowd(6, n_items=20, per_item=4)
+    ours = GLAD(n_iter=3).fit(df)
+    theirs = ck.GLAD(n_iter=3).fit(df)
     assert (ours.labels_ == theirs.labels_.loc[ours.labels_.index]).all()
     np.testing.assert_allclose(
         ours.probas_.to_numpy(), _aligned(ours.probas_, theirs.probas_), atol=1e-4
