@@ -273,16 +273,7 @@ class TransitionMatrix:
         g = make_generator(seed)
         valid = y != ignore_index
         if self.matrix.dim() == 2:
-            # Inverse-CDF sampling in one searchsorted: row i's CDF is shifted to [i, i + 1], so
-            # ``y + u`` lands in row y; zero-probability classes repeat a CDF value and are
-            # never the first value > y + u. u < 1 - 1e-9 keeps y + u below y + 1 in float64.
-            cdf = torch.cumsum(self.matrix, 1)
-            cdf = cdf / cdf[:, -1:]
-            flat = (cdf + torch.arange(c, dtype=torch.float64).unsqueeze(1)).reshape(-1)
-            yv = torch.where(valid, y, 0)
-            u = torch.rand(yv.shape, generator=g, dtype=torch.float64).clamp_max(1 - 1e-9)
-            drawn = torch.searchsorted(flat, yv + u, right=True) - yv * c
-            return torch.where(valid, drawn, y).reshape(shape).to(device)
+            return self._sample_2d(y, valid, g).reshape(shape).to(device)
         if self.matrix.dim() != 3:
             raise ValueError(f"sample supports (C, C) or (M, C, C) matrices; got {self.shape}")
         if index is None:
@@ -303,6 +294,22 @@ class TransitionMatrix:
         out = y.clone()
         out[valid] = torch.multinomial(rows, 1, generator=g).squeeze(1)
         return out.reshape(shape).to(device)
+
+    def _sample_2d(self, y: Tensor, valid: Tensor, g: torch.Generator) -> Tensor:
+        """Unvalidated fast path for a ``(C, C)`` matrix: flat CPU ``y (N,)``, ``valid (N,)``.
+
+        Inverse-CDF sampling in one searchsorted: row i's CDF is shifted to [i, i + 1], so
+        ``y + u`` lands in row y; zero-probability classes repeat a CDF value and are never the
+        first value > y + u. u < 1 - 1e-9 keeps y + u below y + 1 in float64.
+        """
+        c = self.num_classes
+        cdf = torch.cumsum(self.matrix, 1)
+        cdf = cdf / cdf[:, -1:]
+        flat = (cdf + torch.arange(c, dtype=torch.float64).unsqueeze(1)).reshape(-1)
+        yv = torch.where(valid, y, 0)
+        u = torch.rand(yv.shape, generator=g, dtype=torch.float64).clamp_max(1 - 1e-9)
+        drawn = torch.searchsorted(flat, yv + u, right=True) - yv * c
+        return torch.where(valid, drawn, y)
 
     def __repr__(self) -> str:
         rate = f"{self.noise_rate():.4g}" if self.matrix.dim() == 2 else "per matrix"

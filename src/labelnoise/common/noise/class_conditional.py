@@ -12,7 +12,7 @@ import numpy as np
 from torch import Tensor
 
 from labelnoise.common._checks import as_long_tensor, check_labels, check_nonempty
-from labelnoise.common._random import Seed
+from labelnoise.common._random import Seed, make_generator
 from labelnoise.common.noise.base import NoisyTargets
 from labelnoise.common.transition import TransitionMatrix
 
@@ -36,8 +36,8 @@ def class_conditional(
         ignore_index: label of units without a label (default -100), never corrupted.
 
     Returns:
-        :class:`NoisyTargets` with long ``noisy`` / ``clean`` of the shape of ``labels`` and
-        ``is_corrupted = noisy != clean``.
+        :class:`NoisyTargets` with long ``noisy`` / ``clean`` of the shape and device of
+        ``labels`` (sampling runs on the CPU) and ``is_corrupted = noisy != clean``.
     """
     if not isinstance(transition, TransitionMatrix):
         transition = TransitionMatrix(transition)
@@ -46,7 +46,10 @@ def class_conditional(
     clean = as_long_tensor("labels", labels)
     check_nonempty("labels", clean)
     check_labels("labels", clean, transition.num_classes, ignore_index=ignore_index)
-    noisy = transition.sample(clean, seed=seed, ignore_index=ignore_index)
+    g = make_generator(seed)
+    flat = clean.reshape(-1).cpu()
+    noisy = transition._sample_2d(flat, flat != ignore_index, g).reshape(clean.shape)
+    noisy = noisy.to(clean.device)
     return NoisyTargets(noisy, clean, noisy != clean)
 
 
