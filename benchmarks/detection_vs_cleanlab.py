@@ -16,6 +16,7 @@ machine torch's two intra-op threads thrashed against other processes.
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import subprocess
@@ -74,6 +75,11 @@ def image_chunks(n_images: int):
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process so far (``ru_maxrss``, KiB on Linux) in MiB.
+
+    ``ru_maxrss`` carries the parent's peak across fork + exec, so the children are started
+    before the parent imports or allocates anything large (the parent is ~30 MB then).
+    """
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -118,17 +124,27 @@ def _run_child(which: str, n_images: int, tmp: Path) -> dict:
     return res
 
 
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0], needs_data=False)
     p.add_argument("--seg-images", type=int, default=1000)
     p.add_argument("--cleanlab-seg-images", type=int, default=100)
     p.add_argument("--sizes", default="1000000x10,200000x100", help="NxK,NxK classification")
-    p.add_argument("--seg-child", nargs=3, metavar=("WHICH", "N", "OUT"), help=Ellipsis)
+    p.add_argument("--seg-child", nargs=3, metavar=("WHICH", "N", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.seg_child:
         seg_child(args.seg_child[0], int(args.seg_child[1]), args.seg_child[2])
         return
     import tempfile
+
+    m = args.cleanlab_seg_images
+    with tempfile.TemporaryDirectory() as tmp:
+        seg = _run_child("ours", args.seg_images, Path(tmp))
+        seg_small = _run_child("ours", m, Path(tmp))
+        seg_ref = _run_child("cleanlab", m, Path(tmp))
 
     import cleanlab.filter
 
@@ -147,45 +163,39 @@ def main() -> None:
             t = time.perf_counter()
             ref = cleanlab.filter.find_label_issues(labels, probs)
             t_ref = time.perf_counter() - t
-        jac = float((ours & ref).sum() / max((ours | ref).sum(), 1))
+        jac = _jaccard(ours, ref)
         setting = f"find_label_issues N={n:,} K={k}"
         table.append([setting, t_ours, t_ref, t_ours / t_ref, int(ours.sum()), jac])
         rows += [
             row(setting, "labelnoise", "seconds", t_ours),
             row(setting, "cleanlab", "seconds", t_ref),
+            row(setting, "labelnoise/cleanlab", "time_ratio", t_ours / t_ref, jaccard=jac),
         ]
-        rows.append(row(setting, "labelnoise/cleanlab", "time_ratio", t_ours / t_ref, jaccard=jac))
-    with tempfile.TemporaryDirectory() as tmp:
-        ours = _run_child("ours", args.seg_images, Path(tmp))
-        m = args.cleanlab_seg_images
-        ours_small = _run_child("ours", m, Path(tmp))
-        ref = _run_child("cleanlab", m, Path(tmp))
     scale = args.seg_images / m
-    t_ref = ref["seconds"] * scale
-    jac = float(
-        (ours_small["mask"] & ref["mask"]).sum() / max((ours_small["mask"] | ref["mask"]).sum(), 1)
-    )
+    t_ref = seg_ref["seconds"] * scale
+    jac = _jaccard(seg_small["mask"], seg_ref["mask"])
     setting = f"segmentation {args.seg_images} x {H}x{W}, K={K_SEG}, streamed"
     table.append(
         [
             setting,
-            ours["seconds"],
-            f"{t_ref:.4g} (= {ref['seconds']:.4g} s on {m} images x {scale:g})",
-            ours["seconds"] / t_ref,
-            int(ours["mask"].sum()),
+            seg["seconds"],
+            f"{t_ref:.4g} (= {seg_ref['seconds']:.4g} s on {m} images x {scale:g})",
+            seg["seconds"] / t_ref,
+            int(seg["mask"].sum()),
             f"{jac:.6f} (on {m} images)",
         ]
     )
-    rows.append(
-        row(setting, "labelnoise/cleanlab", "time_ratio", ours["seconds"] / t_ref, jaccard=jac)
-    )
-    rows.append(row(setting, "labelnoise", "peak_rss_mb", ours["peak_mb"], base_mb=ours["base_mb"]))
-    rows.append(row(setting, "cleanlab", "peak_rss_mb", ref["peak_mb"], images=m))
+    rows += [
+        row(setting, "labelnoise/cleanlab", "time_ratio", seg["seconds"] / t_ref, jaccard=jac),
+        row(setting, "labelnoise", "peak_rss_mb", seg["peak_mb"], base_mb=seg["base_mb"]),
+        row(setting, "cleanlab", "peak_rss_mb", seg_ref["peak_mb"], images=m),
+    ]
     mem = markdown_table(
         ["process", "images", "peak RSS MB", "RSS after imports and data MB"],
         [
-            ["labelnoise streaming", args.seg_images, ours["peak_mb"], ours["base_mb"]],
-            ["cleanlab segmentation", m, ref["peak_mb"], ref["base_mb"]],
+            ["labelnoise streaming", args.seg_images, seg["peak_mb"], seg["base_mb"]],
+            ["labelnoise streaming", m, seg_small["peak_mb"], seg_small["base_mb"]],
+            ["cleanlab segmentation", m, seg_ref["peak_mb"], seg_ref["base_mb"]],
         ],
     )
     report("detection_vs_cleanlab", markdown_table(header, table) + "\n\n" + mem, rows, args.json)

@@ -334,6 +334,7 @@ class StreamingConfidentLearning:
             if keep_unit_quality:
                 b &= ~_SIGN
         if not keep_unit_quality:
+            del bits, b
             q.resize((u + 3) // 4, refcheck=False)
             is_issue, q = q.view(np.bool_)[:u], None
         ids, eq = self._ex_ids[: self._n_ex].copy(), self._ex_q[: self._n_ex].copy()
