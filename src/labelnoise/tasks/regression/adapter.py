@@ -205,7 +205,7 @@ class RegressionAdapter(TaskAdapter):
 
     def metrics(self, units: Units) -> dict[str, float]:
         """MAE and RMSE in target units (``pred[:, 0]`` for a variance head)."""
-        pred = units.pred[:, 0] if units.pred.dim() == 2 else units.pred
+        pred = (units.pred[:, 0] if units.pred.dim() == 2 else units.pred).detach()
         if pred.numel() == 0:
             return {"mae": float("nan"), "rmse": float("nan")}
         err = (pred.double() - units.target.double().reshape(-1)) * self.y_scale
