@@ -18,6 +18,11 @@ from labelnoise.common.losses._base import Reduction, finish, log_probs, prepare
 __all__ = ["ce", "label_smoothing", "nls"]
 
 
+def _as_index(target: Tensor) -> Tensor:
+    """Hard targets of any integer dtype as long (``F.cross_entropy`` wants int64)."""
+    return target if target.is_floating_point() else target.long()
+
+
 def ce(
     logits: Tensor,
     target: Tensor,
@@ -30,7 +35,7 @@ def ce(
     ``(N, C, *)``; returns ``(N, *)`` for ``reduction="none"``, else a scalar."""
     prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     return F.cross_entropy(
-        logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction
+        logits, _as_index(target), weight=weight, ignore_index=ignore_index, reduction=reduction
     )
 
 
@@ -52,7 +57,7 @@ def label_smoothing(
     prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     return F.cross_entropy(
         logits,
-        target,
+        _as_index(target),
         weight=weight,
         ignore_index=ignore_index,
         reduction=reduction,

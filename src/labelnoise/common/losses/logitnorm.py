@@ -30,4 +30,5 @@ def logitnorm(
     prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     z = as_compute_dtype(logits)
     z = z / (tau * (torch.linalg.vector_norm(z, dim=1, keepdim=True) + 1e-7))
+    target = target if target.is_floating_point() else target.long()
     return F.cross_entropy(z, target, weight=weight, ignore_index=ignore_index, reduction=reduction)

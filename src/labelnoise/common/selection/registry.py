@@ -1,4 +1,8 @@
-"""The selector registry (name -> class) and :func:`build_selector`."""
+"""The selector registry (name -> class) and :func:`build_selector`.
+
+``coteaching`` is the two-network helper (:meth:`CoTeaching.select`; ``variant="jocor"``);
+called like the others it is plain small-loss selection with the same schedule.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from labelnoise.common.selection._base import Gather, Selector
 from labelnoise.common.selection.adaptive_k import AdaptiveKSelector
 from labelnoise.common.selection.aum import AUMSelector
 from labelnoise.common.selection.bmm import BMMSelector
+from labelnoise.common.selection.coteaching import CoTeaching
 from labelnoise.common.selection.gmm import GMMSelector
 from labelnoise.common.selection.or_gate import ORGateTopKSelector
 from labelnoise.common.selection.small_loss import SmallLossSelector
@@ -24,6 +29,7 @@ SELECTORS: dict[str, type[Selector]] = {
     "aum": AUMSelector,
     "adaptive_k": AdaptiveKSelector,
     "or_gate_topk": ORGateTopKSelector,
+    "coteaching": CoTeaching,
 }
 
 
