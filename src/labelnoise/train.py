@@ -42,10 +42,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     loss_fn = build_loss_fn(cfg, splits.num_classes, n_train).to(acc.device)
     selector = build_selector_fn(cfg, n_train, acc.gather)
     optimizer, scheduler = build_optimizer(cfg, model.parameters(), run.total_steps)
-    model, optimizer, train_loader, *evals = acc.prepare(
-        model, optimizer, run.train_loader, *run.eval_loaders.values()
-    )
-    run.eval_loaders = dict(zip(run.eval_loaders, evals))
+    model, optimizer, train_loader = acc.prepare(model, optimizer, run.train_loader)
 
     # --- resume from the newest complete checkpoint ------------------------------------------
     run.ckpt.clean_partial()

@@ -55,10 +55,9 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         )
     opt_a, sched_a = build_optimizer(cfg, model_a.parameters(), run.total_steps)
     opt_b, sched_b = build_optimizer(cfg, model_b.parameters(), run.total_steps)
-    model_a, model_b, opt_a, opt_b, train_loader, *evals = acc.prepare(
-        model_a, model_b, opt_a, opt_b, run.train_loader, *run.eval_loaders.values()
+    model_a, model_b, opt_a, opt_b, train_loader = acc.prepare(
+        model_a, model_b, opt_a, opt_b, run.train_loader
     )
-    run.eval_loaders = dict(zip(run.eval_loaders, evals))
 
     # --- resume -------------------------------------------------------------------------------
     run.ckpt.clean_partial()

@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
 
     from labelnoise._io import atomic_write
     from labelnoise.config import load_recipe, resolve
-    from labelnoise.engine.data import make_loader
+    from labelnoise.engine.data import eval_loader
     from labelnoise.engine.loop import make_accelerator
     from labelnoise.engine.outputs import evaluate_splits
     from labelnoise.engine.setup import build_task
@@ -36,16 +36,18 @@ def run(args: argparse.Namespace) -> int:
     model = task.adapter.build_model(task.splits)
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     loaders = {
-        name: make_loader(
-            ds, task.adapter, batch_size=cfg.data.eval_batch_size, seed=0, shuffle=False
-        )[0]
+        name: eval_loader(
+            ds,
+            task.adapter,
+            batch_size=cfg.data.eval_batch_size,
+            num_process=accelerator.num_processes,
+            process_index=accelerator.process_index,
+        )
         for name, ds in (("val", task.splits.val), ("test", task.splits.test))
         if ds is not None and len(ds) > 0
     }
-    model, *prepared = accelerator.prepare(model, *loaders.values())
-    metrics = evaluate_splits(
-        task.adapter, model, dict(zip(loaders, prepared)), task.splits, accelerator
-    )
+    model = accelerator.prepare(model)
+    metrics = evaluate_splits(task.adapter, model, loaders, task.splits, accelerator)
     if accelerator.is_main_process:
         with atomic_write(run_dir / "eval.json") as f:
             json.dump(metrics, f, indent=2)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 
-__all__ = ["EpochSampler", "Reindexed", "limit_splits", "make_loader"]
+__all__ = ["EpochSampler", "Reindexed", "eval_loader", "limit_splits", "make_loader"]
 
 
 class Reindexed(Dataset):
@@ -89,3 +89,25 @@ def make_loader(
         num_workers=num_workers,
     )
     return loader, sampler
+
+
+def eval_loader(
+    dataset: Dataset,
+    adapter: TaskAdapter,
+    *,
+    batch_size: int,
+    num_process: int = 1,
+    process_index: int = 0,
+    num_workers: int = 0,
+) -> DataLoader:
+    """A sequential loader over this process's share ``process_index::num_process`` of
+    ``dataset``: no example is repeated across processes (unlike a padded distributed
+    sampler), so gathered evaluation units need no de-duplication. Not for ``prepare``."""
+    share = Subset(dataset, range(process_index, len(dataset), num_process))
+    return DataLoader(
+        share,
+        batch_size=batch_size,
+        shuffle=False,
+        collate_fn=adapter.collate,
+        num_workers=num_workers,
+    )

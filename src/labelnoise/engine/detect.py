@@ -23,7 +23,7 @@ import torch
 from labelnoise.common.units import reduce_units
 from labelnoise.config import RunConfig
 from labelnoise.engine.collect import evaluate_units
-from labelnoise.engine.data import Reindexed, make_loader
+from labelnoise.engine.data import Reindexed, eval_loader, make_loader
 from labelnoise.engine.setup import build_loss_fn, build_optimizer
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter, move_to
 
@@ -128,8 +128,14 @@ def detect_label_issues(
                 "detection.method 'dynamics' needs one unit per example with class logits; "
                 "use detection.method: kfold for this task"
             )
+        targets = [torch.as_tensor(train[i]["target"]) for i in range(n)]
+        if any(t.numel() != 1 or t.is_floating_point() for t in targets):
+            raise ValueError(
+                "detection.method 'dynamics' needs one class label per example; "
+                "use detection.method: kfold for this task"
+            )
         probs = dynamics_probs
-        labels = np.array([int(torch.as_tensor(train[i]["target"])) for i in range(n)])
+        labels = np.array([int(t) for t in targets])
         ids = np.arange(n)
     else:
         k = cfg.detection.folds
@@ -143,15 +149,15 @@ def detect_label_issues(
             model = _fit_fold(
                 cfg, adapter, splits, Reindexed(train, rest), accelerator, cfg.seed + 1 + f
             )
-            loader, _ = make_loader(
+            loader = eval_loader(
                 Reindexed(train, held),
                 adapter,
                 batch_size=cfg.data.eval_batch_size,
-                seed=0,
-                shuffle=False,
                 num_workers=cfg.data.num_workers,
+                num_process=accelerator.num_processes,
+                process_index=accelerator.process_index,
             )
-            u = evaluate_units(adapter, model, accelerator.prepare(loader), accelerator)
+            u = evaluate_units(adapter, model, loader, accelerator)
             if u.pred.dim() != 2:
                 return None
             p_parts.append(u.pred.double().softmax(1).numpy())

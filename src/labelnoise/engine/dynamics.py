@@ -3,8 +3,8 @@
 Recorded in the training forward pass (before the update on the batch). The margin is the
 assigned-class logit minus the largest other logit, averaged over the example's units
 (Pleiss et al., "Identifying mislabeled data using the area under the margin ranking",
-NeurIPS 2020). For one-unit-per-example classification the softmax is also averaged over
-epochs: the ``dynamics`` detection method scores labels with it.
+NeurIPS 2020). The softmax (mean over an example's units) is also averaged over epochs: the
+``dynamics`` detection method scores one-unit examples with it.
 """
 
 from __future__ import annotations
@@ -57,9 +57,10 @@ class Dynamics:
             "margin": margin,
             "batch": torch.full_like(ex, batch_index),
         }
-        if pred.dim() == 2 and ex.numel() == ids.numel():
-            order = torch.argsort(ids)
-            chunk["probs"] = pred[order].softmax(1)
+        if pred.dim() == 2:  # mean softmax over the example's units (ex is sorted)
+            _, inverse = torch.unique(ids, return_inverse=True)
+            probs = torch.zeros(ex.numel(), pred.shape[1]).index_add_(0, inverse, pred.softmax(1))
+            chunk["probs"] = probs / torch.bincount(inverse).unsqueeze(1)
         self._chunks.append(chunk)
 
     def end_epoch(self, accelerator: Any) -> None:

@@ -15,7 +15,7 @@ import torch
 from labelnoise._io import atomic_write
 from labelnoise.config import RunConfig
 from labelnoise.engine.checkpoint import Checkpointer
-from labelnoise.engine.data import make_loader
+from labelnoise.engine.data import eval_loader, make_loader
 from labelnoise.engine.detect import detect_label_issues
 from labelnoise.engine.dynamics import Dynamics
 from labelnoise.engine.outputs import (
@@ -80,10 +80,7 @@ def start(cfg: RunConfig, *, resume: bool, overwrite: bool) -> Run:
     if cfg.train.num_threads is not None:
         torch.set_num_threads(cfg.train.num_threads)
     accelerator = make_accelerator(cfg)
-    run_dir = prepare_run_dir(
-        cfg, resume=resume, overwrite=overwrite, is_main=accelerator.is_main_process
-    )
-    accelerator.wait_for_everyone()
+    run_dir = prepare_run_dir(cfg, resume=resume, overwrite=overwrite, accelerator=accelerator)
     set_seed(cfg.seed)
     task = build_task(cfg)
     adapter, splits = task.adapter, task.splits
@@ -98,14 +95,14 @@ def start(cfg: RunConfig, *, resume: bool, overwrite: bool) -> Run:
         num_workers=d.num_workers,
     )
     eval_loaders = {
-        name: make_loader(
+        name: eval_loader(
             ds,
             adapter,
             batch_size=d.eval_batch_size,
-            seed=0,
-            shuffle=False,
             num_workers=d.num_workers,
-        )[0]
+            num_process=accelerator.num_processes,
+            process_index=accelerator.process_index,
+        )
         for name, ds in (("val", splits.val), ("test", splits.test))
         if ds is not None and len(ds) > 0
     }
@@ -205,6 +202,7 @@ def finish(run: Run, model: torch.nn.Module) -> dict[str, Any]:
             num_processes=acc.num_processes,
             started=run.started,
         )
-    acc.end_training()
+    for tracker in acc.trackers:  # not end_training(): it destroys the process group
+        tracker.finish()
     acc.wait_for_everyone()
     return metrics or json.loads((run.run_dir / "metrics.json").read_text())

@@ -61,8 +61,9 @@ def build_task(cfg: RunConfig) -> Task:
     return Task(adapter, limit_splits(splits, cfg.data.limit, cfg.data.eval_limit))
 
 
-def prepare_run_dir(cfg: RunConfig, *, resume: bool, overwrite: bool, is_main: bool) -> Path:
-    """Create (or check) the run directory and write ``config.yaml``.
+def prepare_run_dir(cfg: RunConfig, *, resume: bool, overwrite: bool, accelerator: Any) -> Path:
+    """Check the run directory on every process, then (main process) create it and write
+    ``config.yaml``.
 
     A directory holding another run is refused unless ``overwrite`` (wipe it) or ``resume``
     (continue it; its config must equal ``cfg``).
@@ -78,29 +79,30 @@ def prepare_run_dir(cfg: RunConfig, *, resume: bool, overwrite: bool, is_main: b
             )
         with cfg_file.open() as f:
             old = yaml.safe_load(f)
-        new = to_dict(cfg)
-        if old != new:
-            diff = sorted(_diff(old, new))
+        diff = sorted(_diff(old, to_dict(cfg)))
+        if diff:
             raise ValueError(
                 f"--resume must use the run's own config; {run_dir}/config.yaml differs at {diff[:5]}"
             )
         return run_dir
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not cfg_file.is_file():
-            raise FileExistsError(
-                f"output_dir {run_dir} must be empty or a labelnoise run; it holds other files"
-            )
-        if not overwrite:
-            raise FileExistsError(
-                f"output_dir {run_dir} already holds a run; pass --overwrite to replace it "
-                "or --resume to continue it"
-            )
-        if is_main:
+    holds_run = run_dir.exists() and any(run_dir.iterdir())
+    if holds_run and not cfg_file.is_file():
+        raise FileExistsError(
+            f"output_dir {run_dir} must be empty or a labelnoise run; it holds other files"
+        )
+    if holds_run and not overwrite:
+        raise FileExistsError(
+            f"output_dir {run_dir} already holds a run; pass --overwrite to replace it "
+            "or --resume to continue it"
+        )
+    accelerator.wait_for_everyone()  # every process has checked before anything is written
+    if accelerator.is_main_process:
+        if holds_run:
             shutil.rmtree(run_dir)
-    if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         with atomic_write(cfg_file) as f:
             f.write(dump_yaml(cfg))
+    accelerator.wait_for_everyone()
     return run_dir
 
 
