@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from scipy.stats import truncnorm
 
 from labelnoise.common.noise import instance_dependent
-from labelnoise.common.noise.instance_dependent import _flip_rates
+from labelnoise.common.noise.instance_dependent import _draw_rows, _flip_rates
 
 N = 100_000
 FEATURES = torch.randn(N, 16, generator=torch.Generator().manual_seed(0))
@@ -85,3 +85,12 @@ def test_bad_inputs_name_the_argument():
         instance_dependent(y, bad, num_classes=10, rate=0.2)
     with pytest.raises(ValueError, match="labels must not be empty"):
         instance_dependent(y[:0], x[:0], num_classes=10, rate=0.2)
+
+
+def test_row_draws_follow_probabilities_and_skip_zeros():
+    probs = torch.tensor([[0.0, 0.2, 0.0, 0.5, 0.3], [0.0, 0.0, 0.0, 0.0, 1.0]])
+    rows = probs.repeat(50_000, 1)
+    drawn = _draw_rows(rows, torch.Generator().manual_seed(0)).reshape(50_000, 2)
+    freq = torch.bincount(drawn[:, 0], minlength=5) / 50_000.0
+    torch.testing.assert_close(freq, probs[0], atol=0.01, rtol=0)
+    assert (drawn[:, 1] == 4).all()

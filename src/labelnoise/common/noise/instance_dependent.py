@@ -85,22 +85,37 @@ def instance_dependent(
     q = _flip_rates(y.shape[0], r, mf, sd, g)
     w = torch.randn(c, x.shape[1], c, generator=g)
     flip = torch.rand(y.shape[0], generator=g, dtype=torch.float64) < q
-    noisy = y.clone()
-    # Only flipped examples need a destination: draw it from softmax(x W[y]) (clean class
-    # masked) with the Gumbel-max trick, one class at a time.
+    # Only flipped examples need a destination: draw it from softmax(x W[y]) with the clean
+    # class masked, by inverse-CDF sampling, one clean class at a time.
     flipped = torch.nonzero(flip).squeeze(1)
-    yf = y[flipped]
-    order = torch.argsort(yf, stable=True)
-    start = 0
-    for cls_id, k in enumerate(torch.bincount(yf, minlength=c).tolist()):
+    flipped = flipped[torch.argsort(y[flipped], stable=True)]
+    xf = x[flipped]
+    dest, start = [], 0
+    for cls_id, k in enumerate(torch.bincount(y[flipped], minlength=c).tolist()):
         if k:
-            idx = flipped[order[start : start + k]]
-            scores = x[idx] @ w[cls_id]
+            scores = xf[start : start + k] @ w[cls_id]
             scores[:, cls_id] = float("-inf")
-            gumbel = -torch.log(-torch.log(torch.rand(scores.shape, generator=g).clamp_min(1e-12)))
-            noisy[idx] = torch.argmax(scores + gumbel, dim=1)
+            dest.append(_draw_rows(torch.softmax(scores, dim=1), g))
             start += k
+    noisy = y.clone()
+    if dest:
+        noisy[flipped] = torch.cat(dest)
     return NoisyTargets(noisy.to(device), y.to(device), (noisy != y).to(device))
+
+
+def _draw_rows(probs: Tensor, g: torch.Generator) -> Tensor:
+    """One class per row of ``probs (k, C)``; zero-probability classes are never drawn.
+
+    ``searchsorted(right=True)`` skips classes whose CDF step is zero; a draw that rounds past
+    the last CDF value falls back to the row's most probable class.
+    """
+    cdf = torch.cumsum(probs, dim=1)
+    u = torch.rand(probs.shape[0], 1, generator=g, dtype=probs.dtype)
+    drawn = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).squeeze(1)
+    over = drawn >= probs.shape[1]
+    if bool(over.any()):
+        drawn[over] = probs[over].argmax(dim=1)
+    return drawn
 
 
 def _flip_rates(n: int, rate: float, max_flip: float, std: float, g: torch.Generator) -> Tensor:
