@@ -22,7 +22,8 @@ def test_registered_and_builds_noisy_splits():
     test_items = [splits.test[i] for i in range(len(splits.test))]
     assert all(torch.equal(it["target"], it["clean_target"]) for it in test_items)
     batch = adapter.collate([splits.train[i] for i in range(5)])
-    units = adapter.units(adapter.build_model(splits), batch)
+    with torch.no_grad():
+        units = adapter.units(adapter.build_model(splits), batch)
     assert units.pred.shape == (5, 1) and units.target.dtype == torch.float32
     m = adapter.metrics(units)
     ref = (units.pred[:, 0].double() - units.target.double()).abs().mean() * adapter.y_scale
