@@ -162,6 +162,17 @@ def _train_experts(
     return experts
 
 
+def _without_self(nbr: np.ndarray) -> np.ndarray:
+    """``(N, k + 1)`` neighbour lists -> ``(N, k)``: drop the query sample itself where it is
+    listed, else the farthest neighbour."""
+    n, kk = nbr.shape
+    is_self = nbr == np.arange(n)[:, None]
+    drop = np.where(is_self.any(1), is_self.argmax(1), kk - 1)
+    keep = np.ones_like(nbr, dtype=bool)
+    keep[np.arange(n), drop] = False
+    return nbr[keep].reshape(n, kk - 1)
+
+
 def _votes(experts: list[_Expert], xt: Tensor, frag: np.ndarray, cfg: ConFragConfig) -> np.ndarray:
     """``(N, F)``: vote of fragment ``j``'s expert that sample ``i`` belongs to ``j``."""
     n, half, k = xt.shape[0], cfg.fragments // 2, cfg.neighbors
@@ -175,12 +186,10 @@ def _votes(experts: list[_Expert], xt: Tensor, frag: np.ndarray, cfg: ConFragCon
         pool = np.flatnonzero((frag == p) | (frag == p + half))
         kk = min(k + 1, pool.size)
         _, nbr = cKDTree(z[pool]).query(z, k=kk)
-        nbr = pool[nbr.reshape(n, kk)]
-        not_self = nbr != np.arange(n)[:, None]
+        nbr = _without_self(pool[nbr.reshape(n, kk)])
         for side, j in enumerate((p, p + half)):
-            hit = ((frag[nbr] == j) & not_self).sum(1)
-            v = hit / np.maximum(not_self.sum(1), 1).clip(max=k)
-            votes[:, j] = 0.5 * (prob[:, side] + np.minimum(v, 1.0))
+            v = (frag[nbr] == j).mean(1)
+            votes[:, j] = 0.5 * (prob[:, side] + v)
     return votes
 
 
