@@ -45,12 +45,12 @@ def _jaccard(a, b):
 def test_segmentation_matches_cleanlab(images):
     labels, probs = images
     n, k = probs.shape[:2]
-    ref = seg_find_label_issues(labels, probs, verbose=False)
+    ref = seg_find_label_issues(labels, probs, verbose=False, n_jobs=1)
     res = find_label_issues_streaming(
         lambda: ((labels[i : i + 5], probs[i : i + 5]) for i in range(0, n, 5)), k
     )
     assert _jaccard(res.is_issue.reshape(labels.shape), ref) >= 0.99
-    ref_images, _ = seg_quality(labels, probs, verbose=False)
+    ref_images, _ = seg_quality(labels, probs, verbose=False, n_jobs=1)
     np.testing.assert_allclose(res.example_quality, ref_images, atol=1e-6, rtol=0)
     np.testing.assert_array_equal(res.example_ids, np.arange(n))
     lean = find_label_issues_streaming(

@@ -37,7 +37,14 @@ from typing import Literal
 import numpy as np
 import torch
 
-from labelnoise.common.detection._validate import ROW_SUM_ATOL, as_float_array
+from labelnoise.common.detection._stream_kernels import (
+    BLOCK,
+    SIGN,
+    class_major,
+    first_argmax,
+    kth_smallest_bits,
+    max_other,
+)
 from labelnoise.common.detection.confident_joint import _calibrate
 from labelnoise.common.units import IGNORE_INDEX, reduce_units
 
@@ -45,8 +52,6 @@ __all__ = ["StreamingConfidentLearning", "StreamingResult", "find_label_issues_s
 
 Chunk = tuple
 _EPS = 1e-6
-_SIGN = np.uint32(0x80000000)
-_BLOCK = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -78,60 +83,6 @@ class StreamingResult:
         """Calibrated joint ``P(given, true)`` ``(K, K)`` (cleanlab's ``estimate_joint``)."""
         cal = _calibrate(self.confident_joint, self.label_counts)
         return cal / max(float(cal.sum()), 1e-100)
-
-
-def _class_major(
-    labels: object, pred_probs: object, k: int, ignore_index: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """``(x (B, K, S), y (B, S) int64 with ignored -> 0, valid (B, S), spatial)``."""
-    p = as_float_array("pred_probs", pred_probs)
-    y = np.asarray(labels.detach().cpu() if isinstance(labels, torch.Tensor) else labels)
-    if p.ndim < 2 or p.shape[1] != k:
-        raise ValueError(f"pred_probs chunks must have shape (B, {k}, *); got {p.shape}")
-    spatial = p.ndim > 2
-    expected = (p.shape[0], *p.shape[2:]) if spatial else (p.shape[0],)
-    if y.shape != expected:
-        raise ValueError(f"labels chunk must have shape {expected}; got {y.shape}")
-    if y.dtype.kind not in "iu":
-        raise ValueError(f"labels must be integers; got dtype {y.dtype}")
-    if spatial:
-        x = p.reshape(p.shape[0], k, -1)
-        yy = y.reshape(p.shape[0], -1).astype(np.int64)
-    else:
-        x = p.T[None]
-        yy = y.astype(np.int64)[None]
-    valid = yy != ignore_index
-    if yy.size:
-        yv = yy[valid]
-        if yv.size and (yv.min() < 0 or yv.max() >= k):
-            bad = f"min {yv.min()}" if yv.min() < 0 else f"max {yv.max()}"
-            raise ValueError(f"labels must be in [0, {k}) (or {ignore_index}); got {bad}")
-        lo, hi = float(p.min()), float(p.max())
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise ValueError("pred_probs must be finite; got NaN or inf")
-        if lo < 0:
-            raise ValueError(f"pred_probs must be non-negative; got min {lo:.4g}")
-        err = float(np.abs(x.sum(axis=1) - 1.0).max())
-        if err > ROW_SUM_ATOL:
-            raise ValueError(
-                f"pred_probs must sum to 1 over classes (atol {ROW_SUM_ATOL}); got an error of {err:.4g}"
-            )
-    return x, np.where(valid, yy, 0), valid, spatial
-
-
-def _first_argmax(x: np.ndarray, pmax: np.ndarray) -> np.ndarray:
-    """First index of the maximum along axis 1 of ``x (B, K, S)``."""
-    am = np.zeros(pmax.shape, dtype=np.int64)
-    for k in range(x.shape[1] - 1, 0, -1):
-        am = np.where(x[:, k] == pmax, k, am)
-    return np.where(x[:, 0] == pmax, 0, am)
-
-
-def _max_other(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    out = np.full(y.shape, -np.inf, dtype=x.dtype)
-    for k in range(x.shape[1]):
-        np.maximum(out, np.where(y == k, -np.inf, x[:, k]), out=out)
-    return out
 
 
 class StreamingConfidentLearning:
@@ -194,7 +145,7 @@ class StreamingConfidentLearning:
         """Pass one: accumulate per-class self-confidence sums and unit counts."""
         if self._q is not None:
             raise ValueError("update_thresholds must come before score; got it after score")
-        x, y, valid, spatial = _class_major(labels, pred_probs, self.k, self.ignore_index)
+        x, y, valid, spatial = class_major(labels, pred_probs, self.k, self.ignore_index)
         sc = np.take_along_axis(x, y[:, None, :], axis=1)[:, 0]
         self._sums += np.bincount(y[valid], weights=sc[valid], minlength=self.k)
         self._counts += np.bincount(y[valid], minlength=self.k)
@@ -215,7 +166,7 @@ class StreamingConfidentLearning:
             self._q = np.empty(self._units, dtype=np.float32)
             self._ex_ids = np.empty(self._examples, dtype=np.int64)
             self._ex_q = np.empty(self._examples)
-        x, y, valid, spatial = _class_major(labels, pred_probs, self.k, self.ignore_index)
+        x, y, valid, spatial = class_major(labels, pred_probs, self.k, self.ignore_index)
         n_units = y.size
         if self._pos + n_units > self._q.shape[0]:
             raise ValueError(
@@ -225,7 +176,7 @@ class StreamingConfidentLearning:
         thr = self._thr
         cut = thr - _EPS
         pmax = x.max(axis=1)
-        amax = _first_argmax(x, pmax)
+        amax = first_argmax(x, pmax)
         conf_amax = pmax >= cut[amax]
         off = conf_amax & (amax != y) & valid
         self._num_issues += int(np.count_nonzero(off))
@@ -250,11 +201,11 @@ class StreamingConfidentLearning:
             x = xa
         q = np.take_along_axis(x, y[:, None, :], axis=1)[:, 0]
         if self.method == "normalized_margin":
-            q = (q - _max_other(x, y) + 1) / 2
+            q = (q - max_other(x, y) + 1) / 2
         q = q.astype(np.float32) + np.float32(0.0)
         q[~valid] = np.nan
         bits = q.view(np.uint32)
-        bits[is_argmax | ~valid] |= _SIGN
+        bits[is_argmax | ~valid] |= SIGN
         self._q[self._pos : self._pos + n_units] = q.reshape(-1)
         self._pos += n_units
         self._reduce_examples(q, valid, spatial, example_id, n_units)
@@ -321,18 +272,18 @@ class StreamingConfidentLearning:
         k = min(self._num_issues, n_valid)
         u = q.shape[0]
         is_issue = np.zeros(u, dtype=bool) if keep_unit_quality else q.view(np.bool_)
-        t, take_ties = _kth_smallest_bits(bits, k) if k > 0 else (np.uint32(0), 0)
-        for s in range(0, u, _BLOCK):
-            b = bits[s : s + _BLOCK]
-            m = b & ~_SIGN
+        t, take_ties = kth_smallest_bits(bits, k) if k > 0 else (np.uint32(0), 0)
+        for s in range(0, u, BLOCK):
+            b = bits[s : s + BLOCK]
+            m = b & ~SIGN
             sel = m < t
             if take_ties > 0:
                 tie = np.flatnonzero(m == t)[:take_ties]
                 sel[tie] = True
                 take_ties -= tie.size
-            is_issue[s : s + b.shape[0]] = sel & ((b & _SIGN) == 0)
+            is_issue[s : s + b.shape[0]] = sel & ((b & SIGN) == 0)
             if keep_unit_quality:
-                b &= ~_SIGN
+                b &= ~SIGN
         if not keep_unit_quality:
             del bits, b
             q.resize((u + 3) // 4, refcheck=False)
@@ -341,28 +292,6 @@ class StreamingConfidentLearning:
         return StreamingResult(
             is_issue, q, ids, eq, k, self._thr, self._cj.copy(), self._counts.copy()
         )
-
-
-def _kth_smallest_bits(bits: np.ndarray, k: int) -> tuple[np.uint32, int]:
-    """Exact ``k``-th smallest (1-based) of the sign-cleared float32 bit patterns, by radix.
-
-    Returns ``(t, n_ties_to_take)``: the value and how many units equal to it fall in the
-    first ``k``. Non-negative float32 bit patterns sort like their values (NaN last).
-    """
-    hist = np.zeros(1 << 16, dtype=np.int64)
-    for s in range(0, bits.shape[0], _BLOCK):
-        hist += np.bincount((bits[s : s + _BLOCK] & ~_SIGN) >> 16, minlength=1 << 16)
-    cum = np.cumsum(hist)
-    hi = int(np.searchsorted(cum, k))
-    below = int(cum[hi - 1]) if hi else 0
-    hist2 = np.zeros(1 << 16, dtype=np.int64)
-    for s in range(0, bits.shape[0], _BLOCK):
-        m = bits[s : s + _BLOCK] & ~_SIGN
-        hist2 += np.bincount(m[(m >> 16) == hi] & 0xFFFF, minlength=1 << 16)
-    cum2 = np.cumsum(hist2)
-    lo = int(np.searchsorted(cum2, k - below))
-    n_less = below + (int(cum2[lo - 1]) if lo else 0)
-    return np.uint32((hi << 16) | lo), k - n_less
 
 
 def _passes(chunks: Iterable[Chunk] | Callable[[], Iterable[Chunk]]) -> Callable[[], Iterator]:
