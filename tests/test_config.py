@@ -110,3 +110,8 @@ def test_recipe_file_errors(tmp_path):
     p.write_text("- 1\n- 2\n")
     with pytest.raises(ValueError, match="must be a YAML mapping"):
         load_recipe(p)
+
+
+def test_a_cli_string_does_not_pass_for_a_mapping():
+    with pytest.raises(ValueError, match="variants must be a mapping"):
+        resolve(BASE, parse_overrides(["--variants=x"]))

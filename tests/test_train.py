@@ -272,3 +272,31 @@ def test_two_processes_match_one_process(tmp_path):
         np.testing.assert_allclose(a["margin"], b["margin"], atol=1e-5)
     rows = (tmp_path / "two" / "label_issues.csv").read_text().splitlines()[1:]
     assert sorted(int(r.split(",")[0]) for r in rows) == list(range(120))
+
+
+def test_coteaching_without_forgetting_is_cross_entropy_for_network_a(tmp_path):
+    """forget_rate 0: both networks keep every unit, so network A (same init, same batches,
+    its own optimizer) follows exactly the standard loop's CE run."""
+    from labelnoise.train_coteaching import train as train_ct
+
+    ce = train(resolve(tiny(tmp_path, "ce", detection={"method": "none"})))
+    ct = train_ct(
+        resolve(
+            tiny(
+                tmp_path,
+                "ct",
+                method="coteaching",
+                detection={"method": "none"},
+                selector={"name": "coteaching", "forget_rate": 0.0},
+            )
+        )
+    )
+    assert ct["method"] == "coteaching" and ct["selector"] == "coteaching"
+    for section in ("test", "val"):
+        for k, v in ce[section].items():
+            assert abs(v - ct[section][k]) <= 1e-6
+    h_ce = [json.loads(x) for x in (tmp_path / "ce" / "history.jsonl").read_text().splitlines()]
+    h_ct = [json.loads(x) for x in (tmp_path / "ct" / "history.jsonl").read_text().splitlines()]
+    assert [r["val_noisy_accuracy"] for r in h_ce] == [r["val_noisy_accuracy"] for r in h_ct]
+    with pytest.raises(ValueError, match="two-network selector"):
+        train_ct(resolve(tiny(tmp_path, "bad", method="coteaching")))

@@ -462,7 +462,9 @@ def _coerce(value: Any, t: Any, key: str) -> Any:
 def _allows_str(t: Any) -> bool:
     if t is str or t is Any:
         return True
-    return any(_allows_str(a) for a in typing.get_args(t) if typing.get_origin(t) is not Literal)
+    if typing.get_origin(t) in (typing.Union, types.UnionType):
+        return any(_allows_str(a) for a in typing.get_args(t))
+    return False
 
 
 def _type_name(t: Any) -> str:

@@ -93,11 +93,12 @@ def _plot_transitions(run_dir: Path, path: Path) -> bool:
     if not mats:
         return False
     plt = _figure()
-    fig, axes = plt.subplots(1, len(mats), figsize=(4.5 * len(mats), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(mats), figsize=(5.5 * len(mats), 4.2), squeeze=False)
     for ax, (name, m) in zip(axes[0], mats.items()):
         im = ax.imshow(np.asarray(m), vmin=0, vmax=1, cmap="viridis")
         ax.set(title=f"{name} T[clean, noisy]", xlabel="noisy label", ylabel="clean label")
         fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
     _save(fig, path)
     return True
 

@@ -6,6 +6,7 @@ selector come from the core registries. One step is::
     units = adapter.units(model, batch)
     unit_loss = loss_fn(units.pred, units.target, units.example_id)   # (U,)
     w = selector(unit_loss.detach(), units.example_id, step=step, ...)  # (U,) in [0, 1]
+    w = w * units.weight                                # when the adapter sets weights
     accelerator.backward((w * unit_loss).sum() / w.sum().clamp_min(1.0))
 
 ``accelerate launch -m labelnoise train RECIPE.yaml`` runs it on several processes; without
@@ -95,6 +96,8 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
                     logits=units.pred.detach(),
                     target=units.target,
                 )
+                if units.weight is not None:  # the adapter's own per-unit weights
+                    w = w * units.weight
                 loss = (w * unit_loss).sum() / w.sum().clamp_min(1.0)
                 acc.backward(loss)
                 if acc.sync_gradients and cfg.train.max_grad_norm is not None:
