@@ -32,6 +32,8 @@ def test_different_lengths_and_empty():
         MajorityVote().fit([1, 2], ["a"], [0, 1])
     with pytest.raises(ValueError, match="must not be empty"):
         MajorityVote().fit([], [], [])
+    with pytest.raises(ValueError, match=r"label must be one-dimensional; got shape \(2, 1\)"):
+        MajorityVote().fit([1, 2], ["a", "b"], [[0], [1]])
 
 
 @pytest.mark.parametrize("method", ["ds", "one-coin-ds", "glad", "mace", "wawa"])

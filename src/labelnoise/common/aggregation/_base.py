@@ -10,7 +10,7 @@ objects indexed by item id, as crowd-kit does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -64,10 +64,12 @@ class Answers:
 
 
 def _column(name: str, values: Any) -> pd.Series:
-    s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values))
-    if s.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional; got {s.ndim} dimensions")
-    return s.reset_index(drop=True)
+    if isinstance(values, pd.Series):
+        return values.reset_index(drop=True)
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional; got shape {arr.shape}")
+    return pd.Series(arr)
 
 
 def _factorize(name: str, s: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -150,14 +152,14 @@ class CategoricalAggregator:
     """Base of the categorical aggregators (sklearn-like; fitted state ends in ``_``).
 
     After ``fit``: ``probas_`` ``(N, C)`` DataFrame (index ``task``, columns ``label``),
-    ``labels_`` Series of the argmax class (ties go to the smallest class, as
-    ``DataFrame.idxmax`` in crowd-kit), ``classes_``, ``annotators_``, and where the model
+    ``labels_`` Series of the argmax class (exact ties go to the smallest class; crowd-kit
+    leaves them to its column order), ``classes_``, ``annotators_``, and where the model
     has them ``skills_`` (Series per annotator) and ``confusions_`` (``TransitionMatrix``
     ``(A, C, C)``, ``T[a, i, j] = P(annotator a says j | true i)``). When every answer is the
     same class, that class gets probability 1 and every skill is 1 (no model is fitted).
     """
 
-    def fit(self, item: Any, annotator: Any = None, label: Any = None, **kwargs: Any):
+    def fit(self, item: Any, annotator: Any = None, label: Any = None, **kwargs: Any) -> Self:
         """Fit on ``(item, annotator, label)`` arrays or a ``task, worker, label`` table."""
         answers = encode_answers(item, annotator, label)
         if answers.n_classes == 1:  # nothing to infer: every answer is the same class
@@ -175,7 +177,9 @@ class CategoricalAggregator:
         )
         return self
 
-    def fit_predict(self, item: Any, annotator: Any = None, label: Any = None, **kwargs: Any):
+    def fit_predict(
+        self, item: Any, annotator: Any = None, label: Any = None, **kwargs: Any
+    ) -> pd.Series:
         """``fit`` and return ``labels_`` (Series indexed by item id)."""
         return self.fit(item, annotator, label, **kwargs).labels_
 
@@ -223,7 +227,7 @@ def annotator_accuracy(answers: Answers, probas: np.ndarray) -> np.ndarray:
 class NumericAggregator:
     """Base of the numeric aggregators: ``labels_`` is the float estimate per item."""
 
-    def fit(self, item: Any, annotator: Any = None, label: Any = None):
+    def fit(self, item: Any, annotator: Any = None, label: Any = None) -> Self:
         """Fit on ``(item, annotator, value)`` arrays or a ``task, worker, label`` table."""
         answers = encode_answers(item, annotator, label, numeric=True)
         estimate = self._fit(answers)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -92,7 +92,7 @@ class DawidSkene(CategoricalAggregator):
         label: Any = None,
         *,
         gold: Mapping | pd.Series | None = None,
-    ) -> DawidSkene:
+    ) -> Self:
         """Fit by EM; ``gold`` optionally maps some item ids to known classes."""
         return super().fit(item, annotator, label, gold=gold)
 
