@@ -48,7 +48,7 @@ class DawidSkene(CategoricalAggregator):
     Dawid & Skene, "Maximum likelihood estimation of observer error-rates using the EM
     algorithm", JRSS C 28(1), 1979. Follows crowd-kit's ``DawidSkene`` step for step
     (majority-vote initialisation, M-step then E-step, the same evidence lower bound as
-    stopping rule, probabilities floored at 1e-10) but on sparse matrices: one
+    stopping rule -- with the class prior counted once per answer, as crowd-kit does --, probabilities floored at 1e-10) but on sparse matrices: one
     ``(N, A*C) @ (A*C, C)`` product per E-step and its transpose per M-step.
 
     Args:
