@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.optimize import brentq
-from scipy.stats import truncnorm
 from torch import Tensor
 
 from labelnoise.common._checks import (
@@ -125,6 +123,9 @@ def _flip_rates(n: int, rate: float, max_flip: float, std: float, g: torch.Gener
     exponential truncated to ``[0, max_flip]`` (relative error ~1e-3), which is sampled instead:
     scipy's truncated normal loses precision that far in the tail.
     """
+    from scipy.optimize import brentq  # scipy.stats costs ~1 s to import: only when used
+    from scipy.stats import truncnorm
+
     u = torch.rand(n, generator=g, dtype=torch.float64)
     if rate == 0.0:
         return torch.zeros(n, dtype=torch.float64)
@@ -147,6 +148,8 @@ def _truncated_exponential(u: Tensor, mean: float, high: float) -> Tensor:
     The density ``~ exp(-t x / high)`` has mean ``high * (1 / t - 1 / expm1(t))``; a mean above
     ``high / 2`` is the mirror image ``high - X`` of one below it.
     """
+    from scipy.optimize import brentq
+
     rho = mean / high
     mirrored = rho > 0.5
     rho = 1 - rho if mirrored else rho
