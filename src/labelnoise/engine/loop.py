@@ -58,7 +58,13 @@ def make_accelerator(cfg: RunConfig) -> Any:
     import importlib.util
 
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
 
+    # Accelerate keeps its settings in process-wide singletons; a recipe's variants may use
+    # other settings (mixed precision, accumulation), so each run starts from fresh ones. The
+    # process group (PartialState) is kept.
+    AcceleratorState._reset_state()
+    GradientState._reset_state()
     log_with = "tensorboard" if importlib.util.find_spec("tensorboard") else None
     return Accelerator(
         cpu=cfg.train.cpu,
