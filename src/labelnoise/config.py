@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
-import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from labelnoise._typed import CliValue, build, coerce, plain
 
 __all__ = [
     "DataConfig",
@@ -204,14 +205,6 @@ class RunConfig:
 # ----------------------------------------------------------------------------- loading
 
 
-@dataclass(frozen=True)
-class _CliValue:
-    """A command-line value: its raw text and its YAML parse."""
-
-    raw: str
-    parsed: Any
-
-
 def load_recipe(path: str | Path) -> dict[str, Any]:
     """Read a YAML recipe (``yaml.safe_load``); an empty file is an empty mapping."""
     p = Path(path)
@@ -246,7 +239,7 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
                 raise ValueError(f"override {key!r} conflicts with another override")
-        node[parts[-1]] = _CliValue(raw, parsed)
+        node[parts[-1]] = CliValue(raw, parsed)
     return out
 
 
@@ -302,14 +295,14 @@ def _build_run(data: dict[str, Any]) -> RunConfig:
         raise ValueError(
             f"task must be a mapping with a name, e.g. task: {{name: classification}}; got {task!r}"
         )
-    task_name = _coerce(task["name"], str, "task.name")
+    task_name = coerce(task["name"], str, "task.name")
     if task_name not in TASKS:
         raise ValueError(f"task.name must be one of {sorted(TASKS)}; got {task_name!r}")
     adapter_cls = get_task(task_name)
     task_options = {k: v for k, v in task.items() if k != "name"}
-    options = _build(adapter_cls.Config, task_options, "task")
+    options = build(adapter_cls.Config, task_options, "task")
     rest = {k: v for k, v in data.items() if k not in ("task", "loss", "selector")}
-    cfg = _build(RunConfig, rest, "", extra={"task": TaskConfig(task_name, options)})
+    cfg = build(RunConfig, rest, "", extra={"task": TaskConfig(task_name, options)})
     cfg.loss = _build_component(data.get("loss"), "loss", cfg.loss.name)
     cfg.selector = _build_component(data.get("selector"), "selector", cfg.selector.name)
     return cfg
@@ -320,7 +313,7 @@ def _build_component(value: Any, section: str, default: str) -> ComponentConfig:
         value = {}
     if not isinstance(value, Mapping):
         raise ValueError(f"{section} must be a mapping like {{name: ...}}; got {value!r}")
-    name = _coerce(value.get("name", default), str, f"{section}.name")
+    name = coerce(value.get("name", default), str, f"{section}.name")
     options = {k: v for k, v in value.items() if k != "name"}
     builder = _component_builder(section, name)
     params = inspect.signature(builder).parameters
@@ -329,13 +322,13 @@ def _build_component(value: Any, section: str, default: str) -> ComponentConfig:
     for k, v in options.items():
         key = f"{section}.{k}"
         if k in ("num_classes", "num_examples", "gather"):
-            raise ValueError(f"{key} is set by the loop, not by the recipe; got {_plain(v)!r}")
+            raise ValueError(f"{key} is set by the loop, not by the recipe; got {plain(v)!r}")
         if k in hints:
-            out[k] = _coerce(v, hints[k], key)
+            out[k] = coerce(v, hints[k], key)
         elif k in params and params[k].default not in (inspect.Parameter.empty, None):
-            out[k] = _coerce(v, type(params[k].default), key)
+            out[k] = coerce(v, type(params[k].default), key)
         else:  # options the builder adds (e.g. elr's beta); the builder checks them
-            out[k] = _plain(v)
+            out[k] = plain(v)
     return ComponentConfig(name, out)
 
 
@@ -361,128 +354,6 @@ def _hints(obj: Any) -> dict[str, Any]:
     return {
         k: v for k, v in hints.items() if k in params and params[k].kind is params[k].KEYWORD_ONLY
     }
-
-
-# ----------------------------------------------------------------------------- typing
-
-
-def _build(cls: type, data: Any, path: str, *, extra: dict[str, Any] | None = None) -> Any:
-    """Instantiate dataclass ``cls`` from defaults plus the overrides in ``data``."""
-    where = path or "recipe"
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ValueError(f"{where} must be a mapping; got {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = dict(extra or {})
-    for k, v in data.items():
-        key = f"{path}.{k}" if path else k
-        if k not in fields or k in kwargs:
-            allowed = sorted(n for n in fields if n not in (extra or {}))
-            raise ValueError(f"unknown key {key!r}; expected one of {allowed}")
-        t = hints[k]
-        if dataclasses.is_dataclass(t):
-            kwargs[k] = _build(t, v, key)
-        else:
-            kwargs[k] = _coerce(v, t, key)
-    for name, f in fields.items():
-        if name in kwargs:
-            continue
-        t = hints[name]
-        if dataclasses.is_dataclass(t) and f.default_factory is dataclasses.MISSING:
-            kwargs[name] = _build(t, {}, f"{path}.{name}" if path else name)
-    return cls(**kwargs)
-
-
-def _coerce(value: Any, t: Any, key: str) -> Any:
-    """Check ``value`` against type ``t``; command-line strings may satisfy a ``str``."""
-    if isinstance(value, _CliValue):
-        try:
-            return _coerce(value.parsed, t, key)
-        except ValueError:
-            if _allows_str(t):
-                return value.raw
-            raise
-    origin = typing.get_origin(t)
-    args = typing.get_args(t)
-    if t is Any:
-        return _plain(value)
-    if origin is Literal:
-        if value not in args:
-            raise ValueError(f"{key} must be one of {list(args)}; got {value!r}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for a in args:
-            if a is type(None):
-                continue
-            try:
-                return _coerce(value, a, key)
-            except ValueError as e:
-                errors.append(str(e))
-        raise ValueError(f"{key} must be {_type_name(t)}; got {value!r}")
-    if origin in (list, Sequence, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{key} must be a list; got {value!r}")
-        inner = args[0] if args else Any
-        return [_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin in (dict, Mapping):
-        if not isinstance(value, Mapping):
-            raise ValueError(f"{key} must be a mapping; got {value!r}")
-        inner = args[1] if len(args) == 2 else Any
-        return {str(k): _coerce(v, inner, f"{key}.{k}") for k, v in value.items()}
-    if t is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{key} must be a bool (true/false); got {value!r}")
-        return value
-    if t is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{key} must be an int; got {value!r}")
-        return value
-    if t is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{key} must be a float; got {value!r}")
-        return float(value)
-    if t is str:
-        if not isinstance(value, str):
-            raise ValueError(f"{key} must be a string; got {value!r}")
-        return value
-    if t is type(None):
-        if value is not None:
-            raise ValueError(f"{key} must be null; got {value!r}")
-        return None
-    if dataclasses.is_dataclass(t):
-        return _build(t, value, key)
-    return _plain(value)  # other classes (tensors, matrices): the builder checks them
-
-
-def _allows_str(t: Any) -> bool:
-    if t is str or t is Any:
-        return True
-    if typing.get_origin(t) in (typing.Union, types.UnionType):
-        return any(_allows_str(a) for a in typing.get_args(t))
-    return False
-
-
-def _type_name(t: Any) -> str:
-    if typing.get_origin(t) in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in typing.get_args(t))
-    if t is type(None):
-        return "null"
-    return getattr(t, "__name__", str(t))
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, _CliValue):
-        return value.parsed
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 # ----------------------------------------------------------------------------- output
