@@ -8,7 +8,7 @@ from sklearn.metrics import confusion_matrix
 from labelnoise.common.transition import CIFAR10_MAPPING, TransitionMatrix
 
 N = 100_000
-PROPERTY = settings(max_examples=6, deadline=None, derandomize=True, database=None)
+PROPERTY = settings(max_examples=5, deadline=None, derandomize=True, database=None)
 
 
 def realised(clean: torch.Tensor, noisy: torch.Tensor, c: int) -> np.ndarray:

@@ -4,7 +4,7 @@ import torch
 
 from labelnoise.common.noise import multilabel_noise
 
-TAGS = (torch.rand(40_000, 6, generator=torch.Generator().manual_seed(0)) < 0.3).long()
+TAGS = (torch.rand(20_000, 6, generator=torch.Generator().manual_seed(0)) < 0.3).long()
 
 
 def test_per_class_drop_and_add_rates():
@@ -14,8 +14,8 @@ def test_per_class_drop_and_add_rates():
     pos, neg = TAGS == 1, TAGS == 0
     dropped = ((out.noisy == 0) & pos).sum(0) / pos.sum(0)
     added = ((out.noisy == 1) & neg).sum(0) / neg.sum(0)
-    np.testing.assert_allclose(dropped.numpy(), drop, atol=0.015)
-    np.testing.assert_allclose(added.numpy(), add, atol=0.015)
+    np.testing.assert_allclose(dropped.numpy(), drop, atol=0.02)
+    np.testing.assert_allclose(added.numpy(), add, atol=0.02)
     assert torch.equal(out.is_corrupted, out.noisy != out.clean)
     assert out.noisy.dtype == TAGS.dtype
 
