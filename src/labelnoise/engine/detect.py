@@ -27,7 +27,7 @@ from labelnoise.engine.data import Reindexed, eval_loader, make_loader
 from labelnoise.engine.setup import build_loss_fn, build_optimizer
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter, move_to
 
-__all__ = ["Detection", "corruption_mask", "detect_label_issues", "issues_csv"]
+__all__ = ["Detection", "detect_label_issues", "issues_csv", "train_labels"]
 
 
 @dataclass
@@ -42,19 +42,28 @@ class Detection:
     method: str
 
 
-def corruption_mask(dataset: Any) -> np.ndarray | None:
-    """``(N,)`` bool: does the item's ``target`` differ from its ``clean_target``? (None when
-    the dataset has no clean targets)."""
+def train_labels(dataset: Any) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """One pass over the items: ``(is_corrupted (N,), noisy (N,), clean (N,))``.
+
+    ``is_corrupted``: does ``target`` differ from ``clean_target`` (None without clean
+    targets). ``noisy`` / ``clean``: one class id per example, None when an example has
+    several units or float targets.
+    """
     n = len(dataset)
     if n == 0 or "clean_target" not in dataset[0]:
-        return None
-    out = np.zeros(n, dtype=bool)
+        return None, None, None
+    corrupted = np.zeros(n, dtype=bool)
+    noisy, clean = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    scalar = True
     for i in range(n):
         item = dataset[i]
-        out[i] = not torch.equal(
-            torch.as_tensor(item["target"]), torch.as_tensor(item["clean_target"])
-        )
-    return out
+        t, c = torch.as_tensor(item["target"]), torch.as_tensor(item["clean_target"])
+        corrupted[i] = not torch.equal(t, c)
+        if scalar and t.numel() == 1 and c.numel() == 1 and not t.is_floating_point():
+            noisy[i], clean[i] = int(t), int(c)
+        else:
+            scalar = False
+    return (corrupted, noisy, clean) if scalar else (corrupted, None, None)
 
 
 def _fit_fold(

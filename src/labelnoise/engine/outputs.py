@@ -16,7 +16,7 @@ from labelnoise._io import atomic_write
 from labelnoise.common.transition import TransitionMatrix
 from labelnoise.config import RunConfig
 from labelnoise.engine.collect import evaluate_units
-from labelnoise.engine.detect import Detection, corruption_mask, issues_csv
+from labelnoise.engine.detect import Detection, issues_csv, train_labels
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 
 __all__ = ["LoopState", "evaluate_splits", "selection_key", "update_selection", "write_outputs"]
@@ -133,7 +133,7 @@ def write_outputs(
     started: float,
 ) -> dict[str, Any]:
     """Write metrics.json, label_issues.csv, dynamics.npz and transitions.json; return metrics."""
-    corrupted = corruption_mask(splits.train)
+    corrupted, noisy, clean = train_labels(splits.train)
     metrics: dict[str, Any] = {
         "run": cfg.name,
         "task": cfg.task.name,
@@ -167,15 +167,12 @@ def write_outputs(
         empty = np.zeros(0, dtype=bool)
         np.savez(f, **dynamics, is_corrupted=corrupted if corrupted is not None else empty)
     transitions: dict[str, Any] = {}
-    if corrupted is not None and splits.num_classes >= 2:
-        clean = _labels(splits.train, "clean_target")
-        noisy = _labels(splits.train, "target")
-        if clean is not None:
-            transitions["realised"] = (
-                TransitionMatrix.from_counts(clean, noisy, num_classes=splits.num_classes)
-                .numpy()
-                .tolist()
-            )
+    if clean is not None and splits.num_classes >= 2:
+        transitions["realised"] = (
+            TransitionMatrix.from_counts(clean, noisy, num_classes=splits.num_classes)
+            .numpy()
+            .tolist()
+        )
     if detection is not None:
         from labelnoise.common.metrics import detection_report
 
@@ -196,14 +193,3 @@ def write_outputs(
     with atomic_write(run_dir / "metrics.json") as f:
         json.dump(metrics, f, indent=2)
     return metrics
-
-
-def _labels(ds: Any, key: str) -> np.ndarray | None:
-    """One label per example (None when an example has several units)."""
-    out = []
-    for i in range(len(ds)):
-        t = torch.as_tensor(ds[i][key])
-        if t.numel() != 1 or t.is_floating_point():
-            return None
-        out.append(int(t))
-    return np.asarray(out)
