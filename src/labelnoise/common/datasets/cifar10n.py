@@ -1,0 +1,277 @@
+"""CIFAR-10 JPEG zips and the CIFAR-10N human label sets, in their published formats.
+
+Layout (see the data README, folders ``cifar10/`` and ``cifar10n/``):
+
+* ``cifar10/{train,test}.zip``: stored zips with entries ``<class>/NNNN.jpg`` (32x32 RGB JPEG);
+  ``cifar10/{train,test}_labels.csv``: ``zip_index,path,label,class_name`` (+ for train
+  ``cifar10_train_index``, the image's position in the standard CIFAR-10 training order).
+* ``cifar10n/CIFAR-10_human.pt``: a PyTorch zip container whose ``data.pkl`` is a pickle of a
+  dict of ``int64 (50000,)`` arrays in the standard training order: ``clean_label``,
+  ``aggre_label``, ``worse_label``, ``random_label1..3`` (Wei et al., "Learning with Noisy
+  Labels Revisited: A Study Using Real-World Human Annotations", ICLR 2022).
+
+The pickle is read with an allow-listed unpickler (numpy arrays and dtypes only), never with
+``pickle.load`` or ``torch.load(weights_only=False)``. Typical use::
+
+    images, noisy = load_cifar10n(data_root, "worst")      # zip order, noisy labels
+    img = images.image(0)                                  # PIL.Image, RGB 32x32
+    clean = images.labels                                  # clean labels, zip order
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+try:
+    from numpy._core.multiarray import _reconstruct
+except ImportError:  # numpy < 2
+    from numpy.core.multiarray import _reconstruct
+
+__all__ = [
+    "CIFAR10N_LABEL_SETS",
+    "CIFAR10_CLASSES",
+    "Cifar10Images",
+    "load_cifar10n",
+    "read_cifar10",
+    "read_cifar10n",
+]
+
+#: CIFAR-10 class names in label order (Krizhevsky, 2009).
+CIFAR10_CLASSES: tuple[str, ...] = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
+
+#: Our label-set names -> keys of the CIFAR-10N dict (``clean`` is the original label).
+CIFAR10N_LABEL_SETS: dict[str, str] = {
+    "clean": "clean_label",
+    "aggre": "aggre_label",
+    "random1": "random_label1",
+    "random2": "random_label2",
+    "random3": "random_label3",
+    "worst": "worse_label",
+}
+
+_ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): codecs.encode,
+}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickler that only builds numpy arrays (and the containers around them)."""
+
+    def find_class(self, module: str, name: str) -> object:
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"label file may only hold numpy arrays; got global {module}.{name}"
+            ) from None
+
+
+def read_cifar10n(path: str | Path, label_set: str) -> np.ndarray:
+    """One CIFAR-10N label set, in the standard CIFAR-10 training order.
+
+    Args:
+        path: ``CIFAR-10_human.pt`` (or the bare ``data.pkl`` pickle).
+        label_set: one of :data:`CIFAR10N_LABEL_SETS` (``clean``, ``aggre``, ``random1``,
+            ``random2``, ``random3``, ``worst``).
+
+    Returns:
+        ``(50000,)`` int64 labels in ``[0, 10)``.
+    """
+    if label_set not in CIFAR10N_LABEL_SETS:
+        raise ValueError(
+            f"label_set must be one of {sorted(CIFAR10N_LABEL_SETS)}; got {label_set!r}"
+        )
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"CIFAR-10N label file must exist; got {str(path)!r}")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            members = [n for n in z.namelist() if n.endswith("data.pkl")]
+            if len(members) != 1:
+                raise ValueError(
+                    f"label file must hold one '*/data.pkl' member; got {z.namelist()} in {path}"
+                )
+            raw = z.read(members[0])
+    else:
+        raw = path.read_bytes()
+    try:
+        data = _ArrayUnpickler(io.BytesIO(raw)).load()
+    except (pickle.UnpicklingError, EOFError, ValueError) as e:
+        raise ValueError(f"label file {str(path)!r} could not be read: {e}") from None
+    key = CIFAR10N_LABEL_SETS[label_set]
+    if not isinstance(data, dict) or key not in data:
+        got = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"label file {str(path)!r} must hold a dict with {key!r}; got {got}")
+    labels = np.asarray(data[key])
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ValueError(
+            f"{key} must be a 1-D integer array; got shape {labels.shape}, dtype {labels.dtype}"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= len(CIFAR10_CLASSES)):
+        raise ValueError(f"{key} must be in [0, 10); got [{labels.min()}, {labels.max()}]")
+    return labels.astype(np.int64)
+
+
+@dataclass
+class Cifar10Images:
+    """The images of one CIFAR-10 zip, decoded lazily.
+
+    Attributes:
+        zip_path: the ``.zip`` file.
+        paths: ``(N,)`` entry names in zip order (``airplane/0000.jpg``, ...).
+        labels: ``(N,)`` clean labels (int64) in zip order.
+        train_index: ``(N,)`` position of each image in the standard CIFAR-10 training order
+            (the row of the CIFAR-10N arrays), or None for the test split.
+        class_names: the ten class names.
+    """
+
+    zip_path: Path
+    paths: tuple[str, ...]
+    labels: np.ndarray
+    train_index: np.ndarray | None
+    class_names: tuple[str, ...] = CIFAR10_CLASSES
+    _zip: tuple[int, zipfile.ZipFile] | None = field(default=None, repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_zip"] = None  # an open file handle does not travel to DataLoader workers
+        return state
+
+    def _archive(self) -> zipfile.ZipFile:
+        if self._zip is None or self._zip[0] != os.getpid():
+            self._zip = (os.getpid(), zipfile.ZipFile(self.zip_path))
+        return self._zip[1]
+
+    def image(self, i: int):
+        """Image ``i`` (zip order) as an RGB ``PIL.Image``; a member that is missing, fails
+        its CRC or does not decode raises ``ValueError`` naming it."""
+        from PIL import Image
+
+        name = self.paths[i]
+        try:
+            raw = self._archive().read(name)
+            with Image.open(io.BytesIO(raw)) as im:
+                return im.convert("RGB")
+        except Exception as e:  # zipfile.BadZipFile, KeyError, PIL.UnidentifiedImageError, ...
+            raise ValueError(
+                f"image {name!r} in {str(self.zip_path)!r} could not be read: {e}"
+            ) from None
+
+    def align(self, standard_labels: np.ndarray) -> np.ndarray:
+        """Reorder labels given in the standard training order (CIFAR-10N) into zip order.
+
+        ``standard_labels``: ``(50000,)``; its length must equal the number of images.
+        """
+        if self.train_index is None:
+            raise ValueError(
+                "align needs the train split (CIFAR-10N labels the training images); "
+                "got the test split"
+            )
+        standard_labels = np.asarray(standard_labels)
+        if standard_labels.shape != (len(self),):
+            raise ValueError(
+                f"label array must have length {len(self)} (the number of images in "
+                f"{self.zip_path.name}); got shape {standard_labels.shape}"
+            )
+        return standard_labels[self.train_index]
+
+
+def read_cifar10(folder: str | Path, split: Literal["train", "test"] = "train") -> Cifar10Images:
+    """The CIFAR-10 images of ``folder/{split}.zip`` with ``folder/{split}_labels.csv``.
+
+    The CSV's entry names must be the zip's entries in the same order; its ``label`` must
+    match ``class_name``; for train, ``cifar10_train_index`` must be a permutation.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}")
+    folder = Path(folder)
+    zip_path, csv_path = folder / f"{split}.zip", folder / f"{split}_labels.csv"
+    for p in (zip_path, csv_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"CIFAR-10 file must exist; got {str(p)!r}")
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    with zipfile.ZipFile(zip_path) as z:
+        names = [n for n in z.namelist() if not n.endswith("/")]
+    paths = tuple(r["path"] for r in rows)
+    if list(paths) != names:
+        raise ValueError(
+            f"{csv_path.name} paths must list the entries of {zip_path.name} in order; "
+            f"got {len(paths)} rows for {len(names)} entries"
+        )
+    labels = np.array([int(r["label"]) for r in rows], dtype=np.int64)
+    for line, r in enumerate(rows, start=2):
+        if CIFAR10_CLASSES[int(r["label"])] != r["class_name"] or not r["path"].startswith(
+            r["class_name"] + "/"
+        ):
+            raise ValueError(
+                f"{csv_path.name} line {line}: label, class_name and path must agree; got "
+                f"{r['label']}, {r['class_name']!r}, {r['path']!r}"
+            )
+    train_index = None
+    if "cifar10_train_index" in (rows[0] if rows else {}):
+        train_index = np.array([int(r["cifar10_train_index"]) for r in rows], dtype=np.int64)
+        if not np.array_equal(np.sort(train_index), np.arange(len(rows))):
+            raise ValueError(
+                f"{csv_path.name} cifar10_train_index must be a permutation of 0..{len(rows) - 1}"
+            )
+    return Cifar10Images(zip_path, paths, labels, train_index)
+
+
+def load_cifar10n(
+    data_root: str | Path, label_set: str, *, label_file: str | Path | None = None
+) -> tuple[Cifar10Images, np.ndarray]:
+    """CIFAR-10 training images with one CIFAR-10N label set, both in zip order.
+
+    Args:
+        data_root: folder holding ``cifar10/`` and ``cifar10n/``.
+        label_set: ``clean``, ``aggre``, ``random1``, ``random2``, ``random3`` or ``worst``.
+        label_file: default ``data_root/cifar10n/CIFAR-10_human.pt``.
+
+    Returns:
+        ``(images, noisy)``: ``noisy[i]`` is the label set's label of ``images.image(i)``;
+        ``images.labels`` are the clean labels. The clean labels of the label file are checked
+        against the CSV's (a wrong mapping is an error, not silent noise).
+    """
+    data_root = Path(data_root)
+    label_file = Path(label_file) if label_file is not None else None
+    label_file = label_file or data_root / "cifar10n" / "CIFAR-10_human.pt"
+    noisy_std = read_cifar10n(label_file, label_set)
+    images = read_cifar10(data_root / "cifar10", "train")
+    noisy = images.align(noisy_std)
+    clean = images.align(read_cifar10n(label_file, "clean"))
+    mismatch = int((clean != images.labels).sum())
+    if mismatch:
+        raise ValueError(
+            f"clean_label of {label_file.name} must match the CSV labels under the index "
+            f"mapping; got {mismatch} mismatches"
+        )
+    return images, noisy
