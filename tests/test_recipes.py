@@ -58,3 +58,26 @@ def test_recipe_runs(path, tmp_path, request):
     if variants:
         summary = json.loads((tmp_path / "out" / "summary.json").read_text())
         assert sorted(summary) == sorted(variants)
+
+
+def test_quickstart_from_the_command_line(tmp_path, capsys):
+    """`labelnoise train recipes/quickstart.yaml`: table printed, metrics written, and every
+    report (summary and per variant) references PNG files that exist."""
+    import re
+
+    from labelnoise.cli import main
+
+    quickstart = next(p for p in RECIPES if p.name == "quickstart.yaml")
+    out = tmp_path / "qs"
+    assert main(["train", str(quickstart), *SMOKE, f"--output_dir={out}"]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "| run |" in printed and "clean test accuracy" in printed and "issue precision" in printed
+    )
+    variants = load_recipe(quickstart)["variants"]
+    for name in variants:
+        assert name in printed
+        assert json.loads((out / name / "metrics.json").read_text())["run"] == name
+    for html in [out / "report.html", *(out / n / "report.html" for n in variants)]:
+        refs = re.findall(r"(?:src|href)='([^']+)'", html.read_text())
+        assert refs and all((html.parent / r).is_file() for r in refs), html
