@@ -82,6 +82,18 @@ def test_run_writes_every_output(tmp_path):
     assert metrics["noise_rate_realised"] == pytest.approx(corrupted.mean())
     assert metrics["detection"]["num_corrupted"] == int(corrupted.sum())
     assert yaml.safe_load((run / "config.yaml").read_text())["data"]["limit"] == 120
+    # realised transition: counted here independently from the same training split
+    from labelnoise.engine.setup import build_task
+
+    train_split = build_task(cfg).splits.train
+    counts = np.zeros((10, 10))
+    for i in range(len(train_split)):
+        item = train_split[i]
+        counts[int(item["clean_target"]), int(item["target"])] += 1
+    rows = counts.sum(1, keepdims=True)
+    expected = np.where(rows > 0, counts / np.maximum(rows, 1), np.eye(10))
+    realised = np.asarray(json.loads((run / "transitions.json").read_text())["realised"])
+    np.testing.assert_allclose(realised, expected, atol=1e-12)
 
     # report and evaluate on the finished run
     assert main(["report", str(run)]) == 0
@@ -235,6 +247,11 @@ def test_two_processes_match_one_process(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(yaml.safe_dump(spec))
     launcher = Path(sys.executable).with_name("accelerate")
+    import socket
+
+    with socket.socket() as sock:  # a free port: other distributed tests may run in parallel
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     cmd = [
         str(launcher),
         "launch",
@@ -247,6 +264,8 @@ def test_two_processes_match_one_process(tmp_path):
         "no",
         "--dynamo_backend",
         "no",
+        "--main_process_port",
+        str(port),
         "-m",
         "labelnoise",
         "train",

@@ -126,7 +126,7 @@ def start(cfg: RunConfig, *, resume: bool, overwrite: bool) -> Run:
         eval_loaders,
         total,
         key,
-        lower=key is not None and key.rsplit("_", 1)[-1] in adapter.lower_is_better,
+        lower=adapter.primary_metric in adapter.lower_is_better,
         started=started,
         dynamics=Dynamics(len(splits.train)),
         ckpt=Checkpointer(accelerator, run_dir, keep=cfg.train.keep_checkpoints),
