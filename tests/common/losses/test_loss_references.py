@@ -16,6 +16,7 @@ from labelnoise.common.losses import (
     forward_correction,
     gce,
     sce,
+    tlq,
 )
 from labelnoise.common.transition import TransitionMatrix
 
@@ -136,3 +137,18 @@ def test_label_smoothing_matches_torch_and_nls_target():
     expected = -np.sum(target * np.log(_softmax(LOGITS)), 1)
     got = build_loss("nls", smoothing=r)(logits, labels)
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-10)
+
+
+def test_tlq_truncates_below_k():
+    p = _softmax(LOGITS)
+    py = p[np.arange(7), LABELS]
+    expected = (1 - np.maximum(py, 0.3) ** 0.7) / 0.7
+    logits = _t(LOGITS).requires_grad_()
+    got = tlq(logits, _t(LABELS), k=0.3, reduction="none")
+    np.testing.assert_allclose(got.detach().numpy(), expected, rtol=1e-10)
+    got.sum().backward()
+    assert torch.all(logits.grad[torch.from_numpy(py <= 0.3)] == 0)
+    assert torch.all(logits.grad[torch.from_numpy(py > 0.3)].abs().sum(1) > 0)
+    default = tlq(_t(LOGITS), _t(LABELS), reduction="none")
+    manual = tlq(_t(LOGITS), _t(LABELS), k=0.5 / 4, reduction="none")
+    torch.testing.assert_close(default, manual)

@@ -20,6 +20,7 @@ Losses are written as per-unit kernels on the ``(N, C, *)`` layout (class ops ov
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -48,6 +49,13 @@ class Target:
         if self.hard is not None:
             return x.gather(1, self.hard.unsqueeze(1)).squeeze(1)
         return (self.soft * x).sum(1)
+
+    def pick_map(self, x: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
+        """``sum_c t_c fn(x)_c`` for an element-wise ``fn``; hard targets pick first, so ``fn``
+        runs on ``(N, *)`` instead of ``(N, C, *)``."""
+        if self.hard is not None:
+            return fn(self.pick(x))
+        return self.pick(fn(x))
 
     def probs(self, like: Tensor) -> Tensor:
         """The target as a distribution ``(N, C, *)`` (one-hot for hard targets)."""

@@ -56,7 +56,7 @@ def nce_rce(
     )
     t = prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     lp = log_probs(logits)
-    loss = alpha * _nce_terms(lp, t) + beta * reverse_ce(lp.exp(), t, min_prob)
+    loss = alpha * _nce_terms(lp, t) + beta * reverse_ce(lp, t, min_prob)
     return finish(loss, t, weight, reduction)
 
 
@@ -75,5 +75,5 @@ def nce_mae(
     beta = check_nonnegative("beta", beta)
     t = prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     lp = log_probs(logits)
-    loss = alpha * _nce_terms(lp, t) + beta * mae_terms(lp.exp(), t)
+    loss = alpha * _nce_terms(lp, t) + beta * mae_terms(lp, t)
     return finish(loss, t, weight, reduction)

@@ -30,7 +30,7 @@ def gce(
     """
     q = check_in_range("q", q, 0.0, 1.0, low_inclusive=False)
     t = prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
-    loss = t.pick(-torch.expm1(q * log_probs(logits))) / q
+    loss = t.pick_map(log_probs(logits), lambda lp: -torch.expm1(q * lp)) / q
     return finish(loss, t, weight, reduction)
 
 
@@ -39,20 +39,26 @@ def tlq(
     target: Tensor,
     *,
     q: float = 0.7,
-    k: float = 0.5,
+    k: float | None = None,
     weight: Tensor | None = None,
     ignore_index: int = -100,
     reduction: Reduction = "mean",
 ) -> Tensor:
     """Truncated ``L_q``: ``L_q(max(p_y, k))`` -- constant (no gradient) once ``p_y <= k``.
 
-    ``q`` in ``(0, 1]``, ``k`` in ``[0, 1)``; ``k = 0`` is :func:`gce`.
+    ``q`` in ``(0, 1]``, ``k`` in ``[0, 1)``; ``k = 0`` is :func:`gce`. The default
+    ``k = None`` means ``0.5 / C``: a unit must start below half the uniform probability to be
+    truncated, so training can begin (the paper's ``k = 0.5`` was applied only after 40 epochs
+    of plain GCE through its pruning schedule; with ``p_y ~ 1/C`` at initialisation a large
+    ``k`` truncates every unit and nothing learns).
     """
     q = check_in_range("q", q, 0.0, 1.0, low_inclusive=False)
-    k = check_in_range("k", k, 0.0, 1.0, high_inclusive=False)
     t = prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
-    lp = log_probs(logits)
-    if k > 0:
-        lp = lp.clamp_min(math.log(k))
-    loss = t.pick(-torch.expm1(q * lp)) / q
+    k = (
+        0.5 / logits.shape[1]
+        if k is None
+        else check_in_range("k", k, 0.0, 1.0, high_inclusive=False)
+    )
+    floor = math.log(k) if k > 0 else -math.inf
+    loss = t.pick_map(log_probs(logits), lambda lp: -torch.expm1(q * lp.clamp_min(floor))) / q
     return finish(loss, t, weight, reduction)

@@ -10,11 +10,11 @@ from labelnoise.common.losses._base import Reduction, Target, finish, log_probs,
 __all__ = ["mae"]
 
 
-def mae_terms(p: Tensor, t: Target) -> Tensor:
-    """Per-unit ``||p - t||_1 / 2`` (``1 - p_y`` for a hard target); ``p (N, C, *)``."""
+def mae_terms(lp: Tensor, t: Target) -> Tensor:
+    """Per-unit ``||p - t||_1 / 2`` (``1 - p_y`` for a hard target) from ``lp (N, C, *)``."""
     if t.hard is not None:
-        return 1.0 - t.pick(p)
-    return 0.5 * (p - t.soft.to(p.dtype)).abs().sum(1)
+        return 1.0 - t.pick(lp).exp()
+    return 0.5 * (lp.exp() - t.soft.to(lp.dtype)).abs().sum(1)
 
 
 def mae(
@@ -28,4 +28,4 @@ def mae(
     """``||softmax(z) - t||_1 / 2``, i.e. ``1 - p_y`` for hard targets (half of Ghosh et al.'s
     MAE, the scale of Ma et al.'s APL code and of GCE at ``q = 1``)."""
     t = prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
-    return finish(mae_terms(log_probs(logits).exp(), t), t, weight, reduction)
+    return finish(mae_terms(log_probs(logits), t), t, weight, reduction)

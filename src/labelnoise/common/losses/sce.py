@@ -21,11 +21,12 @@ from labelnoise.common.losses._base import (
 __all__ = ["rce", "sce"]
 
 
-def reverse_ce(p: Tensor, t: Target, min_prob: float) -> Tensor:
-    """Per-unit ``-sum_c p_c log(clamp(t_c, min_prob, 1))``; ``p (N, C, *)`` -> ``(N, *)``."""
+def reverse_ce(lp: Tensor, t: Target, min_prob: float) -> Tensor:
+    """Per-unit ``-sum_c p_c log(clamp(t_c, min_prob, 1))`` from log-probabilities
+    ``lp (N, C, *)`` -> ``(N, *)``."""
     if t.hard is not None:
-        return -math.log(min_prob) * (1.0 - t.pick(p))
-    return -(p * t.soft.to(p.dtype).clamp(min_prob, 1.0).log()).sum(1)
+        return -math.log(min_prob) * (1.0 - t.pick(lp).exp())
+    return -(lp.exp() * t.soft.to(lp.dtype).clamp(min_prob, 1.0).log()).sum(1)
 
 
 def rce(
@@ -43,7 +44,7 @@ def rce(
         "min_prob", min_prob, 0.0, 1.0, low_inclusive=False, high_inclusive=False
     )
     t = prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
-    return finish(reverse_ce(log_probs(logits).exp(), t, min_prob), t, weight, reduction)
+    return finish(reverse_ce(log_probs(logits), t, min_prob), t, weight, reduction)
 
 
 def sce(
@@ -66,5 +67,5 @@ def sce(
     )
     t = prepare(logits, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
     lp = log_probs(logits)
-    loss = -alpha * t.pick(lp) + beta * reverse_ce(lp.exp(), t, min_prob)
+    loss = -alpha * t.pick(lp) + beta * reverse_ce(lp, t, min_prob)
     return finish(loss, t, weight, reduction)
