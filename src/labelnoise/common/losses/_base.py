@@ -174,8 +174,3 @@ def finish(loss: Tensor, t: Target, weight: Tensor | None, reduction: str) -> Te
 def log_probs(logits: Tensor) -> Tensor:
     """``log_softmax`` over the class dim 1 in the compute dtype."""
     return torch.log_softmax(as_compute_dtype(logits), dim=1)
-
-
-def class_sum_view(x: Tensor, ndim: int) -> Tensor:
-    """Reshape a ``(C,)`` vector to broadcast over dim 1 of an ``ndim``-D tensor."""
-    return x.view(1, -1, *([1] * (ndim - 2)))
