@@ -78,8 +78,9 @@ def make_loader(
     seed: int,
     shuffle: bool,
     num_workers: int = 0,
-) -> tuple[DataLoader, EpochSampler]:
-    """A DataLoader over ``dataset`` with an :class:`EpochSampler` (returned for set_epoch)."""
+) -> DataLoader:
+    """A DataLoader over ``dataset`` with an :class:`EpochSampler` (Accelerate's
+    ``loader.set_epoch(epoch)`` reaches it)."""
     sampler = EpochSampler(len(dataset), seed=seed, shuffle=shuffle)
     loader = DataLoader(
         dataset,
@@ -88,7 +89,7 @@ def make_loader(
         collate_fn=adapter.collate,
         num_workers=num_workers,
     )
-    return loader, sampler
+    return loader
 
 
 def eval_loader(

@@ -78,7 +78,7 @@ def _fit_fold(
     from accelerate.utils import set_seed
 
     set_seed(seed)
-    loader, _ = make_loader(
+    loader = make_loader(
         subset,
         adapter,
         batch_size=cfg.data.batch_size,

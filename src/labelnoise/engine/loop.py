@@ -87,12 +87,14 @@ def start(cfg: RunConfig, *, resume: bool, overwrite: bool) -> Run:
         torch.set_num_threads(cfg.train.num_threads)
     accelerator = make_accelerator(cfg)
     run_dir = prepare_run_dir(cfg, resume=resume, overwrite=overwrite, accelerator=accelerator)
+    if accelerator.log_with:  # TensorBoard, when installed, logs into run_dir
+        accelerator.init_trackers(cfg.name)
     set_seed(cfg.seed)
     task = build_task(cfg)
     adapter, splits = task.adapter, task.splits
     key = selection_key(cfg, adapter, splits)
     d = cfg.data
-    train_loader, _ = make_loader(
+    train_loader = make_loader(
         splits.train,
         adapter,
         batch_size=d.batch_size,

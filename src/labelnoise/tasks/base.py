@@ -8,7 +8,8 @@ Dataset items are dicts. Every item carries ``"example_id"`` (an int, unique wit
 ``0..len-1``) and ``"target"`` (the label the model is trained or evaluated on: noisy for
 the training split). Where the clean label is known (simulated noise, or a real-noise dataset
 with gold), items also carry ``"clean_target"`` so the loop can score detection and report
-clean-label metrics.
+clean-label metrics. The engine may subset a split (``data.limit``); it then renumbers
+``example_id`` and keeps the original as ``source_id``.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ class TaskAdapter(ABC):
         self, model: nn.Module, batch: dict[str, Any], *, target_key: str = "target"
     ) -> Units:
         """Run ``model`` on ``batch`` and return its units. ``target_key`` picks ``"target"``
-        or ``"clean_target"``; ``Units.example_id`` must come from ``batch["example_id"]``."""
+        or ``"clean_target"``; ``Units.example_id`` must come from ``batch["example_id"]``.
+        An optional ``Units.weight`` ``(U,)`` multiplies the selector's weights in the loop."""
 
     def metrics(self, units: Units) -> dict[str, float]:
         """Metrics of gathered evaluation units (all processes, no duplicates).
