@@ -116,7 +116,16 @@ def test_select_by_clean_val_and_early_stopping(tmp_path):
     )
     m = train(cfg)
     assert m["selection"]["rule"] == "clean_val" and "clean" in m["selection"]["note"]
-    assert m["train"]["epochs"] <= 8 and m["detection"]["method"] == "dynamics"
+    assert m["detection"]["method"] == "dynamics"
+    h = [json.loads(x) for x in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    values = [r["val_clean_accuracy"] for r in h]
+    best = int(np.argmax(values))  # first maximum, as the loop keeps the first best
+    assert m["selection"]["best_epoch"] == h[best]["epoch"]
+    assert m["val"]["clean_accuracy"] == pytest.approx(values[best], abs=1e-12)
+    # patience 1: the run stops at the first evaluation that does not improve
+    improved = [i == 0 or v > max(values[:i]) for i, v in enumerate(values)]
+    assert all(improved[:-1]) and (not improved[-1] or len(h) == 8)
+    assert m["train"]["epochs"] == len(h)
 
 
 def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(tmp_path):
