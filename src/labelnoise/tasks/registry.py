@@ -9,6 +9,8 @@ from labelnoise.tasks.base import TaskAdapter
 
 TASKS: dict[str, str] = {
     "classification": "labelnoise.tasks.classification:ClassificationAdapter",
+    "clip": "labelnoise.tasks.clip.adapter:ClipAdapter",
+    "graph": "labelnoise.tasks.graph.adapter:GraphAdapter",
     "ner": "labelnoise.tasks.ner.adapter:NERAdapter",
     "regression": "labelnoise.tasks.regression.adapter:RegressionAdapter",
 }

@@ -1,0 +1,43 @@
+"""Graph node classification with noisy labels (PyG): readers, ERASE's noise protocol,
+GCN / GAT / APPNP, label-propagation correction, neighbourhood-aware detection, and PPR
+prototype pseudo-labelling (``ppl``). Heavy torch_geometric imports happen inside the models."""
+
+from labelnoise.tasks.graph.data import GraphData, from_pyg, normalize_features, to_pyg
+from labelnoise.tasks.graph.detection import graph_label_quality
+from labelnoise.tasks.graph.edgelist import read_edgelist
+from labelnoise.tasks.graph.fullbatch import FitResult, fit_fullbatch
+from labelnoise.tasks.graph.models import MODELS, build_model, ppr_features
+from labelnoise.tasks.graph.noise import erase_corruption_matrix, erase_noise, erase_seed
+from labelnoise.tasks.graph.planetoid import PlanetoidUnpickler, load_pickle, read_planetoid
+from labelnoise.tasks.graph.propagation import (
+    label_propagation,
+    lp_correct,
+    neighbour_label_agreement,
+)
+from labelnoise.tasks.graph.robust import PPLResult, ppl_fit, prototype_probs
+
+__all__ = [
+    "MODELS",
+    "FitResult",
+    "GraphData",
+    "PPLResult",
+    "PlanetoidUnpickler",
+    "build_model",
+    "erase_corruption_matrix",
+    "erase_noise",
+    "erase_seed",
+    "fit_fullbatch",
+    "from_pyg",
+    "graph_label_quality",
+    "label_propagation",
+    "load_pickle",
+    "lp_correct",
+    "neighbour_label_agreement",
+    "normalize_features",
+    "ppl_fit",
+    "ppr_features",
+    "prototype_probs",
+    "read_edgelist",
+    "read_planetoid",
+    "to_pyg",
+]
