@@ -58,8 +58,13 @@ def evaluate_units(
     accelerator: Any,
     *,
     target_key: str = "target",
+    shrink: bool = True,
 ) -> Units:
-    """Run ``model`` over ``loader`` and return the gathered, de-duplicated units (CPU)."""
+    """Run ``model`` over ``loader`` and return the gathered, de-duplicated units (CPU).
+
+    ``shrink``: pass each batch through ``adapter.eval_units`` (metrics); detection needs
+    the full class scores and turns it off.
+    """
     was_training = model.training
     model.eval()
     preds, targets, ids, batches = [], [], [], []
@@ -67,6 +72,8 @@ def evaluate_units(
         batch = move_to(batch, accelerator.device)
         with accelerator.autocast():
             u = adapter.units(model, batch, target_key=target_key)
+            if shrink:
+                u = adapter.eval_units(u)
         preds.append(u.pred.detach().float().cpu())
         targets.append(u.target.detach().cpu())
         ids.append(u.example_id.detach().long().cpu())

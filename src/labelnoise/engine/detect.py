@@ -166,7 +166,7 @@ def detect_label_issues(
                 num_process=accelerator.num_processes,
                 process_index=accelerator.process_index,
             )
-            u = evaluate_units(adapter, model, loader, accelerator)
+            u = evaluate_units(adapter, model, loader, accelerator, shrink=False)
             if u.pred.dim() != 2:
                 return None
             p_parts.append(u.pred.double().softmax(1).numpy())

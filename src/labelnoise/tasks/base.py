@@ -84,6 +84,14 @@ class TaskAdapter(ABC):
         or ``"clean_target"``; ``Units.example_id`` must come from ``batch["example_id"]``.
         An optional ``Units.weight`` ``(U,)`` multiplies the selector's weights in the loop."""
 
+    def eval_units(self, units: Units) -> Units:
+        """Shrink one evaluation batch's units before the loop keeps and gathers them.
+
+        Default: unchanged. Tasks with very many units (pixels) can return e.g. argmax
+        predictions here, which their :meth:`metrics` then reads.
+        """
+        return units
+
     def metrics(self, units: Units) -> dict[str, float]:
         """Metrics of gathered evaluation units (all processes, no duplicates).
 
