@@ -7,7 +7,8 @@ Usage: ``python benchmarks/regression_noise.py --data-dir DIR --json OUT [--seed
    uniform replacement) at 20 / 40 / 60 % and Gaussian noise (0.5 target std on every
    training target), ``--seeds`` seeds (split, noise and init all change with the seed).
    Small-loss selection is told the noise rate (0.2 for Gaussian), as in Co-teaching;
-   every other method is noise-rate agnostic.
+   every other method is noise-rate agnostic. ``clean (oracle)`` is MSE trained on the clean
+   targets: the floor no method can be expected to beat (not counted as "best").
 2. Detection AUPRC on the symmetric settings: our residual and neighbour-agreement scores
    and cleanlab's ``get_label_quality_scores`` (outre and residual) on the *same* 5-fold
    out-of-sample MLP predictions (Friedman: a 3,000-row training subset, because cleanlab's
@@ -58,6 +59,7 @@ NOISES = {
     "gauss": RegressionNoiseConfig("gaussian", 0.0, 0.5),
 }
 METHODS = ["mse", "huber", "cauchy", "trimmed", "small_loss", "gaussian_nll", "confrag"]
+ORACLE = "clean (oracle)"
 TRAIN = {
     "diabetes": TrainConfig(hidden=(32,), epochs=40, batch_size=64, weight_decay=0.1),
     "friedman1": TrainConfig(hidden=(64, 64), epochs=20, batch_size=512),
@@ -124,18 +126,30 @@ def robustness(seeds: int, rows: list, det_rows: list) -> tuple[str, str]:
                         rows.append(row(f"{name}/{nk}/seed{seed}", method, "ERR", e))
                         ap = average_precision_score(bad, 1 - sel.score)
                         det.setdefault((name, nk, "ConFrag selection score"), []).append(ap)
+                oracle = fit_mlp(data.x[tr], data.y[tr], config=TRAIN[name], seed=seed)
+                v = mae(oracle.predict(data.x[te]), data.y[te])
+                mae_table.setdefault((name, nk, ORACLE), []).append(v)
+                rows.append(row(f"{name}/{nk}/seed{seed}", ORACLE, "clean_test_mae", v))
                 if noise.kind == "symmetric":
                     detection(name, data, tr, y_noisy, bad, nk, seed, det)
-    head = ["dataset", "noise", *METHODS, "best / mse"]
+    head = ["dataset", "noise", *METHODS, ORACLE, "best / mse", "oracle / mse"]
     table = []
     for name, nk in {(k[0], k[1]) for k in mae_table}:
         means = [float(np.mean(mae_table[(name, nk, m)])) for m in METHODS]
         cells = [
             f"{mu:.3f} ± {np.std(mae_table[(name, nk, m)]):.3f}" for mu, m in zip(means, METHODS)
         ]
+        oracle = float(np.mean(mae_table[(name, nk, ORACLE)]))
+        cells.append(f"{oracle:.3f} ± {np.std(mae_table[(name, nk, ORACLE)]):.3f}")
         best = min(means[1:])
         table.append(
-            [name, nk, *cells, f"{best / means[0]:.3f} ({METHODS[1 + int(np.argmin(means[1:]))]})"]
+            [
+                name,
+                nk,
+                *cells,
+                f"{best / means[0]:.3f} ({METHODS[1 + int(np.argmin(means[1:]))]})",
+                f"{oracle / means[0]:.3f}",
+            ]
         )
     table.sort(key=lambda r: (r[0], r[1]))
     scores = sorted({k[2] for k in det})
