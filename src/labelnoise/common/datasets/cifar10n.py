@@ -219,8 +219,8 @@ def read_cifar10(folder: str | Path, split: Literal["train", "test"] = "train") 
             raise FileNotFoundError(f"CIFAR-10 file must exist; got {str(p)!r}")
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
-    with zipfile.ZipFile(zip_path) as z:
-        names = [n for n in z.namelist() if not n.endswith("/")]
+    archive = zipfile.ZipFile(zip_path)  # kept open: image() reuses its directory
+    names = [n for n in archive.namelist() if not n.endswith("/")]
     paths = tuple(r["path"] for r in rows)
     if list(paths) != names:
         raise ValueError(
@@ -243,7 +243,7 @@ def read_cifar10(folder: str | Path, split: Literal["train", "test"] = "train") 
             raise ValueError(
                 f"{csv_path.name} cifar10_train_index must be a permutation of 0..{len(rows) - 1}"
             )
-    return Cifar10Images(zip_path, paths, labels, train_index)
+    return Cifar10Images(zip_path, paths, labels, train_index, _zip=(os.getpid(), archive))
 
 
 def load_cifar10n(
