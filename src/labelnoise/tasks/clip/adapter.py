@@ -282,10 +282,11 @@ def _pseudo_label_shots(
     feats = encode(pool, cand)
     probs = (F.normalize(feats, dim=-1) @ classifier.t()).softmax(-1)
     pick, pseudo = top_confident_per_class(probs, cfg.shots + cfg.val_shots)
-    is_tr = torch.from_numpy(_first_per_class(pseudo.numpy(), cfg.shots))
+    pick = pick.numpy()
+    is_tr = _first_per_class(pseudo.numpy(), cfg.shots)
     return {
-        "train": (cand[pick[is_tr]], pseudo[is_tr], feats[pick[is_tr]]),
-        "val": (cand[pick[~is_tr]], pseudo[~is_tr], feats[pick[~is_tr]]),
+        split: (cand[pick[m]], pseudo[torch.from_numpy(m)], feats[torch.from_numpy(pick[m])])
+        for split, m in (("train", is_tr), ("val", ~is_tr))
     }
 
 
