@@ -90,7 +90,7 @@ def _types(class_names: Sequence[str]) -> list[str]:
         for p in ("B-", "I-"):
             if p + t not in class_names:
                 raise ValueError(
-                    f"class_names must contain {p + t} (IOB2 over {types}); got it missing"
+                    f"class_names must contain {p + t} (IOB2 over {types}); got {list(class_names)}"
                 )
     if "O" not in class_names:
         raise ValueError(f"class_names must contain 'O'; got {list(class_names)}")
