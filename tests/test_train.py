@@ -328,3 +328,24 @@ def test_coteaching_without_forgetting_is_cross_entropy_for_network_a(tmp_path):
     assert [r["val_noisy_accuracy"] for r in h_ce] == [r["val_noisy_accuracy"] for r in h_ct]
     with pytest.raises(ValueError, match="two-network selector"):
         train_ct(resolve(tiny(tmp_path, "bad", method="coteaching")))
+
+
+def test_resume_a_recipe_with_variants(tmp_path):
+    import shutil
+
+    from labelnoise.commands.train import run_recipe
+
+    spec = tiny(
+        tmp_path,
+        "v",
+        train={"max_steps": 2},
+        detection={"method": "none"},
+        variants={"a": {}, "b": {"loss": {"name": "gce"}}},
+    )
+    first = dict(run_recipe(spec, {}, report=False))
+    shutil.rmtree(tmp_path / "v" / "b")  # as if killed before variant b started
+    again = dict(run_recipe(spec, {}, resume=True, report=False))
+    assert again["a"] == first["a"]  # finished: read back, not retrained
+    assert again["b"]["loss"] == "gce" and again["b"]["test"] == first["b"]["test"]
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        run_recipe(spec, {}, report=False)

@@ -77,8 +77,14 @@ def run_recipe(
     runs = resolve_runs(recipe, overrides)
     results = []
     for cfg in runs:
+        if resume and len(runs) > 1 and not (cfg.run_dir / "config.yaml").is_file():
+            resume_this = False  # a variant the interrupted run never reached starts fresh
+        else:
+            resume_this = resume
         module = "labelnoise.train_coteaching" if cfg.method == "coteaching" else "labelnoise.train"
-        metrics = importlib.import_module(module).train(cfg, resume=resume, overwrite=overwrite)
+        metrics = importlib.import_module(module).train(
+            cfg, resume=resume_this, overwrite=overwrite
+        )
         if _is_main() and report:
             write_report(cfg.run_dir)
         results.append((cfg.name, metrics))
