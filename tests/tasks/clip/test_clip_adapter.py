@@ -75,3 +75,20 @@ def test_cifar10n_worst_labels_through_the_adapter(tiny_backbone, data_dir):
     assert splits.info["noise_rate_pool"] == pytest.approx(0.4021, abs=5e-5)  # published
     assert Counter(splits.train.target.tolist()) == {c: 4 for c in range(10)}
     assert len(splits.test) == 10 and sorted(splits.test.clean.tolist()) == list(range(10))
+
+
+def test_zero_shot_recipe_through_the_engine(tiny_backbone, image_folder, tmp_path):
+    """Zero-shot CLIP as the engine runs it (template context, lr 0) = direct zero-shot."""
+    from labelnoise.commands.train import run_recipe
+
+    task = {"dataset": str(image_folder), "shots": 2, "val_shots": 1}
+    recipe = {
+        "task": {"name": "clip", "ctx_init": "a photo of a", **task},
+        "optim": {"name": "sgd", "lr": 0.0, "momentum": 0.0},
+        "train": {"epochs": 1, "select_by": "last", "progress": False, "num_threads": 1},
+        "detection": {"method": "none"},
+        "output_dir": str(tmp_path / "run"),
+    }
+    [(_, metrics)] = run_recipe(recipe, {}, report=False)
+    direct = _adapter(tiny_backbone, **task).build_datasets(None, seed=0)
+    assert metrics["test"]["accuracy"] == pytest.approx(direct.info["zeroshot_test_accuracy"])
