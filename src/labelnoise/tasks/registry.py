@@ -9,6 +9,7 @@ from labelnoise.tasks.base import TaskAdapter
 
 TASKS: dict[str, str] = {
     "classification": "labelnoise.tasks.classification:ClassificationAdapter",
+    "audio": "labelnoise.tasks.audio.adapter:AudioAdapter",
     "clip": "labelnoise.tasks.clip.adapter:ClipAdapter",
     "graph": "labelnoise.tasks.graph.adapter:GraphAdapter",
     "ner": "labelnoise.tasks.ner.adapter:NERAdapter",
