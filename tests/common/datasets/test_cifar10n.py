@@ -92,7 +92,10 @@ def test_tiny_layout_and_align(tmp_path):
     )
     np.testing.assert_array_equal(images.align(read_cifar10n(lf, "clean")), [0, 0, 1])
     np.testing.assert_array_equal(images.align(read_cifar10n(lf, "worst")), [1, 1, 0])
-    assert np.asarray(images.image(2)).shape == (32, 32, 3)
+    arr = images.array([2, 0])
+    assert arr.shape == (2, 32, 32, 3) and arr.dtype == np.uint8
+    np.testing.assert_array_equal(arr[0], np.asarray(images.image(2)))
+    assert abs(int(arr[0, 5, 5, 0]) - 200) < 8  # the JPEG's red, up to compression
 
 
 def test_unknown_label_set_lists_valid_names(tmp_path):

@@ -137,7 +137,7 @@ def read_cifar10n(path: str | Path, label_set: str) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-@dataclass
+@dataclass(eq=False)
 class Cifar10Images:
     """The images of one CIFAR-10 zip, decoded lazily.
 
@@ -184,6 +184,12 @@ class Cifar10Images:
             raise ValueError(
                 f"image {name!r} in {str(self.zip_path)!r} could not be read: {e}"
             ) from None
+
+    def array(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """Decoded images ``(n, 32, 32, 3)`` uint8 (all, or ``indices``, in that order)."""
+        idx = range(len(self)) if indices is None else np.asarray(indices).tolist()
+        out = [np.asarray(self.image(i), dtype=np.uint8) for i in idx]
+        return np.stack(out) if out else np.zeros((0, 32, 32, 3), np.uint8)
 
     def align(self, standard_labels: np.ndarray) -> np.ndarray:
         """Reorder labels given in the standard training order (CIFAR-10N) into zip order.

@@ -28,7 +28,7 @@ __all__ = [
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
-@dataclass
+@dataclass(eq=False)
 class ImageFolderImages:
     """Images of an ImageFolder directory (``root/<class name>/<file>``), decoded lazily.
 
