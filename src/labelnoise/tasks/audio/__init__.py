@@ -1,0 +1,61 @@
+"""Audio tagging with noisy labels: readers (FSDKaggle2019 CSVs, FSDD), log-mel features,
+a small CNN, per-tag small-loss selection for curated + noisy training, lwlrap and mAP.
+
+torchaudio is imported here only (never from :mod:`labelnoise.common`).
+"""
+
+from labelnoise.tasks.audio.adapter import AudioAdapter, AudioConfig, TagNoiseConfig
+from labelnoise.tasks.audio.dataset import AugmentParams, ClipDataset
+from labelnoise.tasks.audio.features import (
+    LogMelParams,
+    cached_log_mels,
+    crop_or_pad,
+    log_mel_transform,
+    spec_augment,
+)
+from labelnoise.tasks.audio.fit import fit_tagger, predict_tags
+from labelnoise.tasks.audio.io import BadAudioFile, load_audio
+from labelnoise.tasks.audio.metrics import (
+    average_precision_per_tag,
+    lwlrap,
+    mean_average_precision,
+    per_tag_lwlrap,
+)
+from labelnoise.tasks.audio.model import SmallCNN, build_audio_model
+from labelnoise.tasks.audio.readers import (
+    ClipRecord,
+    load_clips,
+    multi_hot,
+    read_fsdd,
+    read_tag_csv,
+)
+from labelnoise.tasks.audio.selection import PerTagSmallLossSelector
+
+__all__ = [
+    "AudioAdapter",
+    "AudioConfig",
+    "AugmentParams",
+    "BadAudioFile",
+    "ClipDataset",
+    "ClipRecord",
+    "LogMelParams",
+    "PerTagSmallLossSelector",
+    "SmallCNN",
+    "TagNoiseConfig",
+    "average_precision_per_tag",
+    "build_audio_model",
+    "cached_log_mels",
+    "crop_or_pad",
+    "fit_tagger",
+    "load_audio",
+    "load_clips",
+    "log_mel_transform",
+    "lwlrap",
+    "mean_average_precision",
+    "multi_hot",
+    "per_tag_lwlrap",
+    "predict_tags",
+    "read_fsdd",
+    "read_tag_csv",
+    "spec_augment",
+]

@@ -1,0 +1,95 @@
+"""The clip dataset: cached log-mels -> fixed-size (optionally augmented) inputs + tag targets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from labelnoise.tasks.audio.features import crop_or_pad, spec_augment
+
+__all__ = ["AugmentParams", "ClipDataset"]
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """Training augmentation: random crop/pad position and SpecAugment masks."""
+
+    random_crop: bool = True
+    freq_masks: int = 2
+    freq_width: int = 6
+    time_masks: int = 2
+    time_width: int = 8
+
+
+class ClipDataset(Dataset):
+    """Items ``{"x" (1, M, frames), "target" (K,), "clean_target" (K,), "curated", "example_id"}``.
+
+    Args:
+        features: ``N`` log-mels ``(M, T_n)``.
+        target: ``(N, K)`` 0/1 tags trained on (noisy for training).
+        clean: ``(N, K)`` clean tags (``None``: same as ``target``).
+        curated: ``(N,)`` bool, clips whose tags are trusted (DCASE's curated set).
+        frames: input length ``T``.
+        augment: augmentation, or ``None`` (centred crop, no masks: evaluation).
+        seed: seed of the augmentation draws (item ``i``'s ``r``-th draw is a function of
+            ``(seed, i, r)``).
+    """
+
+    def __init__(
+        self,
+        features: Sequence[Tensor],
+        target: Tensor,
+        *,
+        clean: Tensor | None = None,
+        curated: Tensor | None = None,
+        frames: int,
+        augment: AugmentParams | None = None,
+        seed: int = 0,
+    ) -> None:
+        n = len(features)
+        if target.dim() != 2 or target.shape[0] != n:
+            raise ValueError(f"target must have shape ({n}, K); got {tuple(target.shape)}")
+        self.features = list(features)
+        self.target = target.float()
+        self.clean = self.target if clean is None else clean.float()
+        self.curated = torch.zeros(n, dtype=torch.bool) if curated is None else curated.bool()
+        self.frames = int(frames)
+        self.augment = augment
+        self.seed = int(seed)
+        self._draws = [0] * n
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        feat = self.features[i]
+        if self.augment is None:
+            x = crop_or_pad(feat, self.frames)
+        else:
+            g = torch.Generator().manual_seed(
+                (self.seed * 1_000_003 + i) * 1_000_033 + self._draws[i]
+            )
+            self._draws[i] += 1
+            a = self.augment
+            x = crop_or_pad(feat, self.frames, generator=g if a.random_crop else None)
+            if a.freq_masks or a.time_masks:
+                x = spec_augment(
+                    x,
+                    generator=g,
+                    freq_masks=a.freq_masks,
+                    freq_width=a.freq_width,
+                    time_masks=a.time_masks,
+                    time_width=a.time_width,
+                )
+        return {
+            "x": x.unsqueeze(0),
+            "target": self.target[i],
+            "clean_target": self.clean[i],
+            "curated": self.curated[i],
+            "example_id": i,
+        }
