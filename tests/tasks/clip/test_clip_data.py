@@ -83,3 +83,20 @@ def test_preprocess_matches_the_clip_image_processor(tiny_backbone):
     ours = preprocess(backbone, images)
     assert ours.shape == ref.shape == (3, 3, 56, 56)
     assert float((ours - ref).abs().mean()) < 0.05
+
+
+def test_local_checkpoint_folder_round_trip(tiny_backbone, tmp_path):
+    """A saved checkpoint folder loads offline and encodes exactly as the original."""
+    tiny_backbone.clip.save_pretrained(tmp_path)
+    tiny_backbone.tokenizer.save_pretrained(tmp_path)
+    tiny_backbone.processor.save_pretrained(tmp_path)
+    loaded = load_clip(str(tmp_path))
+    assert loaded.name == str(tmp_path)
+    assert not any(p.requires_grad for p in loaded.clip.parameters())
+    ids = tiny_backbone.tokenizer(["a photo of a cat."])["input_ids"]
+    assert loaded.tokenizer(["a photo of a cat."])["input_ids"] == ids
+    pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want = tiny_backbone.clip.get_image_features(pixel_values=pixels).pooler_output
+        got = loaded.clip.get_image_features(pixel_values=pixels).pooler_output
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
