@@ -132,7 +132,7 @@ def train_ner(
             opt.step()
             sched.step()
             step += 1
-        config.log.append({"epoch": epoch, "step": step, "loss": float(loss)})
+        config.log.append({"epoch": epoch, "step": step, "loss": float(loss.detach())})
         if config.method == "relabel" and epoch >= config.relabel_from and epoch < config.epochs:
             probs, _ = predict_probs(adapter, model, train)
             new_tags, changed = relabel_tokens(
