@@ -32,32 +32,19 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from labelnoise.common.noise.class_conditional import pair_flip_noise, symmetric_noise
 from labelnoise.common.units import Units
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 from labelnoise.tasks.clip.backbone import ClipBackbone, encode_images, load_clip, preprocess
 from labelnoise.tasks.clip.coop import ClipClassifier, zeroshot_text_features
-from labelnoise.tasks.clip.data import k_shot_split, read_image_folder, top_confident_per_class
+from labelnoise.tasks.clip.data import k_shot_split, top_confident_per_class
+from labelnoise.tasks.clip.sources import (
+    ClipNoiseConfig,
+    first_per_class,
+    interleave_classes,
+    read_pool,
+)
 
 __all__ = ["ClipAdapter", "ClipConfig", "ClipItems", "ClipNoiseConfig"]
-
-
-@dataclass
-class ClipNoiseConfig:
-    """Label noise of the training pool (before k-shot sampling).
-
-    Attributes:
-        kind: ``none``, ``symmetric``, ``pair_flip`` (core simulators) or ``cifar10n`` (the
-            real human labels; ``dataset: cifar10`` only).
-        rate: flip probability of the simulators.
-        label_set: CIFAR-10N set: ``aggre``, ``random1``, ``random2``, ``random3``, ``worst``.
-        seed: simulator seed; ``None`` uses the run seed.
-    """
-
-    kind: Literal["none", "symmetric", "pair_flip", "cifar10n"] = "none"
-    rate: float = 0.0
-    label_set: str = "worst"
-    seed: int | None = None
 
 
 @dataclass
@@ -161,7 +148,7 @@ class ClipAdapter(TaskAdapter):
 
     def build_datasets(self, data_dir: Path | None, *, seed: int) -> DatasetSplits:
         cfg: ClipConfig = self.config
-        pool, noisy, test_source, noise_info = _read_pool(cfg, data_dir, seed)
+        pool, noisy, test_source, noise_info = read_pool(cfg.dataset, cfg.noise, data_dir, seed)
         names = _class_names(cfg, pool)
         num_classes = len(names)
         clean = torch.as_tensor(pool.labels, dtype=torch.long)
@@ -195,12 +182,12 @@ class ClipAdapter(TaskAdapter):
             test_source, test_idx = pool, np.flatnonzero(~used)
         else:
             test_idx = np.arange(len(test_source))
-        test_idx = test_idx[_first_per_class(test_source.labels[test_idx], cfg.test_per_class)]
-        test_idx = test_idx[_interleave(test_source.labels[test_idx])]
+        test_idx = test_idx[first_per_class(test_source.labels[test_idx], cfg.test_per_class)]
+        test_idx = test_idx[interleave_classes(test_source.labels[test_idx])]
         test_clean = torch.as_tensor(test_source.labels, dtype=torch.long)
         items = {}
         for split, (idx, target, feats) in drawn.items():
-            o = _interleave(target)
+            o = interleave_classes(target)
             feats = None if feats is None else feats[o]
             items[split] = self._items(pool, idx[o], target[o], clean[idx[o]], feats, encode)
         items["test"] = self._items(
@@ -256,19 +243,6 @@ class ClipAdapter(TaskAdapter):
         return Units(logits, batch[target_key].long(), batch["example_id"].long())
 
 
-def _first_per_class(labels: np.ndarray, k: int | None) -> np.ndarray:
-    """``(N,)`` mask of the first ``k`` occurrences of each label (all when ``k`` is None)."""
-    labels = np.asarray(labels)
-    if k is None:
-        return np.ones(len(labels), bool)
-    seen: dict[int, int] = {}
-    keep = np.zeros(len(labels), bool)
-    for i, y in enumerate(labels.tolist()):
-        seen[y] = seen.get(y, 0) + 1
-        keep[i] = seen[y] <= k
-    return keep
-
-
 def _pseudo_label_shots(
     cfg: ClipConfig, pool: Any, encode: Any, classifier: torch.Tensor, seed: int
 ) -> dict[str, tuple[np.ndarray, torch.Tensor, torch.Tensor]]:
@@ -283,75 +257,11 @@ def _pseudo_label_shots(
     probs = (F.normalize(feats, dim=-1) @ classifier.t()).softmax(-1)
     pick, pseudo = top_confident_per_class(probs, cfg.shots + cfg.val_shots)
     pick = pick.numpy()
-    is_tr = _first_per_class(pseudo.numpy(), cfg.shots)
+    is_tr = first_per_class(pseudo.numpy(), cfg.shots)
     return {
         split: (cand[pick[m]], pseudo[torch.from_numpy(m)], feats[torch.from_numpy(pick[m])])
         for split, m in (("train", is_tr), ("val", ~is_tr))
     }
-
-
-def _interleave(labels: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Order that visits the classes round-robin (first of each class, then the second, ...),
-    so that any prefix (``data.limit``, ``data.eval_limit``) is close to class-balanced."""
-    labels = np.asarray(labels)
-    rank = np.zeros(len(labels), np.int64)
-    for c in np.unique(labels):
-        at = np.flatnonzero(labels == c)
-        rank[at] = np.arange(len(at))
-    return np.lexsort((labels, rank))
-
-
-def _read_pool(
-    cfg: ClipConfig, data_dir: Path | None, seed: int
-) -> tuple[Any, np.ndarray, Any, dict[str, Any]]:
-    """The training pool, its noisy labels, the test source (None: carve from the pool) and
-    noise facts for the report."""
-    from labelnoise.common.datasets.cifar10n import load_cifar10n, read_cifar10
-
-    noise = cfg.noise
-    if cfg.dataset == "cifar10":
-        if data_dir is None:
-            raise FileNotFoundError(
-                "task.dataset 'cifar10' reads <data root>/cifar10 and cifar10n; set "
-                "data.data_dir or $LABELNOISE_DATA"
-            )
-        test = read_cifar10(data_dir / "cifar10", "test")
-        if noise.kind == "cifar10n":
-            pool, noisy = load_cifar10n(data_dir, noise.label_set)
-        else:
-            pool = read_cifar10(data_dir / "cifar10", "train")
-    else:
-        if noise.kind == "cifar10n":
-            raise ValueError(
-                f"task.noise.kind 'cifar10n' needs task.dataset 'cifar10'; got {cfg.dataset!r}"
-            )
-        root = Path(cfg.dataset).expanduser()
-        if not root.is_absolute() and data_dir is not None:
-            root = data_dir / root
-        if (root / "train").is_dir():
-            pool = read_image_folder(root / "train")
-            test = read_image_folder(root / "test") if (root / "test").is_dir() else None
-            if test is not None and test.class_names != pool.class_names:
-                raise ValueError(
-                    f"{root}/test must have the class folders of train {list(pool.class_names)}; "
-                    f"got {list(test.class_names)}"
-                )
-        else:
-            pool, test = read_image_folder(root), None
-    clean = np.asarray(pool.labels, dtype=np.int64)
-    num_classes = len(pool.class_names)
-    noise_seed = seed if noise.seed is None else noise.seed
-    if noise.kind == "symmetric":
-        noisy = symmetric_noise(clean, num_classes, noise.rate, seed=noise_seed).noisy.numpy()
-    elif noise.kind == "pair_flip":
-        noisy = pair_flip_noise(clean, num_classes, noise.rate, seed=noise_seed).noisy.numpy()
-    elif noise.kind == "none":
-        noisy = clean.copy()
-    info = {
-        "noise": noise.label_set if noise.kind == "cifar10n" else noise.kind,
-        "noise_rate_pool": float((noisy != clean).mean()),
-    }
-    return pool, np.asarray(noisy, dtype=np.int64), test, info
 
 
 def _class_names(cfg: ClipConfig, pool: Any) -> list[str]:
