@@ -79,7 +79,7 @@ def load_graph(dataset: str, data_dir: Path | None, *, undirected: bool = True) 
     root = Path(data_dir) if data_dir is not None else None
     if dataset.lower() in ("cora", "citeseer", "pubmed"):
         if root is None:
-            raise ValueError(f"data_dir must be given for dataset {dataset!r}; got None")
+            raise FileNotFoundError(f"data_dir must be given for dataset {dataset!r}; got None")
         sub = root / "planetoid" / dataset.lower()
         return read_planetoid(sub if sub.is_dir() else root, dataset)
     path = Path(dataset)

@@ -12,6 +12,7 @@ with zero rows, self loops dropped and duplicate edges merged, the standard spli
 
 from __future__ import annotations
 
+import codecs
 import collections
 import io
 import pickle
@@ -53,6 +54,8 @@ _ALLOWED: dict[tuple[str, str], object] = {
     ("collections", "defaultdict"): collections.defaultdict,
     ("__builtin__", "list"): list,
     ("builtins", "list"): list,
+    # Python-3 protocol-2 pickles store array bytes as latin-1 text re-encoded by this call.
+    ("_codecs", "encode"): codecs.encode,
 }
 
 
@@ -60,7 +63,7 @@ class PlanetoidUnpickler(pickle.Unpickler):
     """An unpickler that resolves only the globals Planetoid's files need.
 
     Allowed: ``numpy.ndarray``, ``numpy.dtype``, NumPy's ``_reconstruct`` and ``scalar``,
-    ``scipy.sparse`` ``csr_matrix``, ``collections.defaultdict`` and ``list``. Any other
+    ``scipy.sparse`` ``csr_matrix``, ``collections.defaultdict``, ``list`` and ``_codecs.encode``. Any other
     global (``os.system``, ``builtins.eval``, ...) raises ``pickle.UnpicklingError``.
     """
 

@@ -14,6 +14,9 @@ Noisy training labels are never fit directly. Instead:
    class (labelled or not) become the training set of a PPR-MLP student, selected at its best
    clean-validation accuracy; ``rounds > 1`` repeats step 3 with the student as the teacher
    (self-training, Li et al., AAAI 2018).
+4. **Selection at the best clean-validation accuracy** (ERASE's protocol) over the whole
+   trajectory: every round's student is a candidate and so is the prototype teacher itself;
+   each round learns from the best candidate so far and the best one is returned.
 
 Training nodes whose noisy label disagrees with the final teacher are the flagged label
 issues (:class:`PPLResult`).
@@ -38,11 +41,12 @@ class PPLResult:
     """Outcome of :func:`ppl_fit`.
 
     Attributes:
-        logits: ``(N, K)`` logits of the final student (best clean-validation checkpoint).
+        logits: ``(N, K)`` log-probabilities of the selected model (best clean-validation
+            accuracy among the teacher and the students).
         teacher_probs: ``(N, K)`` prototype-teacher probabilities.
         quality: ``(M,)`` teacher probability of each training node's noisy label.
         is_issue: ``(M,)`` bool, the noisy label is not the teacher's top class.
-        val_accuracy: validation accuracy of the final student.
+        val_accuracy: validation accuracy of the selected model.
     """
 
     logits: Tensor
@@ -123,17 +127,20 @@ def ppl_fit(
     """
     n = z.shape[0]
     teacher = prototype_probs(z, train_idx, labels, num_classes, clean_iters=clean_iters)
-    probs, result = teacher, None
+    best_probs = teacher
+    best_acc = float((teacher[val_idx].argmax(1) == val_labels).float().mean())
     model = PPRMLP(z.shape[1], num_classes, hidden=hidden, dropout=dropout)
     for r in range(rounds):
-        sel, pseudo = confident_per_class(probs, max(1, int(frac * n / num_classes)))
+        sel, pseudo = confident_per_class(best_probs, max(1, int(frac * n / num_classes)))
         result = fit_fullbatch(
             model, z, torch.empty(2, 0, dtype=torch.long), sel, pseudo, val_idx, val_labels,
             epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed + 7919 * r,
         )  # fmt: skip
-        probs = F.softmax(result.logits, dim=1)
+        if result.val_accuracy > best_acc:
+            best_acc, best_probs = result.val_accuracy, F.softmax(result.logits, dim=1)
     y = labels[train_idx]
     quality = teacher[train_idx].gather(1, y[:, None]).squeeze(1)
     return PPLResult(
-        result.logits, teacher, quality, teacher[train_idx].argmax(1) != y, result.val_accuracy
-    )
+        best_probs.clamp_min(1e-12).log(), teacher, quality, teacher[train_idx].argmax(1) != y,
+        best_acc,
+    )  # fmt: skip
