@@ -127,6 +127,15 @@ def load_clip(model: str, *, seed: int = 0) -> ClipBackbone:
     return ClipBackbone(_freeze(clip), tokenizer, processor, model)
 
 
+def _size_field(size: Any, key: str) -> int | None:
+    """``size[key]`` of a processor's size (a dict or transformers' ``SizeDict``), or None."""
+    try:
+        value = size[key]
+    except (KeyError, TypeError):
+        return None
+    return None if value is None else int(value)
+
+
 def preprocess(
     backbone: ClipBackbone, images: Sequence[Any], *, device: str | torch.device | None = None
 ) -> torch.Tensor:
@@ -142,8 +151,9 @@ def preprocess(
     import torch.nn.functional as F
 
     p = backbone.processor
-    short = int(p.size["shortest_edge"])
-    crop_h, crop_w = int(p.crop_size["height"]), int(p.crop_size["width"])
+    short = _size_field(p.size, "shortest_edge")
+    fixed = (_size_field(p.size, "height"), _size_field(p.size, "width"))
+    crop = getattr(p, "do_center_crop", True) and p.crop_size is not None
     mean = torch.tensor(p.image_mean, device=device).view(1, 3, 1, 1)
     std = torch.tensor(p.image_std, device=device).view(1, 3, 1, 1)
     arrays = [np.asarray(im.convert("RGB"), dtype=np.uint8) for im in images]
@@ -153,14 +163,20 @@ def preprocess(
     for group in groups:
         x = torch.from_numpy(group).to(device).permute(0, 3, 1, 2).float()
         h, w = x.shape[-2:]
-        if min(h, w) != short:
+        if short is not None:  # shortest edge -> short, aspect ratio kept
             scale = short / min(h, w)
             size = (short, int(w * scale)) if h <= w else (int(h * scale), short)
+        else:
+            size = fixed
+        if tuple(size) != (h, w):
             x = F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
             x = x.clamp(0, 255).round()
             h, w = x.shape[-2:]
-        top, left = max(0, (h - crop_h) // 2), max(0, (w - crop_w) // 2)
-        batch.append(x[..., top : top + crop_h, left : left + crop_w])
+        if crop:
+            ch, cw = _size_field(p.crop_size, "height"), _size_field(p.crop_size, "width")
+            top, left = max(0, (h - ch) // 2), max(0, (w - cw) // 2)
+            x = x[..., top : top + ch, left : left + cw]
+        batch.append(x)
     pixels = torch.cat(batch) * float(p.rescale_factor)
     return (pixels - mean) / std
 
