@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -50,15 +51,31 @@ def data_root(cfg: RunConfig) -> Path | None:
     return root
 
 
+_LAST_TASK: dict[str, Task] = {}
+
+
 def build_task(cfg: RunConfig) -> Task:
-    """The adapter and its (limited) splits."""
-    adapter = get_task(cfg.task.name)(cfg.task.options)
-    splits = adapter.build_datasets(data_root(cfg), seed=cfg.seed)
-    if splits.train is None or len(splits.train) == 0:
-        raise ValueError(
-            f"task {cfg.task.name!r} must provide a non-empty training split; got 0 items"
-        )
-    return Task(adapter, limit_splits(splits, cfg.data.limit, cfg.data.eval_limit))
+    """The adapter and its (limited) splits.
+
+    The last built task is kept for the process: the variants of a recipe that share the
+    task section, data root and seed (e.g. only the loss differs) read and corrupt the data
+    once. Datasets are read-only to the engine.
+    """
+    root = data_root(cfg)
+    key = repr((cfg.task.name, dataclasses.asdict(cfg.task.options), str(root), cfg.seed))
+    if key in _LAST_TASK:
+        task = _LAST_TASK[key]
+    else:
+        adapter = get_task(cfg.task.name)(cfg.task.options)
+        splits = adapter.build_datasets(root, seed=cfg.seed)
+        if splits.train is None or len(splits.train) == 0:
+            raise ValueError(
+                f"task {cfg.task.name!r} must provide a non-empty training split; got 0 items"
+            )
+        task = Task(adapter, splits)
+        _LAST_TASK.clear()
+        _LAST_TASK[key] = task
+    return Task(task.adapter, limit_splits(task.splits, cfg.data.limit, cfg.data.eval_limit))
 
 
 def prepare_run_dir(cfg: RunConfig, *, resume: bool, overwrite: bool, accelerator: Any) -> Path:
