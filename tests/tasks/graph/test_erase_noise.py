@@ -11,21 +11,21 @@ from labelnoise.tasks.graph.noise import erase_corruption_matrix, erase_noise, e
 
 def _legacy_reference(y: np.ndarray, train_idx: np.ndarray, k: int, r: float, kind: str, seed: int):
     """ERASE's corrupt.py logic written with the global legacy generator (state restored)."""
-    state = np.random.get_state()
+    state = np.random.get_state()  # noqa: NPY002
     try:
-        np.random.seed(seed)
+        np.random.seed(seed)  # noqa: NPY002
         if kind == "asymm":
             c = np.eye(k) * (1 - r)
             rows = np.arange(k)
             for i in range(k):
-                c[i][np.random.choice(rows[rows != i])] = r
+                c[i][np.random.choice(rows[rows != i])] = r  # noqa: NPY002
         else:
             off = r * np.full((k, k), 1 / (k - 1))
             np.fill_diagonal(off, 0)
             c = np.eye(k) * (1 - r) + off
-        return np.array([np.random.choice(k, p=c[t]) for t in y[train_idx]])
+        return np.array([np.random.choice(k, p=c[t]) for t in y[train_idx]])  # noqa: NPY002
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002
 
 
 @pytest.mark.parametrize("kind", ["symm", "asymm"])

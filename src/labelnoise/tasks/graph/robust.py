@@ -11,9 +11,10 @@ Noisy training labels are never fit directly. Instead:
    ranks nodes robustly (the semantic labels of ERASE, Chen et al., CIKM 2024, and of
    prototype-based label correction).
 3. **Confident pseudo-labels.** The ``frac * N / K`` most confident nodes of each predicted
-   class (labelled or not) become the training set of a PPR-MLP student, selected at its best
-   clean-validation accuracy; ``rounds > 1`` repeats step 3 with the student as the teacher
-   (self-training, Li et al., AAAI 2018).
+   class (labelled or not), plus the labelled nodes whose noisy label is the teacher's top
+   class (small-loss-style agreement), become the training set of a PPR-MLP student, taken at
+   its best clean-validation accuracy; ``rounds > 1`` repeats step 3 with the best model so
+   far as the teacher (self-training, Li et al., AAAI 2018).
 4. **Selection at the best clean-validation accuracy** (ERASE's protocol) over the whole
    trajectory: every round's student is a candidate and so is the prototype teacher itself;
    each round learns from the best candidate so far and the best one is returned.
@@ -109,6 +110,7 @@ def ppl_fit(
     frac: float = 0.3,
     rounds: int = 2,
     clean_iters: int = 0,
+    keep_agreeing: bool = True,
     hidden: int = 64,
     dropout: float = 0.5,
     epochs: int = 200,
@@ -123,7 +125,9 @@ def ppl_fit(
         labels: ``(N,)`` noisy labels (read at ``train_idx``).
         val_idx, val_labels: clean validation nodes, used only to select checkpoints.
         frac: pseudo-labels per class, as a fraction of ``N / K``.
-        rounds: teacher -> student rounds (1: prototype teacher only).
+        rounds: teacher -> student rounds.
+        keep_agreeing: also train on the labelled nodes whose noisy label is the teacher's
+            top class (with that label).
     """
     n = z.shape[0]
     teacher = prototype_probs(z, train_idx, labels, num_classes, clean_iters=clean_iters)
@@ -132,6 +136,11 @@ def ppl_fit(
     model = PPRMLP(z.shape[1], num_classes, hidden=hidden, dropout=dropout)
     for r in range(rounds):
         sel, pseudo = confident_per_class(best_probs, max(1, int(frac * n / num_classes)))
+        if keep_agreeing:
+            agree = train_idx[best_probs[train_idx].argmax(1) == labels[train_idx]]
+            fresh = ~torch.isin(sel, agree)
+            sel = torch.cat([sel[fresh], agree])
+            pseudo = torch.cat([pseudo[fresh], labels[agree]])
         result = fit_fullbatch(
             model, z, torch.empty(2, 0, dtype=torch.long), sel, pseudo, val_idx, val_labels,
             epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed + 7919 * r,
