@@ -349,3 +349,12 @@ def test_resume_a_recipe_with_variants(tmp_path):
     assert again["b"]["loss"] == "gce" and again["b"]["test"] == first["b"]["test"]
     with pytest.raises(FileExistsError, match="already holds a run"):
         run_recipe(spec, {}, report=False)
+
+
+def test_dynamics_detection_skips_examples_the_run_never_reached(tmp_path):
+    cfg = resolve(tiny(tmp_path, train={"max_steps": 2}, detection={"method": "dynamics"}))
+    metrics = train(cfg)
+    rows = (tmp_path / "run" / "label_issues.csv").read_text().splitlines()[1:]
+    assert len(rows) == 120  # every example is listed; the 80 unseen ones keep quality 1
+    assert metrics["detection"]["method"] == "dynamics"
+    assert metrics["data"] == json.loads((tmp_path / "run" / "metrics.json").read_text())["data"]

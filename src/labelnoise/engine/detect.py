@@ -143,9 +143,11 @@ def detect_label_issues(
                 "detection.method 'dynamics' needs one class label per example; "
                 "use detection.method: kfold for this task"
             )
-        probs = dynamics_probs
-        labels = np.array([int(t) for t in targets])
-        ids = np.arange(n)
+        # Examples never trained on (``train.max_steps`` cut the epoch) have no record.
+        seen = dynamics_probs.sum(1) > 0
+        probs = dynamics_probs[seen]
+        labels = np.array([int(t) for t in targets])[seen]
+        ids = np.arange(n)[seen]
     else:
         k = cfg.detection.folds
         if not 2 <= k <= n:

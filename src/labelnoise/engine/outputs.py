@@ -119,6 +119,13 @@ def write_history(run_dir: Path, history: list[dict[str, Any]]) -> None:
             f.write(json.dumps(row) + "\n")
 
 
+def _jsonable(value: Any) -> Any:
+    """JSON form of the numpy / torch scalars and arrays adapters put in ``DatasetSplits.info``."""
+    if isinstance(value, (np.generic, torch.Tensor, np.ndarray)):
+        return value.tolist()
+    return str(value)
+
+
 def write_outputs(
     run_dir: Path,
     cfg: RunConfig,
@@ -161,6 +168,7 @@ def write_outputs(
             "wall_time_s": round(time.time() - started, 3),
         },
         "noise_rate_realised": None if corrupted is None else float(corrupted.mean()),
+        "data": dict(splits.info),
         "detection": None,
     }
     with atomic_write(run_dir / "dynamics.npz", "wb") as f:
@@ -191,5 +199,5 @@ def write_outputs(
         with atomic_write(run_dir / "transitions.json") as f:
             json.dump(transitions, f)
     with atomic_write(run_dir / "metrics.json") as f:
-        json.dump(metrics, f, indent=2)
+        json.dump(metrics, f, indent=2, default=_jsonable)
     return metrics
