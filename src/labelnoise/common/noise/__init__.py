@@ -8,6 +8,7 @@ from labelnoise.common.noise.class_conditional import (
 )
 from labelnoise.common.noise.continuous import gaussian_noise, outlier_noise, uniform_replacement
 from labelnoise.common.noise.instance_dependent import instance_dependent
+from labelnoise.common.noise.masks import instance_mask_noise, semantic_mask_noise
 from labelnoise.common.noise.multilabel import multilabel_noise
 from labelnoise.common.noise.spans import calibrate_span_noise, span_noise
 
@@ -17,9 +18,11 @@ __all__ = [
     "calibrate_span_noise",
     "gaussian_noise",
     "instance_dependent",
+    "instance_mask_noise",
     "multilabel_noise",
     "outlier_noise",
     "pair_flip_noise",
+    "semantic_mask_noise",
     "symmetric_noise",
     "span_noise",
     "uniform_replacement",

@@ -70,9 +70,7 @@ def read_mask_folder(
 ) -> tuple[list[Path], list[np.ndarray]]:
     """Read every mask PNG of ``folder`` as ``(H, W) int64`` class ids (numeric file order)."""
     files = _files(Path(folder), "mask")
-    masks = [
-        remap_mask(_load(p), value_to_class, ignore_value=ignore_value, path=p) for p in files
-    ]
+    masks = [remap_mask(_load(p), value_to_class, ignore_value=ignore_value, path=p) for p in files]
     return files, masks
 
 
