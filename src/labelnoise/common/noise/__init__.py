@@ -7,6 +7,12 @@ from labelnoise.common.noise.class_conditional import (
     symmetric_noise,
 )
 from labelnoise.common.noise.continuous import gaussian_noise, outlier_noise, uniform_replacement
+from labelnoise.common.noise.edges import (
+    displacement_noise,
+    drop_segments,
+    spurious_edges,
+    thickness_noise,
+)
 from labelnoise.common.noise.instance_dependent import instance_dependent
 from labelnoise.common.noise.masks import instance_mask_noise, semantic_mask_noise
 from labelnoise.common.noise.multilabel import multilabel_noise
@@ -15,6 +21,10 @@ from labelnoise.common.noise.spans import calibrate_span_noise, span_noise
 __all__ = [
     "NoisyTargets",
     "class_conditional",
+    "displacement_noise",
+    "drop_segments",
+    "spurious_edges",
+    "thickness_noise",
     "calibrate_span_noise",
     "gaussian_noise",
     "instance_dependent",
