@@ -186,7 +186,7 @@ class RunConfig:
 
     task: TaskConfig
     name: str = "run"
-    method: Literal["standard", "coteaching"] = "standard"
+    method: Literal["standard", "coteaching", "dividemix"] = "standard"
     seed: int = 0
     output_dir: str = "runs/{name}"
     data: DataConfig = field(default_factory=DataConfig)
@@ -196,6 +196,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dividemix: dict[str, Any] = field(default_factory=dict)  # labelnoise.train_dividemix
 
     @property
     def run_dir(self) -> Path:

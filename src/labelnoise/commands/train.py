@@ -81,7 +81,10 @@ def run_recipe(
             resume_this = False  # a variant the interrupted run never reached starts fresh
         else:
             resume_this = resume
-        module = "labelnoise.train_coteaching" if cfg.method == "coteaching" else "labelnoise.train"
+        module = {
+            "coteaching": "labelnoise.train_coteaching",
+            "dividemix": "labelnoise.train_dividemix",
+        }.get(cfg.method, "labelnoise.train")
         metrics = importlib.import_module(module).train(
             cfg, resume=resume_this, overwrite=overwrite
         )
