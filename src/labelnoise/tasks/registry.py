@@ -15,6 +15,7 @@ TASKS: dict[str, str] = {
     "graph": "labelnoise.tasks.graph.adapter:GraphAdapter",
     "ner": "labelnoise.tasks.ner.adapter:NERAdapter",
     "regression": "labelnoise.tasks.regression.adapter:RegressionAdapter",
+    "segmentation": "labelnoise.tasks.segmentation.adapter:SegmentationAdapter",
 }
 
 
