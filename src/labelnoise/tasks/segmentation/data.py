@@ -1,0 +1,63 @@
+"""ISBI-2012 loading at a working resolution, noisy training masks, and the item dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from labelnoise.tasks.segmentation.readers import read_pairs
+
+__all__ = ["ISBI_CLASSES", "MaskDataset", "read_isbi2012"]
+
+ISBI_CLASSES = ("membrane", "cell")
+
+
+def _resize(arr: np.ndarray, size: int, *, nearest: bool) -> np.ndarray:
+    from PIL import Image
+
+    if arr.shape[:2] == (size, size):
+        return arr
+    mode = Image.NEAREST if nearest else Image.BILINEAR
+    return np.asarray(Image.fromarray(arr).resize((size, size), mode))
+
+
+def read_isbi2012(root: str | Path, *, image_size: int = 256) -> tuple[Tensor, Tensor]:
+    """The 30 labelled ISBI-2012 pairs of ``root/train/{image,label}`` (numeric order).
+
+    Returns:
+        ``images (30, 1, S, S)`` float32 standardised, ``masks (30, S, S)`` int64 with
+        0 = membrane, 1 = cell interior (nearest-neighbour resize to ``S = image_size``).
+    """
+    root = Path(root)
+    images, masks, _ = read_pairs(
+        root / "train" / "image", root / "train" / "label", {0: 0, 255: 1}
+    )
+    x = np.stack([_resize(i, image_size, nearest=False) for i in images]).astype(np.float32)
+    y = np.stack([_resize(m.astype(np.uint8), image_size, nearest=True) for m in masks])
+    x = (x - x.mean()) / max(float(x.std()), 1e-6)
+    return torch.from_numpy(x)[:, None], torch.from_numpy(y.astype(np.int64))
+
+
+class MaskDataset(Dataset):
+    """Items ``{"image": (C, H, W), "target": (H, W), "clean_target": (H, W), "example_id"}``."""
+
+    def __init__(self, images: Tensor, target: Tensor, clean: Tensor | None = None) -> None:
+        if images.shape[0] != target.shape[0] or images.shape[-2:] != target.shape[-2:]:
+            raise ValueError(
+                f"images (N, C, H, W) and target (N, H, W) must agree; got "
+                f"{tuple(images.shape)} and {tuple(target.shape)}"
+            )
+        self.images, self.target, self.clean = images, target, clean
+
+    def __len__(self) -> int:
+        return int(self.target.shape[0])
+
+    def __getitem__(self, i: int) -> dict:
+        item = {"image": self.images[i], "target": self.target[i], "example_id": i}
+        if self.clean is not None:
+            item["clean_target"] = self.clean[i]
+        return item
