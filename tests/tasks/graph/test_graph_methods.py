@@ -12,7 +12,7 @@ from labelnoise.common.selection import build_selector
 from labelnoise.tasks.graph.data import validate_graph
 from labelnoise.tasks.graph.detection import graph_label_quality
 from labelnoise.tasks.graph.fullbatch import fit_fullbatch
-from labelnoise.tasks.graph.models import build_model, normalized_adjacency, ppr_features
+from labelnoise.tasks.graph.models import build_model, normalized_adjacency
 from labelnoise.tasks.graph.propagation import lp_correct, neighbour_label_agreement
 from labelnoise.tasks.graph.robust import ppl_fit
 
@@ -84,7 +84,7 @@ def test_fullbatch_with_core_loss_and_selector_and_ppl() -> None:
     res = fit_fullbatch(model, g.x, g.edge_index, g.train_idx, g.y[g.train_idx], g.val_idx,
                         g.y[g.val_idx], epochs=30, loss=loss, selector=sel)  # fmt: skip
     assert res.logits.shape == (60, 3) and 0 <= res.best_epoch < 30
-    z = ppr_features(g.x, g.edge_index)
-    out = ppl_fit(z, g.y, g.train_idx, g.val_idx, g.y[g.val_idx], 3, epochs=30, seed=1)
+    out = ppl_fit(g.x, g.edge_index, g.y, g.train_idx, g.val_idx, g.y[g.val_idx], 3, epochs=30,
+                  seed=1)  # fmt: skip
     test_acc = (out.logits[g.test_idx].argmax(1) == g.y[g.test_idx]).float().mean()
     assert out.val_accuracy >= 0.9 and test_acc >= 0.85 and not out.is_issue.any()

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from labelnoise.tasks.graph.fullbatch import fit_fullbatch
-from labelnoise.tasks.graph.models import PPRMLP
+from labelnoise.tasks.graph.models import PPRMLP, ppr_features
 
 __all__ = ["PPLResult", "confident_per_class", "ppl_fit", "prototype_probs"]
 
@@ -100,13 +100,15 @@ def confident_per_class(probs: Tensor, per_class: int) -> tuple[Tensor, Tensor]:
 
 
 def ppl_fit(
-    z: Tensor,
+    x: Tensor,
+    edge_index: Tensor,
     labels: Tensor,
     train_idx: Tensor,
     val_idx: Tensor,
     val_labels: Tensor,
     num_classes: int,
     *,
+    z: Tensor | None = None,
     frac: float = 0.3,
     rounds: int = 2,
     clean_iters: int = 0,
@@ -118,10 +120,12 @@ def ppl_fit(
     weight_decay: float = 5e-4,
     seed: int = 0,
 ) -> PPLResult:
-    """Run PPR prototype pseudo-labelling (module docstring) on precomputed ``z = PPR(X)``.
+    """Run PPR prototype pseudo-labelling (module docstring).
 
     Args:
-        z: ``(N, D)`` from :func:`~labelnoise.tasks.graph.models.ppr_features`.
+        x: ``(N, F)`` features, dense or sparse COO; edge_index: ``(2, E)``.
+        z: precomputed :func:`~labelnoise.tasks.graph.models.ppr_features` (computed if None;
+            pass it when running many seeds on one graph).
         labels: ``(N,)`` noisy labels (read at ``train_idx``).
         val_idx, val_labels: clean validation nodes, used only to select checkpoints.
         frac: pseudo-labels per class, as a fraction of ``N / K``.
@@ -129,6 +133,8 @@ def ppl_fit(
         keep_agreeing: also train on the labelled nodes whose noisy label is the teacher's
             top class (with that label).
     """
+    if z is None:
+        z = ppr_features(x, edge_index)
     n = z.shape[0]
     teacher = prototype_probs(z, train_idx, labels, num_classes, clean_iters=clean_iters)
     best_probs = teacher
@@ -142,7 +148,7 @@ def ppl_fit(
             sel = torch.cat([sel[fresh], agree])
             pseudo = torch.cat([pseudo[fresh], labels[agree]])
         result = fit_fullbatch(
-            model, z, torch.empty(2, 0, dtype=torch.long), sel, pseudo, val_idx, val_labels,
+            model, z, edge_index, sel, pseudo, val_idx, val_labels,
             epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed + 7919 * r,
         )  # fmt: skip
         if result.val_accuracy > best_acc:
