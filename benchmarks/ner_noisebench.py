@@ -194,9 +194,12 @@ def main() -> None:
         cl_tok = np.concatenate([np.asarray(x) for x in cl_tok])
         res = {"cleanlab": (cl_tok, cl_sent)}
         for label, kw in (
-            ("ours self_confidence", {}),
+            ("ours self_confidence", {"token_method": "self_confidence"}),
             ("ours normalized_margin", {"token_method": "normalized_margin"}),
-            ("ours adjusted self_confidence", {"adjust_pred_probs": True}),
+            (
+                "ours adjusted self_confidence",
+                {"token_method": "self_confidence", "adjust_pred_probs": True},
+            ),
         ):
             iss = ner_label_issues(tags, probs, names, **kw)
             res[label] = (np.concatenate(iss.token_quality), iss.sentence_quality)

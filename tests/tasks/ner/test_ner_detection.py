@@ -33,7 +33,9 @@ def test_scores_equal_cleanlab_token_classification(reduce):
     tags, probs = _random(0)
     ids = [[NAMES.index(t) for t in s] for s in tags]
     ref_sent, ref_tok = get_label_quality_scores(ids, probs, sentence_score_method=reduce)
-    got = ner_label_issues(tags, probs, NAMES, sentence_reduce=reduce)
+    got = ner_label_issues(
+        tags, probs, NAMES, token_method="self_confidence", sentence_reduce=reduce
+    )
     np.testing.assert_allclose(
         np.concatenate(got.token_quality), np.concatenate([np.asarray(t) for t in ref_tok])
     )
@@ -52,7 +54,7 @@ def test_spans_name_the_suspect_entity_and_the_suggestion():
             ]
         )
     ]
-    issues = ner_label_issues(tags, probs, NAMES)
+    issues = ner_label_issues(tags, probs, NAMES, token_method="self_confidence")
     kinds = {(s.kind, s.start, s.end): s for s in issues.spans}
     assert kinds[("given", 0, 2)].suggested == ("B-LOC", "I-LOC")
     assert kinds[("given", 0, 2)].quality == pytest.approx(0.05)

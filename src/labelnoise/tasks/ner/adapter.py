@@ -97,14 +97,20 @@ class NERDataset(Dataset):
             if clean_tags is not None:
                 item["clean_target"] = first_subword_labels(wids, [index[t] for t in clean_tags[i]])
             self.items.append(item)
+        self._word_pos = [
+            [k for k, lab in enumerate(it["target"]) if lab != IGNORE_INDEX] for it in self.items
+        ]
 
-    def set_tags(self, tags: list[list[str]]) -> None:
-        """Replace the training tags (e.g. after relabelling), keeping the encoding."""
+    def set_tags(self, tags: list[list[str]], *, ignore: list | None = None) -> None:
+        """Replace the training tags (e.g. after relabelling), keeping the encoding; words
+        where ``ignore[s][w]`` is true get ``ignore_index`` (left out of the loss)."""
         index = {n: i for i, n in enumerate(self.class_names)}
-        for item, new in zip(self.items, tags, strict=True):
-            pos = [k for k, lab in enumerate(item["target"]) if lab != IGNORE_INDEX]
-            for k, t in zip(pos, new, strict=True):
-                item["target"][k] = index[t]
+        for s, (item, new) in enumerate(zip(self.items, tags, strict=True)):
+            pos = self._word_pos[s]
+            for w, (k, t) in enumerate(zip(pos, new, strict=True)):
+                item["target"][k] = (
+                    IGNORE_INDEX if ignore is not None and ignore[s][w] else index[t]
+                )
         self.tags = tags
 
     def __len__(self) -> int:

@@ -4,7 +4,9 @@ The relabelling loop differs from the generic one (it re-predicts the training s
 epochs), so it lives here beside the adapter (DESIGN.md: "methods whose loop really differs
 get their own small loop"). ``method="ce"`` is plain cross-entropy on the given labels;
 ``method="relabel"`` is :func:`labelnoise.tasks.ner.relabel.relabel_tokens` applied to the
-original noisy labels after every epoch from ``relabel_from`` on.
+original noisy labels after every epoch from ``relabel_from`` on, after which tokens still
+labelled ``O`` with predicted ``p(O) < ignore_o_below`` leave the loss (possibly unlabelled
+entities), as in :func:`labelnoise.tasks.ner.frozen.fit_head`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class TrainConfig:
         epochs / lr / batch_size / weight_decay / warmup: AdamW with linear warmup and decay.
         relabel_from: first epoch (1-based) after which labels are corrected.
         relabel_min_confidence: floor of the per-class confidence thresholds.
+        ignore_o_below: ``O`` tokens with predicted ``p(O)`` below it leave the loss.
         max_steps: stop after this many steps (smoke runs); None = all epochs.
     """
 
@@ -47,6 +50,7 @@ class TrainConfig:
     warmup: float = 0.1
     relabel_from: int = 1
     relabel_min_confidence: float = 0.5
+    ignore_o_below: float = 0.5
     max_steps: int | None = None
     seed: int = 0
     log: list[dict] = field(default_factory=list)
@@ -138,8 +142,14 @@ def train_ner(
             new_tags, changed = relabel_tokens(
                 original, probs, train.class_names, min_confidence=config.relabel_min_confidence
             )
-            train.set_tags(new_tags)
+            o = train.class_names.index("O")
+            ignore = [
+                [t == "O" and q[w, o] < config.ignore_o_below for w, t in enumerate(tags)]
+                for tags, q in zip(new_tags, probs, strict=True)
+            ]
+            train.set_tags(new_tags, ignore=ignore)
             config.log[-1]["relabelled_tokens"] = changed
+            config.log[-1]["ignored_tokens"] = sum(map(sum, ignore))
         if on_epoch is not None:
             on_epoch(epoch, model)
         if step >= total:
