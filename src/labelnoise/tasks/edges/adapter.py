@@ -1,0 +1,219 @@
+"""The edge-detection task adapter (BSDS500), registered as ``"edges"``.
+
+Splits: BSDS ``train`` minus ``val_size`` seeded images -> train, those -> val, BSDS ``val``
+-> test (clean: every annotator). Images at ``height x width`` (portrait ones transposed).
+Noise (``noise.kind``): ``annotator`` -- the real setting: each training / validation image
+keeps ONE annotator, drawn with the seed; ``consensus`` -- pixels marked by at least
+``consensus_level`` of the annotators (the clean reference of the synthetic settings);
+``displacement`` / ``drop`` / ``spurious`` -- :mod:`labelnoise.common.noise.edges` applied to
+the consensus labels. ``clean_target`` always carries every annotator (a bitmask, see
+:mod:`labelnoise.tasks.edges.data`), so clean metrics follow the BSDS protocol.
+
+Methods (``method``): ``ce`` -- class-balanced BCE of HED (with ``loss: {name: bce}`` or the
+default ``ce``, equal on two-class units); ``tolerance`` -- :func:`tolerance_targets`;
+``pnt_edge`` -- :class:`~labelnoise.tasks.edges.pnt_edge.PNTEdgeNet`. Metrics: ODS, OIS, AP
+(:mod:`labelnoise.tasks.edges.metrics`); model selection on ``ods``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from labelnoise.common._random import numpy_rng
+from labelnoise.common.noise.edges import displacement_noise, drop_segments, spurious_edges
+from labelnoise.common.units import IGNORE_INDEX, Units, two_class_units
+from labelnoise.tasks.base import DatasetSplits, TaskAdapter
+from labelnoise.tasks.edges.bsds import read_split
+from labelnoise.tasks.edges.data import EdgeDataset, decode_bitmask, encode_bitmask, prepare
+from labelnoise.tasks.edges.metrics import boundary_counts, edge_scores, thresholds_for
+from labelnoise.tasks.edges.models import SmallHED, build_unet
+from labelnoise.tasks.edges.pnt_edge import PNTEdgeNet
+from labelnoise.tasks.edges.tolerance import class_balanced_weights, tolerance_targets
+
+__all__ = ["EdgeAdapter", "EdgesConfig"]
+
+
+@dataclass
+class EdgeNoiseConfig:
+    kind: Literal["annotator", "consensus", "displacement", "drop", "spurious"] = "annotator"
+    consensus_level: float = 0.5
+    max_shift: float = 2.0
+    smoothness: float = 8.0
+    rate: float = 0.3
+    seed: int | None = None
+
+
+@dataclass
+class EdgesConfig:
+    dataset: str = "bsds500"
+    height: int = 96
+    width: int = 144
+    val_size: int = 20
+    model: Literal["hed", "unet"] = "hed"
+    width_mult: int = 16
+    encoder: str = "resnet18"
+    method: Literal["ce", "tolerance", "pnt_edge"] = "ce"
+    class_balanced: bool = True
+    tolerance_radius: int = 1
+    pnt_max_shift: float = 4.0
+    pnt_density_weight: float = 1.0
+    pnt_window: int = 7
+    eval_thresholds: int = 25
+    eval_correspondence: Literal["bipartite", "distance"] = "bipartite"
+    noise: EdgeNoiseConfig = field(default_factory=EdgeNoiseConfig)
+
+
+@lru_cache(maxsize=4)
+def _load(root: str, split: str, size: tuple[int, int]) -> tuple[list, list]:
+    """Prepared images and annotator maps of a split (cached per process)."""
+    images, maps = [], []
+    for item in read_split(root, split):
+        x, m = prepare(item, size)
+        images.append(x)
+        maps.append(m)
+    return images, maps
+
+
+class EdgeAdapter(TaskAdapter):
+    name = "edges"
+    Config = EdgesConfig
+
+    def _targets(self, maps: list[np.ndarray], rng: np.random.Generator, seed: int) -> list:
+        n = self.config.noise
+        if n.kind == "annotator":
+            return [m[rng.integers(len(m))].astype(np.int64) for m in maps]
+        labels = [(m.mean(0) >= n.consensus_level).astype(np.int64) for m in maps]
+        if n.kind == "consensus":
+            return labels
+        out = []
+        for i, lab in enumerate(labels):
+            s = seed * 100_003 + i
+            if n.kind == "displacement":
+                r = displacement_noise(lab, max_shift=n.max_shift, smoothness=n.smoothness, seed=s)
+            elif n.kind == "drop":
+                r = drop_segments(lab, rate=n.rate, seed=s)
+            else:
+                r = spurious_edges(lab, rate=n.rate, seed=s)
+            out.append(r.noisy.numpy())
+        return out
+
+    def build_datasets(self, data_dir: Path | None, *, seed: int) -> DatasetSplits:
+        cfg = self.config
+        if data_dir is None:
+            raise FileNotFoundError("edges needs data.data_dir (the folder holding bsds500/)")
+        root = Path(data_dir) / cfg.dataset
+        if not (root / "images").is_dir():
+            raise FileNotFoundError(f"BSDS500 folder not found: {root}")
+        if cfg.height % 4 or cfg.width % 4:
+            raise ValueError(
+                f"height and width must be multiples of 4; got {cfg.height}x{cfg.width}"
+            )
+        size = (cfg.height, cfg.width)
+        tr_x, tr_m = _load(str(root), "train", size)
+        te_x, te_m = _load(str(root), "val", size)
+        noise_seed = cfg.noise.seed if cfg.noise.seed is not None else seed
+        rng = numpy_rng(noise_seed)
+        perm = rng.permutation(len(tr_x))
+        va_idx, tr_idx = perm[: cfg.val_size], perm[cfg.val_size :]
+        targets = self._targets(tr_m, rng, noise_seed)
+        clean = [encode_bitmask(m) for m in tr_m]
+
+        def subset(idx: np.ndarray) -> EdgeDataset:
+            return EdgeDataset(
+                [tr_x[i] for i in idx], [targets[i] for i in idx], [clean[i] for i in idx]
+            )
+
+        test_clean = [encode_bitmask(m) for m in te_m]
+        train = subset(tr_idx)
+        agree = np.mean(
+            [(t > 0).sum() / max(int((c > 0).sum()), 1) for t, c in zip(train.target, train.clean)]
+        )
+        return DatasetSplits(
+            train=train,
+            val=subset(va_idx),
+            test=EdgeDataset(te_x, test_clean, test_clean),
+            num_classes=2,
+            class_names=["background", "edge"],
+            info={"noise": cfg.noise.kind, "label_to_union_pixel_ratio": float(agree)},
+        )
+
+    def build_model(self, splits: DatasetSplits) -> nn.Module:
+        cfg = self.config
+        if cfg.model == "hed":
+            net = SmallHED(width=cfg.width_mult)
+        else:
+            net = build_unet(encoder=cfg.encoder, decoder_width=cfg.width_mult)
+        if cfg.method == "pnt_edge":
+            net = PNTEdgeNet(
+                net,
+                max_shift=cfg.pnt_max_shift,
+                density_weight=cfg.pnt_density_weight,
+                window=cfg.pnt_window,
+            )
+        return net
+
+    def units(
+        self, model: nn.Module, batch: dict[str, Any], *, target_key: str = "target"
+    ) -> Units:
+        cfg, image = self.config, batch["image"]
+        target, ids = batch[target_key], batch["example_id"].long()
+        if model.training and target_key == "target":
+            net = getattr(model, "module", model)
+            if cfg.method == "pnt_edge":
+                logits, _ = net.noisy_logits(image, target)
+            else:
+                logits = model(image)
+            if cfg.method == "tolerance":
+                logits, target = tolerance_targets(logits, target, radius=cfg.tolerance_radius)
+            u = two_class_units(logits, target, example_id=ids)
+            if not cfg.class_balanced:
+                return u
+            w = class_balanced_weights(target).reshape(-1)[target.reshape(-1) != IGNORE_INDEX]
+            return Units(u.pred, u.target, u.example_id, w)
+        x = model(image).reshape(-1)
+        n, hw = image.shape[0], image.shape[-2] * image.shape[-1]
+        per_unit = ids.view(n, 1).expand(n, hw).reshape(-1)
+        return Units(torch.stack([torch.zeros_like(x), x], 1), target.reshape(-1), per_unit)
+
+    def eval_units(self, units: Units) -> Units:
+        prob = torch.sigmoid(units.pred[:, 1] - units.pred[:, 0])[:, None]
+        return Units(prob, units.target, units.example_id)
+
+    def metrics(self, units: Units) -> dict[str, float]:
+        """ODS / OIS / AP of ``units.pred (U, 1)`` probabilities (or ``(U, 2)`` logits) against
+        bitmask targets, all annotators of each image."""
+        cfg = self.config
+        pred = units.pred.float()
+        prob = pred[:, 0] if pred.shape[1] == 1 else torch.sigmoid(pred[:, 1] - pred[:, 0])
+        ids = units.example_id.numpy()
+        order = np.argsort(ids, kind="stable")
+        _, starts = np.unique(ids[order], return_index=True)
+        bounds = [*starts.tolist(), len(ids)]
+        hw = cfg.height * cfg.width
+        prob, target = prob.numpy()[order], units.target.numpy()[order]
+        ts = thresholds_for(cfg.eval_thresholds)
+        counts = []
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            if b - a != hw:
+                raise ValueError(f"units per image must be {cfg.height}x{cfg.width}; got {b - a}")
+            counts.append(
+                boundary_counts(
+                    prob[a:b].reshape(cfg.height, cfg.width),
+                    decode_bitmask(target[a:b].reshape(cfg.height, cfg.width)),
+                    thresholds=ts,
+                    method=cfg.eval_correspondence,
+                )
+            )
+        s = edge_scores(np.stack(counts), ts)
+        return {"ods": s["ods"], "ois": s["ois"], "ap": s["ap"]}
+
+    @property
+    def primary_metric(self) -> str:
+        return "ods"
