@@ -1,0 +1,127 @@
+"""A small full-batch-of-images training loop beside the engine, for methods whose loop
+differs (ADELE's per-epoch label correction); it reuses the core's losses
+(:func:`labelnoise.common.losses.build_loss`) and units (:func:`flatten_units`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from labelnoise.common._random import make_generator
+from labelnoise.common.losses import build_loss
+from labelnoise.common.units import flatten_units
+from labelnoise.tasks.segmentation.adele import (
+    correct_labels,
+    memorization_onset,
+    multiscale_consistency,
+    multiscale_probs,
+)
+from labelnoise.tasks.segmentation.metrics import confusion_matrix, iou_scores
+
+__all__ = ["AdeleConfig", "FitResult", "fit_segmentation", "predict"]
+
+
+@dataclass(frozen=True)
+class AdeleConfig:
+    """ADELE options (paper defaults: ``r = 0.9``, ``tau = 0.8``, scales 0.7-1.3)."""
+
+    r: float = 0.9
+    tau: float = 0.8
+    scales: tuple[float, ...] = (0.75, 1.0, 1.25)
+    consistency_weight: float = 1.0
+
+
+@dataclass
+class FitResult:
+    """Labels after correction ``(N, H, W)``, per-class onset epochs (None: never), and the
+    training IoU curves ``(epochs, C)`` against the given labels."""
+
+    labels: Tensor
+    onset: list[int | None]
+    iou_curve: np.ndarray
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: Tensor, *, batch_size: int = 8) -> Tensor:
+    """``(N, C, H, W)`` softmax probabilities in eval mode."""
+    was = model.training
+    model.eval()
+    out = torch.cat(
+        [model(images[i : i + batch_size]).softmax(1) for i in range(0, len(images), batch_size)]
+    )
+    model.train(was)
+    return out
+
+
+def fit_segmentation(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    *,
+    num_classes: int,
+    epochs: int = 40,
+    lr: float = 3e-3,
+    batch_size: int = 8,
+    loss: str = "ce",
+    loss_options: dict | None = None,
+    adele: AdeleConfig | None = None,
+    seed: int = 0,
+) -> FitResult:
+    """Train ``model`` on ``images (N, C_in, H, W)`` and ``labels (N, H, W)`` with Adam and a
+    core loss per pixel; with ``adele``, add the multi-scale consistency term and correct the
+    labels of each class from the epoch its memorisation onset is detected (Liu et al. 2022).
+    Random horizontal/vertical flips augment each batch."""
+    g = make_generator(seed)
+    loss_fn = build_loss(
+        loss, num_classes=num_classes, num_examples=len(images), **(loss_options or {})
+    )
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    current = labels.clone()
+    curve: list[list[float]] = []
+    onset: list[int | None] = [None] * num_classes
+    model.train()
+    for epoch in range(1, epochs + 1):
+        for idx in torch.randperm(len(images), generator=g).split(batch_size):
+            x, y = images[idx], current[idx]
+            if bool(torch.rand((), generator=g) < 0.5):
+                x, y = x.flip(-1), y.flip(-1)
+            if bool(torch.rand((), generator=g) < 0.5):
+                x, y = x.flip(-2), y.flip(-2)
+            if adele is None:
+                logits = model(x)
+                reg = logits.new_zeros(())
+            else:
+                probs = multiscale_probs(model, x, scales=adele.scales, flip=False)
+                logits = probs[list(adele.scales).index(1.0)].clamp_min(1e-8).log()
+                reg = adele.consistency_weight * multiscale_consistency(probs)
+            u = flatten_units(logits, y, example_id=idx)
+            total = loss_fn(u.pred, u.target, example_id=u.example_id).mean() + reg
+            opt.zero_grad()
+            total.backward()
+            opt.step()
+        if adele is None:
+            continue
+        probs = predict(model, images)
+        iou = iou_scores(confusion_matrix(probs.argmax(1), labels, num_classes))
+        curve.append([float(v) for v in iou.nan_to_num(0.0)])
+        for c in range(num_classes):
+            if onset[c] is None and memorization_onset([row[c] for row in curve], r=adele.r):
+                onset[c] = epoch
+        active = torch.tensor([o is not None for o in onset])
+        if active.any():
+            model.eval()
+            with torch.no_grad():
+                ms = torch.cat(
+                    [
+                        torch.stack(
+                            multiscale_probs(model, images[i : i + batch_size], scales=adele.scales)
+                        ).mean(0)
+                        for i in range(0, len(images), batch_size)
+                    ]
+                )
+            model.train()
+            current = correct_labels(labels, ms, active=active, tau=adele.tau)
+    return FitResult(current, onset, np.asarray(curve))
