@@ -128,16 +128,18 @@ def prepare(
             f"got {tuple(target.shape)}"
         )
     target = target.long()
-    mask = target != ignore_index
-    labelled = target[mask]
-    if labelled.numel():
-        lo, hi = int(labelled.min()), int(labelled.max())
-        if lo < 0 or hi >= c:
-            got = f"min {lo}" if lo < 0 else f"max {hi}"
-            raise ValueError(f"target must be in [0, {c}) (or {ignore_index} to ignore); got {got}")
-    if bool(mask.all()):
+    if target.numel() == 0:
         return Target(target, None, None)
-    return Target(target.masked_fill(~mask, 0), None, mask)
+    lo, hi = (int(v) for v in torch.aminmax(target))
+    if lo >= 0 and hi < c:  # every unit labelled and in range: one pass, no copy
+        return Target(target, None, None)
+    mask = target != ignore_index
+    safe = target.masked_fill(~mask, 0)
+    lo, hi = (int(v) for v in torch.aminmax(safe))
+    if lo < 0 or hi >= c:
+        got = f"min {lo}" if lo < 0 else f"max {hi}"
+        raise ValueError(f"target must be in [0, {c}) (or {ignore_index} to ignore); got {got}")
+    return Target(safe, None, mask)
 
 
 def unit_weight(t: Target, weight: Tensor | None, like: Tensor) -> Tensor | None:
