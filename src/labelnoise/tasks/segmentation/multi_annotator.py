@@ -76,8 +76,8 @@ def staple(
     p = np.full(len(d), init)
     q = np.full(len(d), init)
     eps = 1e-12
-    it = 0
-    for it in range(1, max_iter + 1):
+    n_run = 0
+    for n_run in range(1, max_iter + 1):  # noqa: B007 (n_run is reported)
         lp, l1p = np.log(p + eps), np.log(1 - p + eps)
         lq, l1q = np.log(q + eps), np.log(1 - q + eps)
         a = np.log(f) + lp @ d + l1p @ (1 - d)
@@ -89,4 +89,4 @@ def staple(
         p, q = p_new, q_new
         if done:
             break
-    return StapleResult(w.reshape(shape), p, q, f, it)
+    return StapleResult(w.reshape(shape), p, q, f, n_run)
