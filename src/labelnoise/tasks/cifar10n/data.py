@@ -43,7 +43,7 @@ class LazyImages:
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, (int, np.integer)):
-            return np.asarray(self.images.image(int(self.indices[i])), dtype=np.uint8)
+            return np.array(self.images.image(int(self.indices[i])), dtype=np.uint8)
         return LazyImages(self.images, self.indices[i])
 
 

@@ -1,0 +1,291 @@
+"""CIFAR-10N on a CPU: small CNN, worst and aggre human labels, CE vs robust methods; detection.
+
+Training (one row per label set and method): clean test accuracy (all 10,000 test images) of
+the last epoch, for CE, GCE, SCE, ELR (core losses), co-teaching (core selector, two networks)
+and DivideMix (:mod:`labelnoise.train_dividemix`). To fit a shared 2-core CPU, the training
+set is a fixed random subset (``--train-size``, default 8,000 of 50,000 images) and every run
+is short (``--epochs``); runs go to ``--jobs`` single-threaded worker processes.
+
+Detection: out-of-sample ``pred_probs`` of the same subset from 2-fold cross-validation
+(:func:`labelnoise.common.detection.cross_val_pred_probs`, small CNN, CE), scored against the
+clean labels (AUROC, AUPRC, precision at the true number of wrong labels): our label-quality
+scores and ``find_label_issues`` next to cleanlab's ``find_label_issues`` on the same
+predictions (a flag mask scores as quality ``1 - flagged``).
+
+The loop here is a compact in-memory version of the engine's (tensors, no Accelerate, no
+checkpoints) so the whole table fits the CPU budget; it uses the same core losses, selector,
+models and DivideMix functions as ``labelnoise train recipes/cifar10n/*.yaml``.
+
+    python benchmarks/cifar10n.py --data-dir ../shared/data --json /tmp/cifar10n.json
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from _common import data_dir_or_exit, markdown_table, parser, report, row
+
+from labelnoise.common.detection import (
+    cross_val_pred_probs,
+    find_label_issues,
+    get_label_quality_scores,
+)
+from labelnoise.common.losses import build_loss
+from labelnoise.common.metrics import auprc, auroc, precision_at_k
+from labelnoise.common.selection import build_selector
+from labelnoise.tasks.cifar10n.data import augment, load_arrays, to_float
+from labelnoise.tasks.cifar10n.models import SmallCNN
+from labelnoise.train_dividemix import codivide, dividemix_loss
+
+METHODS: dict[str, dict[str, Any]] = {
+    "ce": {"loss": "ce"},
+    "dividemix": {"dividemix": True},
+    "coteaching": {"coteaching": True},
+    "elr": {"loss": "elr", "lam": 3.0, "beta": 0.7},
+    "gce": {"loss": "gce", "q": 0.7},
+    "sce": {"loss": "sce", "alpha": 0.1, "beta": 1.0},
+}
+FORGET = {"worst": 0.4, "aggre": 0.1}  # co-teaching forget rate = the label set's noise rate
+LAMBDA_U = {"worst": 25.0, "aggre": 0.0}  # DivideMix: 25 at ~40 % noise, 0 at ~10 % (paper)
+
+
+def _data(args: dict[str, Any], label_set: str) -> dict[str, Any]:
+    d = load_arrays(
+        args["data_dir"], label_set, train_size=args["train_size"], cache_dir=args["cache_dir"]
+    )
+    return {
+        "x": to_float(torch.from_numpy(np.ascontiguousarray(d["x"]))),
+        "y": torch.from_numpy(d["noisy"]),
+        "clean": torch.from_numpy(d["clean"]),
+        "x_test": to_float(torch.from_numpy(np.ascontiguousarray(d["x_test"]))),
+        "y_test": torch.from_numpy(d["y_test"]),
+    }
+
+
+def _sgd(model: torch.nn.Module, lr: float, total: int):
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
+    )
+    return opt, sched
+
+
+def _batches(n: int, bs: int, g: torch.Generator, idx: torch.Tensor | None = None):
+    idx = torch.arange(n) if idx is None else idx
+    perm = idx[torch.randperm(len(idx), generator=g)]
+    return [perm[i : i + bs] for i in range(0, len(perm), bs)]
+
+
+def _predict(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    model.eval()
+    with torch.no_grad():
+        out = torch.cat([model(x[i : i + 500]) for i in range(0, len(x), 500)])
+    model.train()
+    return out
+
+
+def _train(method: str, x: torch.Tensor, y: torch.Tensor, args: dict[str, Any], label_set: str):
+    """Train and return the evaluated network (network A for two-network methods)."""
+    spec, bs, epochs, n = METHODS[method], args["batch_size"], args["epochs"], len(y)
+    g = torch.Generator().manual_seed(args["seed"])
+    torch.manual_seed(args["seed"])
+    width = args["width"]
+    steps = epochs * math.ceil(n / bs)
+    if spec.get("dividemix"):
+        nets = [SmallCNN(10, width=width) for _ in range(2)]
+        optim = [_sgd(m, args["lr"], 2 * steps) for m in nets]
+        fwd = lambda m, xb: m(augment(xb, g))  # noqa: E731
+        for epoch in range(epochs):
+            if epoch < args["warmup"]:
+                for k in range(2):
+                    for b in _batches(n, bs, g):
+                        loss = F.cross_entropy(fwd(nets[k], x[b]), y[b])
+                        _step(optim[k], loss)
+                continue
+            ramp = min(1.0, (epoch - args["warmup"] + 1) / 5)
+            prob = [codivide(F.cross_entropy(_predict(m, x), y, reduction="none")) for m in nets]
+            for k in range(2):
+                w = torch.as_tensor(prob[1 - k], dtype=torch.float32)
+                lab, unl = torch.nonzero(w > 0.5).view(-1), torch.nonzero(w <= 0.5).view(-1)
+                ub = _batches(n, bs, g, unl) if len(unl) else []
+                for i, b in enumerate(_batches(n, bs, g, lab)):
+                    xu = x[ub[i % len(ub)]] if ub else x[:0]
+                    loss = dividemix_loss(
+                        fwd,
+                        nets[k],
+                        nets[1 - k],
+                        x[b],
+                        y[b],
+                        w[b],
+                        xu,
+                        num_classes=10,
+                        lambda_u=LAMBDA_U[label_set] * ramp,
+                        generator=g,
+                    )
+                    _step(optim[k], loss)
+        return nets[0]
+    if spec.get("coteaching"):
+        nets = [SmallCNN(10, width=width) for _ in range(2)]
+        optim = [_sgd(m, args["lr"], steps) for m in nets]
+        sel = build_selector(
+            "coteaching", num_examples=n, forget_rate=FORGET[label_set], num_gradual=5
+        )
+        step = 0
+        for epoch in range(epochs):
+            for b in _batches(n, bs, g):
+                xb = augment(x[b], g)
+                la = F.cross_entropy(nets[0](xb), y[b], reduction="none")
+                lb = F.cross_entropy(nets[1](xb), y[b], reduction="none")
+                wa, wb = sel.select(la.detach(), lb.detach(), b, step=step)
+                _step(optim[0], (wa * la).sum() / wa.sum().clamp_min(1.0))
+                _step(optim[1], (wb * lb).sum() / wb.sum().clamp_min(1.0))
+                step += 1
+            sel.on_epoch_end(epoch)
+        return nets[0]
+    opts = {k: v for k, v in spec.items() if k != "loss"}
+    loss_fn = build_loss(spec["loss"], num_classes=10, num_examples=n, **opts)
+    model = SmallCNN(10, width=width)
+    opt = _sgd(model, args["lr"], steps)
+    for _ in range(epochs):
+        for b in _batches(n, bs, g):
+            loss = loss_fn(model(augment(x[b], g)), y[b], b).mean()
+            _step(opt, loss)
+    return model
+
+
+def _step(opt_sched, loss: torch.Tensor) -> None:
+    opt, sched = opt_sched
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    sched.step()
+
+
+def _job(job: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
+    label_set, method, args = job
+    torch.set_num_threads(1)
+    t0 = time.time()
+    d = _data(args, label_set)
+    if method == "detection":
+        det_args = dict(args, epochs=args["det_epochs"])
+
+        def fit_predict(x_tr, y_tr, x_te):
+            m = _train("ce", x_tr, torch.as_tensor(y_tr), det_args, label_set)
+            return torch.softmax(_predict(m, x_te), 1).double().numpy()
+
+        probs = cross_val_pred_probs(
+            fit_predict, d["x"], d["y"].numpy(), n_splits=2, seed=args["seed"]
+        )
+        return {
+            "label_set": label_set,
+            "method": method,
+            "probs": probs,
+            "labels": d["y"].numpy(),
+            "clean": d["clean"].numpy(),
+            "sec": time.time() - t0,
+        }
+    model = _train(method, d["x"], d["y"], args, label_set)
+    acc = float((_predict(model, d["x_test"]).argmax(1) == d["y_test"]).float().mean())
+    noise = float((d["y"] != d["clean"]).float().mean())
+    return {
+        "label_set": label_set,
+        "method": method,
+        "acc": acc,
+        "noise": noise,
+        "sec": time.time() - t0,
+    }
+
+
+def _detection_rows(r: dict[str, Any]) -> list[tuple[str, np.ndarray]]:
+    from cleanlab.filter import find_label_issues as cl_find
+
+    labels, probs = r["labels"], r["probs"]
+    out = [
+        (f"ours {m}", get_label_quality_scores(labels, probs, method=m))
+        for m in ("self_confidence", "normalized_margin")
+    ]
+    out.append(("ours find_label_issues (mask)", 1.0 - find_label_issues(labels, probs)))
+    out.append(("cleanlab find_label_issues (mask)", 1.0 - cl_find(labels, probs)))
+    return out
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--train-size", type=int, default=8000)
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--warmup", type=int, default=3, help="DivideMix CE warm-up epochs")
+    p.add_argument("--det-epochs", type=int, default=8)
+    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--label-sets", nargs="+", default=["worst", "aggre"])
+    p.add_argument("--methods", nargs="+", default=list(METHODS))
+    p.add_argument("--cache-dir", type=Path, default=Path("~/.cache/labelnoise").expanduser())
+    a = p.parse_args()
+    args = {
+        "data_dir": data_dir_or_exit(a),
+        "train_size": a.train_size,
+        "epochs": a.epochs,
+        "warmup": a.warmup,
+        "det_epochs": a.det_epochs,
+        "width": a.width,
+        "batch_size": a.batch_size,
+        "lr": a.lr,
+        "seed": a.seed,
+        "cache_dir": a.cache_dir,
+    }
+    load_arrays(args["data_dir"], "clean", cache_dir=a.cache_dir)  # build the cache once
+    jobs = [(ls, m, args) for ls in a.label_sets for m in [*a.methods, "detection"]]
+    t0 = time.time()
+    with get_context("fork").Pool(a.jobs) as pool:
+        results = []
+        for r in pool.imap(_job, jobs):
+            results.append(r)
+            done = {k: v for k, v in r.items() if k not in ("probs", "labels", "clean")}
+            print(f"[{time.time() - t0:.0f} s] {done}", flush=True)
+    wall = time.time() - t0
+    rows, train_table, det_table = [], [], []
+    ce = {r["label_set"]: r["acc"] for r in results if r["method"] == "ce"}
+    for r in results:
+        setting = f"{r['label_set']}, n={a.train_size}"
+        if r["method"] == "detection":
+            truth = r["labels"] != r["clean"]
+            for name, q in _detection_rows(r):
+                vals = [auroc(truth, q), auprc(truth, q), precision_at_k(truth, q)]
+                det_table.append([r["label_set"], name, *vals])
+                for metric, v in zip(("auroc", "auprc", "precision_at_k"), vals):
+                    rows.append(row(setting, name, metric, v))
+            continue
+        delta = 100 * (r["acc"] - ce.get(r["label_set"], float("nan")))
+        train_table.append(
+            [r["label_set"], r["noise"], r["method"], 100 * r["acc"], delta, round(r["sec"])]
+        )
+        rows.append(row(setting, r["method"], "clean_test_acc", r["acc"], seconds=r["sec"]))
+    rows.append(row("all", "benchmark", "wall_seconds", wall))
+    table = (
+        markdown_table(
+            ["labels", "noise rate", "method", "clean test acc %", "vs CE (points)", "s"],
+            train_table,
+        )
+        + "\n\nDetection (out-of-sample 2-fold pred_probs, scored against the clean labels):\n\n"
+        + markdown_table(["labels", "detector", "AUROC", "AUPRC", "P@true-noise-count"], det_table)
+    )
+    pre = (
+        f"Small CNN (width {a.width}), {a.train_size} training images (fixed random subset), "
+        f"full 10,000-image clean test set, {a.epochs} epochs (DivideMix: {a.warmup} CE warm-up), "
+        f"last epoch, seed {a.seed}, {a.jobs} single-thread workers. Wall time: {wall:.0f} s."
+    )
+    report("cifar10n", table, rows, a.json, preamble=pre)
+
+
+if __name__ == "__main__":
+    main()
