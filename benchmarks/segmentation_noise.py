@@ -13,22 +13,13 @@ from __future__ import annotations
 import time
 
 import torch
-import torch.nn.functional as F
 from _common import data_dir_or_exit, markdown_table, parser, report, row
 
 from labelnoise.common.noise.masks import semantic_mask_noise
-from labelnoise.tasks.segmentation.data import read_isbi2012
+from labelnoise.tasks.segmentation.data import read_isbi2012, resize_batch
 from labelnoise.tasks.segmentation.loop import AdeleConfig, fit_segmentation, predict
 from labelnoise.tasks.segmentation.metrics import confusion_matrix, segmentation_metrics
 from labelnoise.tasks.segmentation.models import TinyUNet
-
-
-def _down(x, size, *, mask):
-    if x.shape[-1] == size:
-        return x
-    if mask:
-        return F.interpolate(x[:, None].float(), size=(size, size), mode="nearest")[:, 0].long()
-    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
 
 
 def main() -> None:
@@ -43,7 +34,10 @@ def main() -> None:
     torch.set_num_threads(1)
     t0 = time.time()
     x256, y256 = read_isbi2012(root, image_size=256)
-    x, y = _down(x256, args.image_size, mask=False), _down(y256, args.image_size, mask=True)
+    x, y = (
+        resize_batch(x256, args.image_size, mask=False),
+        resize_batch(y256, args.image_size, mask=True),
+    )
     tr, te = slice(0, 24), slice(24, 30)
 
     def run(labels, method):
@@ -66,7 +60,7 @@ def main() -> None:
     table.append(["clean", "-", "CE on clean", clean_miou, "-"])
     for level in args.levels.split(","):
         noisy = semantic_mask_noise(y256[tr], num_classes=2, preset=level, seed=args.seed)
-        labels = _down(noisy.noisy, args.image_size, mask=True)
+        labels = resize_batch(noisy.noisy, args.image_size, mask=True)
         rate = float((labels != y[tr]).float().mean())
         base, _ = run(labels, "ce")
         rows.append(row(level, "ce_noisy", "miou", base, pixel_noise_rate=rate))

@@ -16,10 +16,17 @@ from torch import nn
 from labelnoise.common.noise.masks import semantic_mask_noise
 from labelnoise.common.units import Units, flatten_units
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
-from labelnoise.tasks.segmentation.data import ISBI_CLASSES, MaskDataset, read_isbi2012
+from labelnoise.tasks.segmentation.data import (
+    ISBI_CLASSES,
+    MaskDataset,
+    read_isbi2012,
+    resize_batch,
+)
 from labelnoise.tasks.segmentation.metrics import confusion_matrix, segmentation_metrics
 
-__all__ = ["SegmentationAdapter", "SegmentationConfig"]
+__all__ = ["NOISE_SIZE", "SegmentationAdapter", "SegmentationConfig"]
+
+NOISE_SIZE = 256  # masks are corrupted at 256 x 256 (the presets' design size), then resized
 
 
 @dataclass
@@ -45,8 +52,8 @@ class SegmentationConfig:
 
 class SegmentationAdapter(TaskAdapter):
     """ISBI-2012 (or another ``train/{image,label}`` folder with 0/255 masks) with COCO-N-style
-    spatial noise on the training and validation masks; the test split is the clean
-    validation images."""
+    spatial noise on the training and validation masks (simulated at 256 x 256, then resized
+    to ``image_size``); the test split is the clean validation images."""
 
     name = "segmentation"
     Config = SegmentationConfig
@@ -54,19 +61,24 @@ class SegmentationAdapter(TaskAdapter):
     def build_datasets(self, data_dir: Path | None, *, seed: int) -> DatasetSplits:
         c = self.config
         root = Path(c.dataset) if data_dir is None else Path(data_dir) / c.dataset
-        x, y = read_isbi2012(root, image_size=c.image_size)
+        x, y = read_isbi2012(root, image_size=NOISE_SIZE)
         if not 0 < c.val_count < len(y):
             raise ValueError(f"val_count must be in (0, {len(y)}); got {c.val_count}")
         noise_seed = seed if c.noise.seed is None else c.noise.seed
-        noisy = semantic_mask_noise(y, num_classes=2, preset=c.noise.preset, seed=noise_seed)
+        noisy = semantic_mask_noise(y, num_classes=2, preset=c.noise.preset, seed=noise_seed).noisy
+        noisy = resize_batch(noisy, c.image_size, mask=True)
+        x, y = resize_batch(x, c.image_size, mask=False), resize_batch(y, c.image_size, mask=True)
         n_tr = len(y) - c.val_count
         return DatasetSplits(
-            train=MaskDataset(x[:n_tr], noisy.noisy[:n_tr], y[:n_tr]),
-            val=MaskDataset(x[n_tr:], noisy.noisy[n_tr:], y[n_tr:]),
+            train=MaskDataset(x[:n_tr], noisy[:n_tr], y[:n_tr]),
+            val=MaskDataset(x[n_tr:], noisy[n_tr:], y[n_tr:]),
             test=MaskDataset(x[n_tr:], y[n_tr:], y[n_tr:]),
             num_classes=2,
             class_names=list(ISBI_CLASSES),
-            info={"noise_preset": c.noise.preset, "pixel_noise_rate": noisy.noise_rate},
+            info={
+                "noise_preset": c.noise.preset,
+                "pixel_noise_rate": float((noisy != y).float().mean()),
+            },
         )
 
     def build_model(self, splits: DatasetSplits) -> nn.Module:

@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 from labelnoise.tasks.segmentation.readers import read_pairs
 
-__all__ = ["ISBI_CLASSES", "MaskDataset", "read_isbi2012"]
+__all__ = ["ISBI_CLASSES", "MaskDataset", "read_isbi2012", "resize_batch"]
 
 ISBI_CLASSES = ("membrane", "cell")
 
@@ -40,6 +40,18 @@ def read_isbi2012(root: str | Path, *, image_size: int = 256) -> tuple[Tensor, T
     y = np.stack([_resize(m.astype(np.uint8), image_size, nearest=True) for m in masks])
     x = (x - x.mean()) / max(float(x.std()), 1e-6)
     return torch.from_numpy(x)[:, None], torch.from_numpy(y.astype(np.int64))
+
+
+def resize_batch(x: Tensor, size: int, *, mask: bool) -> Tensor:
+    """Resize ``(N, C, H, W)`` images (bilinear, antialiased) or ``(N, H, W)`` masks (nearest)
+    to ``size x size``."""
+    import torch.nn.functional as F
+
+    if x.shape[-1] == size and x.shape[-2] == size:
+        return x
+    if mask:
+        return F.interpolate(x[:, None].float(), size=(size, size), mode="nearest")[:, 0].long()
+    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
 
 
 class MaskDataset(Dataset):
