@@ -358,3 +358,22 @@ def test_dynamics_detection_skips_examples_the_run_never_reached(tmp_path):
     assert len(rows) == 120  # every example is listed; the 80 unseen ones keep quality 1
     assert metrics["detection"]["method"] == "dynamics"
     assert metrics["data"] == json.loads((tmp_path / "run" / "metrics.json").read_text())["data"]
+
+
+def test_jocor_with_no_agreement_term_and_no_forgetting_is_cross_entropy(tmp_path):
+    """JoCoR's joint loss with co_lambda 0 and forget_rate 0 is CE on both networks, so network
+    A follows the standard CE run; with co_lambda > 0 the KL term changes the run."""
+    from labelnoise.train_coteaching import train as train_ct
+
+    def jocor(name: str, lam: float) -> dict:
+        sel = {"name": "coteaching", "variant": "jocor", "forget_rate": 0.0, "co_lambda": lam}
+        over = {"method": "coteaching", "detection": {"method": "none"}, "selector": sel}
+        return train_ct(resolve(tiny(tmp_path, name, **over)))
+
+    ce = train(resolve(tiny(tmp_path, "ce", detection={"method": "none"})))
+    plain, agree = jocor("j0", 0.0), jocor("j9", 0.9)
+    assert abs(ce["val"]["noisy_accuracy"] - plain["val"]["noisy_accuracy"]) <= 1e-6
+    assert abs(ce["test"]["accuracy"] - plain["test"]["accuracy"]) <= 1e-6
+    h0 = (tmp_path / "j0" / "history.jsonl").read_text()
+    h9 = (tmp_path / "j9" / "history.jsonl").read_text()
+    assert h0 != h9 and agree["selector"] == "coteaching"

@@ -6,7 +6,7 @@ from each network's per-unit losses, the units the *other* network trains on::
     units_a, units_b = adapter.units(model_a, batch), adapter.units(model_b, batch)
     loss_a, loss_b = loss_a_fn(units_a...), loss_b_fn(units_b...)          # (U,) each
     w_a, w_b = selector.select(loss_a.detach(), loss_b.detach(), example_id, step=step)
-    accelerator.backward(mean_w(w_a, loss_a) + mean_w(w_b, loss_b))
+    accelerator.backward(mean_w(w_a, loss_a) + mean_w(w_b, loss_b))   # JoCoR: one joint loss
 
 Everything else -- run directory, evaluation, model selection, checkpoints, dynamics,
 label issues, outputs -- is shared with :mod:`labelnoise.train`. Network A is the one
@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from labelnoise.common.selection.coteaching import jocor_loss
 from labelnoise.config import RunConfig
 from labelnoise.engine.loop import end_of_epoch, finish, start, stop_if_not_finite
 from labelnoise.engine.outputs import LoopState
@@ -117,7 +118,12 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
                     logits_a=ua.pred.detach(),
                     logits_b=ub.pred.detach(),
                 )
-                loss = _mean(w_a, la) + _mean(w_b, lb)
+                if getattr(selector, "variant", "coteaching") == "jocor":
+                    # JoCoR trains both networks on one joint loss (CE + symmetric KL).
+                    joint = jocor_loss(ua.pred, ub.pred, la, lb, co_lambda=selector.co_lambda)
+                    loss = 2 * _mean(w_a, joint)
+                else:
+                    loss = _mean(w_a, la) + _mean(w_b, lb)
                 acc.backward(loss)
                 if acc.sync_gradients and cfg.train.max_grad_norm is not None:
                     acc.clip_grad_norm_(model_a.parameters(), cfg.train.max_grad_norm)
