@@ -3,7 +3,7 @@
 Training (one row per label set and method): clean test accuracy (all 10,000 test images) of
 the last epoch, for CE, GCE, SCE, ELR (core losses), co-teaching (core selector, two networks)
 and DivideMix (:mod:`labelnoise.train_dividemix`). To fit a shared 2-core CPU, the training
-set is a fixed random subset (``--train-size``, default 8,000 of 50,000 images) and every run
+set is a fixed random subset (``--train-size``, default 4,000 of 50,000 images) and every run
 is short (``--epochs``); runs go to ``--jobs`` single-threaded worker processes.
 
 Detection: out-of-sample ``pred_probs`` of the same subset from 2-fold cross-validation
@@ -218,17 +218,18 @@ def _detection_rows(r: dict[str, Any]) -> list[tuple[str, np.ndarray]]:
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--train-size", type=int, default=8000)
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--warmup", type=int, default=3, help="DivideMix CE warm-up epochs")
-    p.add_argument("--det-epochs", type=int, default=8)
+    p.add_argument("--train-size", type=int, default=4000)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=2, help="DivideMix CE warm-up epochs")
+    p.add_argument("--det-epochs", type=int, default=5)
     p.add_argument("--width", type=int, default=16)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--label-sets", nargs="+", default=["worst", "aggre"])
-    p.add_argument("--methods", nargs="+", default=list(METHODS))
+    p.add_argument("--methods", nargs="+", default=[*METHODS, "detection"])
+    p.add_argument("--tag", default="", help="write benchmarks/results/cifar10n<tag>.md")
     p.add_argument("--cache-dir", type=Path, default=Path("~/.cache/labelnoise").expanduser())
     a = p.parse_args()
     args = {
@@ -244,15 +245,21 @@ def main() -> None:
         "cache_dir": a.cache_dir,
     }
     load_arrays(args["data_dir"], "clean", cache_dir=a.cache_dir)  # build the cache once
-    jobs = [(ls, m, args) for ls in a.label_sets for m in [*a.methods, "detection"]]
+    jobs = [(ls, m, args) for ls in a.label_sets for m in a.methods]
     t0 = time.time()
+    results: list[dict[str, Any]] = []
     with get_context("fork").Pool(a.jobs) as pool:
-        results = []
-        for r in pool.imap(_job, jobs):
+        for r in pool.imap_unordered(_job, jobs):
             results.append(r)
             done = {k: v for k, v in r.items() if k not in ("probs", "labels", "clean")}
             print(f"[{time.time() - t0:.0f} s] {done}", flush=True)
-    wall = time.time() - t0
+            order = {(ls, m): i for i, (ls, m, _) in enumerate(jobs)}
+            results.sort(key=lambda r: order[(r["label_set"], r["method"])])
+            _write(a, results, time.time() - t0, len(jobs))
+
+
+def _write(a: Any, results: list[dict[str, Any]], wall: float, n_jobs: int) -> None:
+    """Render the tables of the jobs finished so far (the report says when it is partial)."""
     rows, train_table, det_table = [], [], []
     ce = {r["label_set"]: r["acc"] for r in results if r["method"] == "ce"}
     for r in results:
@@ -279,12 +286,14 @@ def main() -> None:
         + "\n\nDetection (out-of-sample 2-fold pred_probs, scored against the clean labels):\n\n"
         + markdown_table(["labels", "detector", "AUROC", "AUPRC", "P@true-noise-count"], det_table)
     )
+    state = "" if len(results) == n_jobs else f" PARTIAL: {len(results)} of {n_jobs} jobs."
     pre = (
         f"Small CNN (width {a.width}), {a.train_size} training images (fixed random subset), "
         f"full 10,000-image clean test set, {a.epochs} epochs (DivideMix: {a.warmup} CE warm-up), "
         f"last epoch, seed {a.seed}, {a.jobs} single-thread workers. Wall time: {wall:.0f} s."
+        + state
     )
-    report("cifar10n", table, rows, a.json, preamble=pre)
+    report(f"cifar10n{a.tag}", table, rows, a.json, preamble=pre)
 
 
 if __name__ == "__main__":
