@@ -29,7 +29,7 @@ from labelnoise.common._random import make_generator
 from labelnoise.common.noise import multilabel_noise
 from labelnoise.common.units import Units, two_class_units
 from labelnoise.tasks.audio.dataset import AugmentParams, ClipDataset
-from labelnoise.tasks.audio.features import LogMelParams, cached_log_mels
+from labelnoise.tasks.audio.features import LazyLogMels, LogMelParams, cached_log_mels
 from labelnoise.tasks.audio.metrics import clip_scores, lwlrap, mean_average_precision
 from labelnoise.tasks.audio.model import build_audio_model
 from labelnoise.tasks.audio.readers import (
@@ -145,9 +145,21 @@ class AudioAdapter(TaskAdapter):
         kept = [records[i] for i in loaded.kept]
         if not kept:
             raise ValueError(f"{split} split must hold at least one readable clip; got 0")
+        if cfg.cache_dir is None:
+            return loaded.waves, kept
         params = LogMelParams(cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.n_mels)
         key = "\n".join(str(r.path) for r in kept)
         return cached_log_mels(loaded.waves, params, cache_dir=cfg.cache_dir, key=key), kept
+
+    def _pick(self, source: list, idx: Any) -> Any:
+        """Features of clips ``idx``: from the cache, or computed lazily from waveforms."""
+        cfg = self.config
+        chosen = [source[int(i)] for i in idx]
+        if cfg.cache_dir is not None:
+            return chosen
+        return LazyLogMels(
+            chosen, LogMelParams(cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.n_mels)
+        )
 
     def build_datasets(self, data_dir: Path | None, *, seed: int) -> DatasetSplits:
         cfg = self.config
@@ -179,10 +191,10 @@ class AudioAdapter(TaskAdapter):
         if test_recs is None:
             n_test = int(round(cfg.test_fraction * n))
             test_idx, perm = perm[:n_test], perm[n_test:]
-            test_feats, test_y = [feats[i] for i in test_idx], clean[test_idx]
+            test_feats, test_y = self._pick(feats, test_idx), clean[test_idx]
         else:
-            test_feats, kept = self._features(test_recs, info, "test")
-            test_y = multi_hot(kept, vocab)
+            test_src, kept = self._features(test_recs, info, "test")
+            test_feats, test_y = self._pick(test_src, range(len(kept))), multi_hot(kept, vocab)
         n_val = int(round(cfg.val_fraction * len(perm)))
         val_idx, tr_idx = perm[:n_val].sort().values, perm[n_val:].sort().values
         aug = None
@@ -193,7 +205,7 @@ class AudioAdapter(TaskAdapter):
 
         def subset(idx: torch.Tensor, augment: AugmentParams | None) -> ClipDataset:
             return ClipDataset(
-                [feats[i] for i in idx],
+                self._pick(feats, idx),
                 target[idx],
                 clean=clean[idx],
                 curated=curated[idx],

@@ -30,7 +30,9 @@ class ClipDataset(Dataset):
     """Items ``{"x" (1, M, frames), "target" (K,), "clean_target" (K,), "curated", "example_id"}``.
 
     Args:
-        features: ``N`` log-mels ``(M, T_n)``.
+        features: ``N`` log-mels ``(M, T_n)`` in dB (a list or a
+            :class:`~labelnoise.tasks.audio.features.LazyLogMels`); used relative to each
+            clip's peak (``feat - feat.max()``), so loudness differences drop out.
         target: ``(N, K)`` 0/1 tags trained on (noisy for training).
         clean: ``(N, K)`` clean tags (``None``: same as ``target``).
         curated: ``(N,)`` bool, clips whose tags are trusted (DCASE's curated set).
@@ -54,7 +56,7 @@ class ClipDataset(Dataset):
         n = len(features)
         if target.dim() != 2 or target.shape[0] != n:
             raise ValueError(f"target must have shape ({n}, K); got {tuple(target.shape)}")
-        self.features = list(features)
+        self.features = features
         self.target = target.float()
         self.clean = self.target if clean is None else clean.float()
         self.curated = torch.zeros(n, dtype=torch.bool) if curated is None else curated.bool()
@@ -68,6 +70,7 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         feat = self.features[i]
+        feat = feat - feat.max() if feat.numel() else feat
         if self.augment is None:
             x = crop_or_pad(feat, self.frames)
         else:

@@ -19,7 +19,14 @@ from torch import Tensor, nn
 
 from labelnoise._io import atomic_write
 
-__all__ = ["LogMelParams", "cached_log_mels", "crop_or_pad", "log_mel_transform", "spec_augment"]
+__all__ = [
+    "LazyLogMels",
+    "LogMelParams",
+    "cached_log_mels",
+    "crop_or_pad",
+    "log_mel_transform",
+    "spec_augment",
+]
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,42 @@ def log_mel_transform(params: LogMelParams) -> nn.Module:
 
 
 @torch.no_grad()
-def _compute(waves: Sequence[Tensor], params: LogMelParams) -> list[Tensor]:
-    transform = log_mel_transform(params)
-    return [transform(w.float()).contiguous() for w in waves]
+def _compute(waves: Sequence[Tensor], params: LogMelParams, chunk: int = 64) -> list[Tensor]:
+    """Mel power spectrograms of length-sorted chunks of zero-padded clips (one STFT call per
+    chunk), trimmed to each clip's ``1 + S // hop`` frames, then dB per clip."""
+    mel, to_db = log_mel_transform(params)
+    order = sorted(range(len(waves)), key=lambda i: waves[i].shape[-1])
+    out: list[Tensor] = [torch.empty(0)] * len(waves)
+    for start in range(0, len(order), chunk):
+        idx = order[start : start + chunk]
+        longest = max(waves[i].shape[-1] for i in idx)
+        batch = torch.zeros(len(idx), longest)
+        for row, i in enumerate(idx):
+            batch[row, : waves[i].shape[-1]] = waves[i].float()
+        spec = mel(batch)
+        for row, i in enumerate(idx):
+            frames = 1 + waves[i].shape[-1] // params.hop_length
+            out[i] = to_db(spec[row, :, :frames]).contiguous()
+    return out
+
+
+class LazyLogMels(Sequence):
+    """Log-mels computed on first access and kept (no cost for clips never used)."""
+
+    def __init__(self, waves: Sequence[Tensor], params: LogMelParams) -> None:
+        self.waves = list(waves)
+        self.params = params
+        self._transform = log_mel_transform(params)
+        self._memo: dict[int, Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self.waves)
+
+    def __getitem__(self, i: int) -> Tensor:  # type: ignore[override]
+        if i not in self._memo:
+            with torch.no_grad():
+                self._memo[i] = self._transform(self.waves[i].float()).contiguous()
+        return self._memo[i]
 
 
 def cached_log_mels(
@@ -73,7 +113,7 @@ def cached_log_mels(
     digest = hashlib.sha256(
         json.dumps([key, asdict(params), len(waves)], sort_keys=True).encode()
     ).hexdigest()[:16]
-    path = Path(cache_dir) / f"logmel-{digest}.pt"
+    path = Path(cache_dir).expanduser() / f"logmel-{digest}.pt"
     if path.is_file():
         return list(torch.load(path, weights_only=True))
     feats = _compute(waves, params)

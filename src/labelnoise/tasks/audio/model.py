@@ -1,7 +1,7 @@
 """Models on log-mels: a small CNN of the DCASE baseline family, and a backbone hook.
 
 The CNN follows the shape of the DCASE 2019 Task 2 baseline CNNs (Fonseca et al., 2019;
-Kong et al., PANNs' CNN family): blocks of 3x3 conv + batch norm + ReLU + 2x2 average pooling,
+Kong et al., PANNs' CNN family): blocks of 3x3 conv + batch norm + ReLU + 2x2 max pooling,
 then mean over frequency, max + mean over time, and a linear layer to ``K`` tag logits.
 
 Any other network (e.g. a pretrained audio backbone) plugs in through ``backbone``:
@@ -41,7 +41,7 @@ class SmallCNN(nn.Module):
                 nn.Conv2d(c_in, c, 3, padding=1, bias=False),
                 nn.BatchNorm2d(c),
                 nn.ReLU(inplace=True),
-                nn.AvgPool2d(2),
+                nn.MaxPool2d(2),
             ]
             c_in = c
         self.features = nn.Sequential(*blocks)

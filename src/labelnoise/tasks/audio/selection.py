@@ -28,7 +28,12 @@ class PerTagSmallLossSelector(Selector):
     Args:
         num_examples: training clips.
         num_tags: ``K``.
-        forget_rate: final fraction of each group dropped (``[0, 1)``).
+        forget_rate: final fraction of each group dropped (``[0, 1)``); with ``by_label``,
+            of the positive-labelled units of each tag.
+        negative_forget_rate: with ``by_label``, the final fraction dropped of the
+            negative-labelled units of each tag (``None``: ``forget_rate``). Missing tags are
+            few among the many negatives, spurious ones many among the few positives, so the
+            two rates differ (a tag noise model gives both).
         num_gradual: epochs of the linear ramp of the forget rate.
         exponent: ramp exponent.
         by_label: rank positive- and negative-labelled units of a tag apart.
@@ -42,6 +47,7 @@ class PerTagSmallLossSelector(Selector):
         gather: Gather | None = None,
         num_tags: int,
         forget_rate: float = 0.2,
+        negative_forget_rate: float | None = None,
         num_gradual: int = 5,
         exponent: float = 1.0,
         by_label: bool = True,
@@ -50,6 +56,11 @@ class PerTagSmallLossSelector(Selector):
         super().__init__(num_examples=num_examples, gather=gather)
         self.num_tags = check_int("num_tags", num_tags, 1)
         self.forget_rate = check_rate("forget_rate", forget_rate)
+        self.negative_forget_rate = (
+            self.forget_rate
+            if negative_forget_rate is None
+            else check_rate("negative_forget_rate", negative_forget_rate)
+        )
         self.num_gradual = check_int("num_gradual", num_gradual, 0)
         self.exponent = check_in_range("exponent", exponent, 0.0, float("inf"), low_inclusive=False)
         self.by_label = bool(by_label)
@@ -61,14 +72,10 @@ class PerTagSmallLossSelector(Selector):
             torch.zeros(self.num_examples, dtype=torch.bool) if curated is None else curated.bool()
         )
 
-    @property
-    def rate(self) -> float:
-        """The forget rate of the current epoch."""
+    def rate(self, final: float) -> float:
+        """The forget rate of the current epoch for the final rate ``final``."""
         return forget_rate_at(
-            self.epoch,
-            forget_rate=self.forget_rate,
-            num_gradual=self.num_gradual,
-            exponent=self.exponent,
+            self.epoch, forget_rate=final, num_gradual=self.num_gradual, exponent=self.exponent
         )
 
     def _select(
@@ -78,8 +85,8 @@ class PerTagSmallLossSelector(Selector):
         if u % self.num_tags:
             raise ValueError(f"units must come in groups of num_tags={self.num_tags}; got {u}")
         w = torch.ones_like(unit_loss)
-        rate = self.rate
-        if rate == 0:
+        rates = (self.rate(self.negative_forget_rate), self.rate(self.forget_rate))
+        if max(rates) == 0:
             return w
         tag = torch.arange(u, device=unit_loss.device) % self.num_tags
         group = tag
@@ -92,5 +99,6 @@ class PerTagSmallLossSelector(Selector):
         for g in range(self.num_tags * (2 if self.by_label else 1)):
             at = noisy & (group == g)
             # Every process ranks every group (possibly empty) so that gathers stay in step.
+            rate = rates[g % 2] if self.by_label else rates[1]
             w[at] = small_loss_mask(unit_loss[at], rate, self.gather)
         return w
