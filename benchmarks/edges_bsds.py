@@ -2,7 +2,7 @@
 
 Every run goes through the engine (`labelnoise train` recipes under recipes/edges/): a
 SmallHED network at 96 x 144 px on CPU, trained on the BSDS train split minus 20 validation
-images, model selection on the NOISY validation ODS, scores on the 100 BSDS val images against
+images, the last epoch's model (one evaluation per run), scores on the 100 BSDS val images against
 all annotators (ODS / OIS / AP, bipartite correspondence, 25 thresholds).
 
 Settings: ``real`` -- one seeded annotator per training image; ``disp2`` / ``disp4`` --

@@ -11,7 +11,8 @@ the consensus labels. ``clean_target`` always carries every annotator (a bitmask
 
 Methods (``method``): ``ce`` -- class-balanced BCE of HED (with ``loss: {name: bce}`` or the
 default ``ce``, equal on two-class units); ``tolerance`` -- :func:`tolerance_targets`;
-``pnt_edge`` -- :class:`~labelnoise.tasks.edges.pnt_edge.PNTEdgeNet`. Metrics: ODS, OIS, AP
+``pnt_edge`` -- :class:`~labelnoise.tasks.edges.pnt_edge.PNTEdgeNet`; ``relax_negatives: r``
+ignores non-edge pixels within ``r`` of a labelled edge for any method. Metrics: ODS, OIS, AP
 (:mod:`labelnoise.tasks.edges.metrics`); model selection on ``ods``.
 """
 
@@ -62,6 +63,8 @@ class EdgesConfig:
     method: Literal["ce", "tolerance", "pnt_edge"] = "ce"
     class_balanced: bool = True
     tolerance_radius: int = 1
+    tolerance_pool: bool = True
+    relax_negatives: int = 0
     pnt_max_shift: float = 4.0
     pnt_density_weight: float = 1.0
     pnt_window: int = 7
@@ -171,7 +174,13 @@ class EdgeAdapter(TaskAdapter):
             else:
                 logits = model(image)
             if cfg.method == "tolerance":
-                logits, target = tolerance_targets(logits, target, radius=cfg.tolerance_radius)
+                logits, target = tolerance_targets(
+                    logits, target, radius=cfg.tolerance_radius, pool_positives=cfg.tolerance_pool
+                )
+            elif cfg.relax_negatives:
+                logits, target = tolerance_targets(
+                    logits, target, radius=cfg.relax_negatives, pool_positives=False
+                )
             u = two_class_units(logits, target, example_id=ids)
             if not cfg.class_balanced:
                 return u

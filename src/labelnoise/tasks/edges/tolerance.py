@@ -30,12 +30,15 @@ def class_balanced_weights(target: Tensor) -> Tensor:
     return beta * pos + (1 - beta) * neg
 
 
-def tolerance_targets(logits: Tensor, target: Tensor, *, radius: int) -> tuple[Tensor, Tensor]:
+def tolerance_targets(
+    logits: Tensor, target: Tensor, *, radius: int, pool_positives: bool = True
+) -> tuple[Tensor, Tensor]:
     """``(logits', target')`` of the tolerance-aware loss; ``logits, target (N, 1, H, W)``.
 
     ``logits'`` is the ``(2 radius + 1)`` max-pool of ``logits`` on edge pixels and ``logits``
     elsewhere; ``target'`` is ``IGNORE_INDEX`` on non-edge pixels within ``radius`` (Chebyshev)
-    of an edge. ``radius = 0`` returns the inputs.
+    of an edge. ``pool_positives=False`` keeps the logits (only the relaxation of negatives).
+    ``radius = 0`` returns the inputs.
     """
     if radius < 0:
         raise ValueError(f"radius must be >= 0; got {radius}")
@@ -44,6 +47,8 @@ def tolerance_targets(logits: Tensor, target: Tensor, *, radius: int) -> tuple[T
     k = 2 * radius + 1
     edge = target == 1
     near = F.max_pool2d(edge.to(torch.float32), k, stride=1, padding=radius) > 0
-    pooled = F.max_pool2d(logits, k, stride=1, padding=radius)
     new_t = torch.where(near & ~edge, torch.full_like(target, IGNORE_INDEX), target)
+    if not pool_positives:
+        return logits, new_t
+    pooled = F.max_pool2d(logits, k, stride=1, padding=radius)
     return torch.where(edge, pooled, logits), new_t
