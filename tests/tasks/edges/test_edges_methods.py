@@ -9,7 +9,7 @@ from labelnoise.common.units import IGNORE_INDEX
 from labelnoise.tasks.edges.adapter import EdgeAdapter, EdgesConfig
 from labelnoise.tasks.edges.data import decode_bitmask, encode_bitmask
 from labelnoise.tasks.edges.metrics import evaluate_edges
-from labelnoise.tasks.edges.models import SmallHED, build_unet
+from labelnoise.tasks.edges.models import SmallHED
 from labelnoise.tasks.edges.pnt_edge import PNTEdgeNet, edge_density, warp
 from labelnoise.tasks.edges.tolerance import class_balanced_weights, tolerance_targets
 
@@ -131,8 +131,3 @@ def test_adapter_units_train_and_eval(method):
     got = ad.metrics(ev)
     ref = evaluate_edges(list(probs), list(annot), thresholds=25)
     assert got["ods"] == pytest.approx(ref["ods"]) and got["ap"] == pytest.approx(ref["ap"])
-
-
-def test_unet_builder_one_channel():
-    net = build_unet(encoder="resnet18", encoder_depth=3, decoder_width=4)
-    assert net(torch.randn(1, 3, 32, 48)).shape == (1, 1, 32, 48)

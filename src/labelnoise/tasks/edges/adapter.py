@@ -34,7 +34,7 @@ from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 from labelnoise.tasks.edges.bsds import read_split
 from labelnoise.tasks.edges.data import EdgeDataset, decode_bitmask, encode_bitmask, prepare
 from labelnoise.tasks.edges.metrics import boundary_counts, edge_scores, thresholds_for
-from labelnoise.tasks.edges.models import SmallHED, build_unet
+from labelnoise.tasks.edges.models import SmallHED
 from labelnoise.tasks.edges.pnt_edge import PNTEdgeNet
 from labelnoise.tasks.edges.tolerance import class_balanced_weights, tolerance_targets
 
@@ -57,9 +57,7 @@ class EdgesConfig:
     height: int = 96
     width: int = 144
     val_size: int = 20
-    model: Literal["hed", "unet"] = "hed"
     width_mult: int = 16
-    encoder: str = "resnet18"
     method: Literal["ce", "tolerance", "pnt_edge"] = "ce"
     class_balanced: bool = True
     tolerance_radius: int = 1
@@ -149,10 +147,7 @@ class EdgeAdapter(TaskAdapter):
 
     def build_model(self, splits: DatasetSplits) -> nn.Module:
         cfg = self.config
-        if cfg.model == "hed":
-            net = SmallHED(width=cfg.width_mult)
-        else:
-            net = build_unet(encoder=cfg.encoder, decoder_width=cfg.width_mult)
+        net = SmallHED(width=cfg.width_mult)
         if cfg.method == "pnt_edge":
             net = PNTEdgeNet(
                 net,
