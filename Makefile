@@ -17,7 +17,7 @@ run: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/labelnoise train recipes/quickstart.yaml --overwrite
 
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile -q
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist load -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
