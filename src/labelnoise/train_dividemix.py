@@ -19,7 +19,8 @@ negative-entropy warm-up penalty. :func:`codivide` and :func:`dividemix_loss` wo
 tensors with a ``forward(model, x) -> logits`` callable (the adapter's ``units`` in the engine;
 any model elsewhere), so the benchmark and the engine share them. Recipes: ``method:
 dividemix`` plus an optional ``dividemix:`` section (:class:`DivideMixOptions`). The adapter's
-batches must carry the inputs as ``batch["x"]`` (input-space mixup). One process only.
+batches must carry the inputs as ``batch["x"]`` (input-space mixup). One process only;
+``detection.method`` ``kfold`` or ``none`` (this loop records no training dynamics).
 """
 
 from __future__ import annotations
