@@ -65,7 +65,7 @@ def test_tolerance_ignores_near_negatives_and_forgives_a_one_pixel_shift():
     t = _target(1)
     logits = torch.full(t.shape, -4.0)
     logits[:, :, 9, 2:22] = 4.0  # the right edge, one row low
-    lo, tt = tolerance_targets(logits, t, radius=1)
+    lo, tt = tolerance_targets(logits, t, radius=1, pool_positives=True)
     assert (tt[0, 0, 7, 3:21] == IGNORE_INDEX).all() and (tt[0, 0, 9, 3:21] == IGNORE_INDEX).all()
     assert (tt[t == 1] == 1).all() and (tt[0, 0, 0] == 0).all()
     keep = tt != IGNORE_INDEX

@@ -61,7 +61,7 @@ class EdgesConfig:
     method: Literal["ce", "tolerance", "pnt_edge"] = "ce"
     class_balanced: bool = True
     tolerance_radius: int = 1
-    tolerance_pool: bool = True
+    tolerance_pool: bool = False
     relax_negatives: int = 0
     pnt_max_shift: float = 4.0
     pnt_density_weight: float = 1.0

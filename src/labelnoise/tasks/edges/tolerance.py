@@ -3,10 +3,11 @@
 * :func:`class_balanced_weights` -- HED's class balance (Xie & Tu, ICCV 2015): per image,
   edge pixels weigh ``beta = |Y-| / |Y|`` and the others ``1 - beta``.
 * :func:`tolerance_targets` -- a tolerance-aware relaxation (in the spirit of the matching
-  tolerance of the BSDS benchmark and of label relaxation, Zhu et al., CVPR 2019): a labelled
-  edge pixel is satisfied by the highest logit within ``radius`` pixels (max-pooled logits),
-  and non-edge pixels within ``radius`` of a labelled edge are ignored, so an edge predicted
-  up to ``radius`` pixels off the (noisy) label is not penalised.
+  tolerance of the BSDS benchmark and of label relaxation, Zhu et al., CVPR 2019): non-edge
+  pixels within ``radius`` of a labelled edge are ignored, so an edge predicted up to
+  ``radius`` pixels off the (noisy) label is not penalised; optionally (``pool_positives``) a
+  labelled edge pixel is also satisfied by the highest logit within ``radius`` (max-pooled
+  logits) -- measured worse on BSDS at 96 x 144 (ODS 0.596 vs 0.653, one seed).
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ def class_balanced_weights(target: Tensor) -> Tensor:
 
 
 def tolerance_targets(
-    logits: Tensor, target: Tensor, *, radius: int, pool_positives: bool = True
+    logits: Tensor, target: Tensor, *, radius: int, pool_positives: bool = False
 ) -> tuple[Tensor, Tensor]:
     """``(logits', target')`` of the tolerance-aware loss; ``logits, target (N, 1, H, W)``.
 
-    ``logits'`` is the ``(2 radius + 1)`` max-pool of ``logits`` on edge pixels and ``logits``
-    elsewhere; ``target'`` is ``IGNORE_INDEX`` on non-edge pixels within ``radius`` (Chebyshev)
-    of an edge. ``pool_positives=False`` keeps the logits (only the relaxation of negatives).
+    ``logits'`` is ``logits``, or with ``pool_positives`` their ``(2 radius + 1)`` max-pool on
+    edge pixels; ``target'`` is ``IGNORE_INDEX`` on non-edge pixels within ``radius`` (Chebyshev)
+    of an edge.
     ``radius = 0`` returns the inputs.
     """
     if radius < 0:
