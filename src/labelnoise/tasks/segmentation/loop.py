@@ -26,12 +26,16 @@ __all__ = ["AdeleConfig", "FitResult", "fit_segmentation", "predict"]
 
 @dataclass(frozen=True)
 class AdeleConfig:
-    """ADELE options (paper defaults: ``r = 0.9``, ``tau = 0.8``, scales 0.7-1.3)."""
+    """ADELE options (paper defaults: ``r = 0.9``, ``tau = 0.8``, scales 0.7-1.3).
+
+    ``min_epochs``: the onset test starts once the IoU curve has this many points (ours: a
+    three-parameter fit to the first 3-5 noisy epochs fires too early on small data)."""
 
     r: float = 0.9
     tau: float = 0.8
     scales: tuple[float, ...] = (0.75, 1.0, 1.25)
     consistency_weight: float = 1.0
+    min_epochs: int = 6
 
 
 @dataclass
@@ -108,7 +112,11 @@ def fit_segmentation(
         iou = iou_scores(confusion_matrix(probs.argmax(1), labels, num_classes))
         curve.append([float(v) for v in iou.nan_to_num(0.0)])
         for c in range(num_classes):
-            if onset[c] is None and memorization_onset([row[c] for row in curve], r=adele.r):
+            if (
+                onset[c] is None
+                and epoch >= adele.min_epochs
+                and memorization_onset([row[c] for row in curve], r=adele.r)
+            ):
                 onset[c] = epoch
         active = torch.tensor([o is not None for o in onset])
         if active.any():
