@@ -1,7 +1,8 @@
 """The edge-detection task adapter (BSDS500), registered as ``"edges"``.
 
-Splits: BSDS ``train`` minus ``val_size`` seeded images -> train, those -> val, BSDS ``val``
--> test (clean: every annotator). Images at ``height x width`` (portrait ones transposed).
+Splits: BSDS ``train`` minus ``val_size`` seeded images -> train, those -> val, BSDS
+``test_split`` (default ``val``; ``test`` where the held-out split is present) -> test (clean:
+every annotator). Images at ``height x width`` (portrait ones transposed).
 Noise (``noise.kind``): ``annotator`` -- the real setting: each training / validation image
 keeps ONE annotator, drawn with the seed; ``consensus`` -- pixels marked by at least
 ``consensus_level`` of the annotators (the clean reference of the synthetic settings);
@@ -57,6 +58,7 @@ class EdgesConfig:
     height: int = 96
     width: int = 144
     val_size: int = 20
+    test_split: str = "val"
     width_mult: int = 16
     method: Literal["ce", "tolerance", "pnt_edge"] = "ce"
     class_balanced: bool = True
@@ -118,7 +120,7 @@ class EdgeAdapter(TaskAdapter):
             )
         size = (cfg.height, cfg.width)
         tr_x, tr_m = _load(str(root), "train", size)
-        te_x, te_m = _load(str(root), "val", size)
+        te_x, te_m = _load(str(root), cfg.test_split, size)
         noise_seed = cfg.noise.seed if cfg.noise.seed is not None else seed
         rng = numpy_rng(noise_seed)
         perm = rng.permutation(len(tr_x))
