@@ -25,7 +25,7 @@ from torch.utils.data import Dataset, default_collate
 
 from labelnoise.common.units import Units
 
-__all__ = ["DatasetSplits", "TaskAdapter"]
+__all__ = ["DatasetSplits", "TaskAdapter", "TensorDataset"]
 
 
 @dataclass
@@ -47,6 +47,24 @@ class DatasetSplits:
     num_classes: int
     class_names: list[str] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+
+
+class TensorDataset(Dataset):
+    """Items ``{"x", "target", "clean_target", "example_id"}`` from in-memory tensors."""
+
+    def __init__(self, x: torch.Tensor, target: torch.Tensor, clean: torch.Tensor) -> None:
+        self.x, self.target, self.clean = x, target, clean
+
+    def __len__(self) -> int:
+        return int(self.target.shape[0])
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {
+            "x": self.x[i],
+            "target": self.target[i],
+            "clean_target": self.clean[i],
+            "example_id": i,
+        }
 
 
 class TaskAdapter(ABC):

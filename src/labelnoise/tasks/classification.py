@@ -21,7 +21,6 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from labelnoise.common._checks import as_long_tensor, check_labels
 from labelnoise.common._random import numpy_rng
@@ -32,7 +31,7 @@ from labelnoise.common.noise.class_conditional import (
 )
 from labelnoise.common.transition import TransitionMatrix
 from labelnoise.common.units import Units
-from labelnoise.tasks.base import DatasetSplits, TaskAdapter
+from labelnoise.tasks.base import DatasetSplits, TaskAdapter, TensorDataset
 
 __all__ = ["ClassificationAdapter", "ClassificationConfig", "NoiseConfig", "TensorDataset"]
 
@@ -83,24 +82,6 @@ class ClassificationConfig:
     dropout: float = 0.0
     image_size: int = 32
     noise: NoiseConfig = field(default_factory=NoiseConfig)
-
-
-class TensorDataset(Dataset):
-    """Items ``{"x", "target", "clean_target", "example_id"}`` from in-memory tensors."""
-
-    def __init__(self, x: torch.Tensor, target: torch.Tensor, clean: torch.Tensor) -> None:
-        self.x, self.target, self.clean = x, target, clean
-
-    def __len__(self) -> int:
-        return int(self.target.shape[0])
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return {
-            "x": self.x[i],
-            "target": self.target[i],
-            "clean_target": self.clean[i],
-            "example_id": i,
-        }
 
 
 class ClassificationAdapter(TaskAdapter):

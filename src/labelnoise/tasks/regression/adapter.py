@@ -23,12 +23,11 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from labelnoise.common._random import numpy_rng
 from labelnoise.common.noise import gaussian_noise, outlier_noise, uniform_replacement
 from labelnoise.common.units import Units
-from labelnoise.tasks.base import DatasetSplits, TaskAdapter
+from labelnoise.tasks.base import DatasetSplits, TaskAdapter, TensorDataset
 from labelnoise.tasks.regression.models import MLP
 from labelnoise.tasks.regression.readers import RegressionData, load_sklearn, read_table
 from labelnoise.tasks.regression.training import standardize_targets
@@ -87,24 +86,6 @@ class RegressionConfig:
     variance_head: bool = False
     dropout: float = 0.0
     noise: RegressionNoiseConfig = field(default_factory=RegressionNoiseConfig)
-
-
-class RegressionDataset(Dataset):
-    """Items ``{"x", "target", "clean_target", "example_id"}`` from in-memory tensors."""
-
-    def __init__(self, x: torch.Tensor, target: torch.Tensor, clean: torch.Tensor) -> None:
-        self.x, self.target, self.clean = x, target, clean
-
-    def __len__(self) -> int:
-        return int(self.target.shape[0])
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return {
-            "x": self.x[i],
-            "target": self.target[i],
-            "clean_target": self.clean[i],
-            "example_id": i,
-        }
 
 
 def corrupt_targets(
@@ -168,11 +149,11 @@ class RegressionAdapter(TaskAdapter):
         y_val, _ = corrupt_targets(data.y[val_idx], cfg.noise, noise_seed + 1)
         self.y_center, self.y_scale = standardize_targets(y_tr)
 
-        def ds(idx: np.ndarray, noisy: np.ndarray) -> RegressionDataset:
+        def ds(idx: np.ndarray, noisy: np.ndarray) -> TensorDataset:
             x = torch.from_numpy(((data.x[idx] - x_mean) / x_std).astype(np.float32))
             t = torch.from_numpy(((noisy - self.y_center) / self.y_scale).astype(np.float32))
             c = torch.from_numpy(((data.y[idx] - self.y_center) / self.y_scale).astype(np.float32))
-            return RegressionDataset(x, t, c)
+            return TensorDataset(x, t, c)
 
         info = {
             "num_train": int(train_idx.size),
