@@ -74,7 +74,8 @@ def fit_segmentation(
     adele: AdeleConfig | None = None,
     seed: int = 0,
 ) -> FitResult:
-    """Train ``model`` on ``images (N, C_in, H, W)`` and ``labels (N, H, W)`` with Adam and a
+    """Train ``model`` on ``images (N, C_in, H, W)`` and ``labels (N, H, W)`` with Adam (cosine
+    learning-rate decay over ``epochs``) and a
     core loss per pixel; with ``adele``, add the multi-scale consistency term and correct the
     labels of each class from the epoch its memorisation onset is detected (Liu et al. 2022).
     Random horizontal/vertical flips augment each batch."""
@@ -83,6 +84,7 @@ def fit_segmentation(
         loss, num_classes=num_classes, num_examples=len(images), **(loss_options or {})
     )
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
     current = labels.clone()
     curve: list[list[float]] = []
     onset: list[int | None] = [None] * num_classes
@@ -106,6 +108,7 @@ def fit_segmentation(
             opt.zero_grad()
             total.backward()
             opt.step()
+        sched.step()
         if adele is None:
             continue
         probs = predict(model, images)
