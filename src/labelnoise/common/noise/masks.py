@@ -77,8 +77,8 @@ class MaskNoiseConfig:
 MASK_NOISE_PRESETS: dict[str, MaskNoiseConfig] = {
     "none": MaskNoiseConfig(),
     "easy": MaskNoiseConfig(max_k=1, grid=0, shift_max=1, flip_rate=0.0, drop_rate=0.02),
-    "medium": MaskNoiseConfig(max_k=2, grid=4, shift_max=2, flip_rate=0.05, drop_rate=0.1),
-    "hard": MaskNoiseConfig(max_k=3, grid=8, shift_max=3, flip_rate=0.1, drop_rate=0.25),
+    "medium": MaskNoiseConfig(max_k=2, grid=4, shift_max=2, flip_rate=0.03, drop_rate=0.07),
+    "hard": MaskNoiseConfig(max_k=3, grid=6, shift_max=2, flip_rate=0.05, drop_rate=0.15),
 }
 
 
