@@ -57,6 +57,7 @@ def main() -> int:
     p.add_argument("--settings", default="real,disp2,disp4")
     p.add_argument("--methods", default="ce,tolerance,pnt_edge", help="methods, real noise")
     p.add_argument("--synthetic-methods", default="ce,pnt_edge", help="methods, disp2/disp4")
+    p.add_argument("--tag", default="", help="suffix of the results file name")
     args = p.parse_args()
     root = data_dir_or_exit(args)
     seeds = [int(x) for x in args.seeds.split(",")]
@@ -120,7 +121,7 @@ def main() -> int:
         f"{gap['bipartite']['ods']:.4f}, distance-transform ODS {gap['distance']['ods']:.4f}."
     )
     header = ["setting", "method", "seed", "ODS", "OIS", "AP", "train s"]
-    report("edges_bsds", markdown_table(header, table), rows, args.json, preamble=pre)
+    report("edges_bsds" + args.tag, markdown_table(header, table), rows, args.json, preamble=pre)
     return 0
 
 
