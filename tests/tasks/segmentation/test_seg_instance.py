@@ -155,7 +155,7 @@ def test_tiny_maskrcnn_end_to_end(tmp_path):
 
 @pytest.mark.slow
 def test_noisy_presets_lower_ap_monotonically(tmp_path):
-    images, coco = _synthetic(n=16)
+    images, coco = _synthetic(n=10)
     (tmp_path / "c.json").write_text(json.dumps(coco))
     read = read_coco(tmp_path / "c.json")
     clean = [to_target(im.masks, im.labels) for im in read]
@@ -169,5 +169,5 @@ def test_noisy_presets_lower_ap_monotonically(tmp_path):
             )
             for i, im in enumerate(read)
         ]
-        aps.append(_train_eval(images, noisy, clean, steps=120)[2]["map"])
+        aps.append(_train_eval(images, noisy, clean, steps=60)[2]["map"])
     assert aps[0] > aps[1] > aps[2], aps
