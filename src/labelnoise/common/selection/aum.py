@@ -11,7 +11,7 @@ from torch import Tensor
 
 from labelnoise.common._checks import check_in_range, check_rate
 from labelnoise.common._random import Seed, make_generator
-from labelnoise.common.selection._base import Gather, Selector, check_int
+from labelnoise.common.selection._base import Gather, Selector, check_int, require_hard_logits
 from labelnoise.common.selection._memory import ExampleMemory
 
 __all__ = ["AUMSelector", "margins"]
@@ -79,10 +79,7 @@ class AUMSelector(Selector):
         target: Tensor | None,
         **_: Any,
     ) -> Tensor:
-        if logits is None or target is None or target.dim() != 1:
-            raise ValueError(
-                "aum needs logits (U, C) and hard target (U,); got None or a soft target"
-            )
+        require_hard_logits("aum", logits, target)
         self.memory.add(margins(logits, target), example_id, self.gather)
         return self.keep.to(unit_loss.device)[example_id]
 

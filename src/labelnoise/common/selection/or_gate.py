@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from labelnoise.common.selection._base import Gather, Selector, check_int
+from labelnoise.common.selection._base import Gather, Selector, check_int, require_hard_logits
 from labelnoise.common.selection._memory import ExampleMemory
 
 __all__ = ["ORGateTopKSelector"]
@@ -51,10 +51,7 @@ class ORGateTopKSelector(Selector):
         target: Tensor | None,
         **_: Any,
     ) -> Tensor:
-        if logits is None or target is None or target.dim() != 1:
-            raise ValueError(
-                "or_gate_topk needs logits (U, C) and hard target (U,); got None or soft"
-            )
+        require_hard_logits("or_gate_topk", logits, target)
         k = min(self.k, logits.shape[1])
         top = logits.detach().topk(k, dim=1).indices
         hit = (top == target.long().unsqueeze(1)).any(1).float()
