@@ -28,14 +28,26 @@ def run(args: argparse.Namespace) -> int:
     flags = {a for a in args.overrides if a in _FLAGS}
     recipe = load_recipe(args.recipe)
     overrides = parse_overrides(rest)
-    results = run_recipe(
-        recipe,
-        overrides,
-        resume=args.resume or "--resume" in flags,
-        overwrite=args.overwrite or "--overwrite" in flags,
-        report=not (args.no_report or "--no-report" in flags),
-    )
+    try:
+        results = run_recipe(
+            recipe,
+            overrides,
+            resume=args.resume or "--resume" in flags,
+            overwrite=args.overwrite or "--overwrite" in flags,
+            report=not (args.no_report or "--no-report" in flags),
+        )
+    finally:
+        _close_process_group()
     return 0 if results else 1
+
+
+def _close_process_group() -> None:
+    """The command owns the process: tear the process group down once, after every variant
+    (runs keep it alive between variants); exiting with it open can abort with SIGABRT."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def resolve_runs(recipe: dict[str, Any], overrides: dict[str, Any]) -> list[Any]:

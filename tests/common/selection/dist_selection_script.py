@@ -57,6 +57,7 @@ def main(out: str) -> None:
         with open(out, "w") as f:
             json.dump(results, f)
     acc.wait_for_everyone()
+    acc.end_training()  # destroys the process group: exiting with it open can abort
 
 
 if __name__ == "__main__":
