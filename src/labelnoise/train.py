@@ -19,7 +19,13 @@ from __future__ import annotations
 from typing import Any
 
 from labelnoise.config import RunConfig
-from labelnoise.engine.loop import end_of_epoch, finish, start, stop_if_not_finite
+from labelnoise.engine.loop import (
+    end_of_epoch,
+    finish,
+    run_epochs,
+    start,
+    stop_if_not_finite,
+)
 from labelnoise.engine.outputs import LoopState
 from labelnoise.engine.setup import build_loss_fn, build_optimizer, build_selector_fn
 
@@ -28,8 +34,6 @@ __all__ = ["train"]
 
 def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
     """Train one run; return its metrics (also written to ``run_dir/metrics.json``)."""
-    from tqdm.auto import tqdm
-
     if cfg.method != "standard":
         raise ValueError(f"method must be 'standard' for labelnoise.train; got {cfg.method!r}")
     run = start(cfg, resume=resume, overwrite=overwrite)  # run dir, seed, task, loaders
@@ -69,60 +73,46 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
             },
         )
 
-    # --- the loop ---------------------------------------------------------------------------
-    bar = tqdm(
-        total=run.total_steps,
-        initial=state.step,
-        desc=cfg.name,
-        disable=not (cfg.train.progress and acc.is_local_main_process),
-    )
-    reached_max = cfg.train.max_steps is not None and state.step >= cfg.train.max_steps
-    while state.epoch < cfg.train.epochs and not state.done and not reached_max:
-        model.train()
-        loader = train_loader
-        if state.batch:  # resuming mid-epoch
-            loader = acc.skip_first_batches(train_loader, state.batch)
-        loader.set_epoch(state.epoch)  # the shuffle order is a function of (seed, epoch)
-        for batch in loader:
-            with acc.accumulate(model):
-                with acc.autocast():
-                    units = adapter.units(model, batch)
-                    unit_loss = loss_fn(units.pred, units.target, units.example_id)
-                stop_if_not_finite(run, unit_loss)
-                w = selector(
-                    unit_loss.detach(),
-                    units.example_id,
-                    step=state.step,
-                    logits=units.pred.detach(),
-                    target=units.target,
-                )
-                if units.weight is not None:  # the adapter's own per-unit weights
-                    w = w * units.weight
-                loss = (w * unit_loss).sum() / w.sum().clamp_min(1.0)
-                acc.backward(loss)
-                if acc.sync_gradients and cfg.train.max_grad_norm is not None:
-                    acc.clip_grad_norm_(model.parameters(), cfg.train.max_grad_norm)
-                optimizer.step()
-                optimizer.zero_grad()
-            run.dynamics.record(units, unit_loss, state.batch)
-            state.batch += 1
-            state.loss_sum += float(loss.detach())
-            state.loss_count += 1
-            if acc.sync_gradients:  # one optimizer step done
-                scheduler.step()
-                state.step += 1
-                bar.update(1)
-                if cfg.train.checkpoint_every and state.step % cfg.train.checkpoint_every == 0:
-                    checkpoint()
-                if cfg.train.max_steps is not None and state.step >= cfg.train.max_steps:
-                    reached_max = True
-                    break
+    # --- the loop: one step per batch; run_epochs does resume, max_steps, checkpoints -----
+    def train_step(batch: Any) -> float:
+        with acc.accumulate(model):
+            with acc.autocast():
+                units = adapter.units(model, batch)
+                unit_loss = loss_fn(units.pred, units.target, units.example_id)
+            stop_if_not_finite(run, unit_loss)
+            w = selector(
+                unit_loss.detach(),
+                units.example_id,
+                step=state.step,
+                logits=units.pred.detach(),
+                target=units.target,
+            )
+            if units.weight is not None:  # the adapter's own per-unit weights
+                w = w * units.weight
+            loss = (w * unit_loss).sum() / w.sum().clamp_min(1.0)
+            acc.backward(loss)
+            if acc.sync_gradients and cfg.train.max_grad_norm is not None:
+                acc.clip_grad_norm_(model.parameters(), cfg.train.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad()
+        run.dynamics.record(units, unit_loss, state.batch)
+        return float(loss.detach())
+
+    def epoch_end(reached_max: bool) -> None:
         for hook in (selector, loss_fn):
             if hasattr(hook, "on_epoch_end"):
                 hook.on_epoch_end(state.epoch)
         end_of_epoch(run, model, scheduler.get_last_lr()[0], reached_max)  # eval, selection
-        checkpoint()
-    bar.close()
+
+    run_epochs(
+        run,
+        train_loader,
+        [model],
+        train_step=train_step,
+        after_sync=scheduler.step,
+        epoch_end=epoch_end,
+        checkpoint=checkpoint,
+    )
 
     # --- the selected model: test metrics, label issues, outputs ------------------------------
     return finish(run, model)

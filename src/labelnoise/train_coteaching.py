@@ -21,7 +21,13 @@ import torch
 
 from labelnoise.common.selection.coteaching import jocor_loss
 from labelnoise.config import RunConfig
-from labelnoise.engine.loop import end_of_epoch, finish, start, stop_if_not_finite
+from labelnoise.engine.loop import (
+    end_of_epoch,
+    finish,
+    run_epochs,
+    start,
+    stop_if_not_finite,
+)
 from labelnoise.engine.outputs import LoopState
 from labelnoise.engine.setup import build_loss_fn, build_optimizer, build_selector_fn
 
@@ -34,8 +40,6 @@ def _mean(w: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
 
 def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
     """Train one co-teaching run; return its metrics (also in ``run_dir/metrics.json``)."""
-    from tqdm.auto import tqdm
-
     if cfg.method != "coteaching":
         raise ValueError(f"method must be 'coteaching' here; got {cfg.method!r}")
     run = start(cfg, resume=resume, overwrite=overwrite)
@@ -88,67 +92,55 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
             },
         )
 
-    # --- the loop -----------------------------------------------------------------------------
-    bar = tqdm(
-        total=run.total_steps,
-        initial=state.step,
-        desc=cfg.name,
-        disable=not (cfg.train.progress and acc.is_local_main_process),
-    )
-    reached_max = cfg.train.max_steps is not None and state.step >= cfg.train.max_steps
-    while state.epoch < cfg.train.epochs and not state.done and not reached_max:
-        model_a.train()
-        model_b.train()
-        loader = train_loader
-        if state.batch:
-            loader = acc.skip_first_batches(train_loader, state.batch)
-        loader.set_epoch(state.epoch)
-        for batch in loader:
-            with acc.accumulate(model_a, model_b):
-                with acc.autocast():
-                    ua, ub = adapter.units(model_a, batch), adapter.units(model_b, batch)
-                    la = loss_a_fn(ua.pred, ua.target, ua.example_id)
-                    lb = loss_b_fn(ub.pred, ub.target, ub.example_id)
-                stop_if_not_finite(run, torch.cat([la, lb]))
-                w_a, w_b = selector.select(
-                    la.detach(),
-                    lb.detach(),
-                    ua.example_id,
-                    step=state.step,
-                    logits_a=ua.pred.detach(),
-                    logits_b=ub.pred.detach(),
-                )
-                if getattr(selector, "variant", "coteaching") == "jocor":
-                    # JoCoR trains both networks on one joint loss (CE + symmetric KL).
-                    joint = jocor_loss(ua.pred, ub.pred, la, lb, co_lambda=selector.co_lambda)
-                    loss = 2 * _mean(w_a, joint)
-                else:
-                    loss = _mean(w_a, la) + _mean(w_b, lb)
-                acc.backward(loss)
-                if acc.sync_gradients and cfg.train.max_grad_norm is not None:
-                    acc.clip_grad_norm_(model_a.parameters(), cfg.train.max_grad_norm)
-                    acc.clip_grad_norm_(model_b.parameters(), cfg.train.max_grad_norm)
-                for opt in (opt_a, opt_b):
-                    opt.step()
-                    opt.zero_grad()
-            run.dynamics.record(ua, la, state.batch)
-            state.batch += 1
-            state.loss_sum += float(loss.detach()) / 2
-            state.loss_count += 1
-            if acc.sync_gradients:
-                sched_a.step()
-                sched_b.step()
-                state.step += 1
-                bar.update(1)
-                if cfg.train.checkpoint_every and state.step % cfg.train.checkpoint_every == 0:
-                    checkpoint()
-                if cfg.train.max_steps is not None and state.step >= cfg.train.max_steps:
-                    reached_max = True
-                    break
+    # --- the loop: run_epochs does resume, max_steps, checkpoints -----------------------------
+    def train_step(batch: Any) -> float:
+        with acc.accumulate(model_a, model_b):
+            with acc.autocast():
+                ua, ub = adapter.units(model_a, batch), adapter.units(model_b, batch)
+                la = loss_a_fn(ua.pred, ua.target, ua.example_id)
+                lb = loss_b_fn(ub.pred, ub.target, ub.example_id)
+            stop_if_not_finite(run, torch.cat([la, lb]))
+            w_a, w_b = selector.select(
+                la.detach(),
+                lb.detach(),
+                ua.example_id,
+                step=state.step,
+                logits_a=ua.pred.detach(),
+                logits_b=ub.pred.detach(),
+            )
+            if getattr(selector, "variant", "coteaching") == "jocor":
+                # JoCoR trains both networks on one joint loss (CE + symmetric KL).
+                joint = jocor_loss(ua.pred, ub.pred, la, lb, co_lambda=selector.co_lambda)
+                loss = 2 * _mean(w_a, joint)
+            else:
+                loss = _mean(w_a, la) + _mean(w_b, lb)
+            acc.backward(loss)
+            if acc.sync_gradients and cfg.train.max_grad_norm is not None:
+                acc.clip_grad_norm_(model_a.parameters(), cfg.train.max_grad_norm)
+                acc.clip_grad_norm_(model_b.parameters(), cfg.train.max_grad_norm)
+            for opt in (opt_a, opt_b):
+                opt.step()
+                opt.zero_grad()
+        run.dynamics.record(ua, la, state.batch)
+        return float(loss.detach()) / 2
+
+    def after_sync() -> None:
+        sched_a.step()
+        sched_b.step()
+
+    def epoch_end(reached_max: bool) -> None:
         for hook in (selector, loss_a_fn, loss_b_fn):
             if hasattr(hook, "on_epoch_end"):
                 hook.on_epoch_end(state.epoch)
         end_of_epoch(run, model_a, sched_a.get_last_lr()[0], reached_max)
-        checkpoint()
-    bar.close()
+
+    run_epochs(
+        run,
+        train_loader,
+        [model_a, model_b],
+        train_step=train_step,
+        after_sync=after_sync,
+        epoch_end=epoch_end,
+        checkpoint=checkpoint,
+    )
     return finish(run, model_a)

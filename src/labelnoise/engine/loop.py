@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from labelnoise.engine.outputs import (
 from labelnoise.engine.setup import NonFiniteLossError, build_task, prepare_run_dir
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 
-__all__ = ["Run", "end_of_epoch", "finish", "start", "stop_if_not_finite"]
+__all__ = ["Run", "end_of_epoch", "finish", "run_epochs", "start", "stop_if_not_finite"]
 
 
 @dataclass
@@ -158,6 +159,60 @@ def stop_if_not_finite(run: Run, unit_loss: torch.Tensor) -> None:
             f"(epoch {run.state.epoch + 1}). Training stopped; {kept}. "
             "Lower optim.lr, set train.max_grad_norm, or check the data."
         )
+
+
+def run_epochs(
+    run: Run,
+    train_loader: Any,
+    models: Sequence[torch.nn.Module],
+    *,
+    train_step: Callable[[Any], float],
+    after_sync: Callable[[], None],
+    epoch_end: Callable[[bool], None],
+    checkpoint: Callable[[], None],
+) -> None:
+    """Drive the epochs of a loop over a prepared ``train_loader``.
+
+    Shared by every Accelerate loop: resuming mid-epoch (``skip_first_batches``), the
+    per-epoch shuffle (a function of seed and epoch), ``max_steps``, ``checkpoint_every``, the
+    progress bar and the loss bookkeeping. The loop supplies ``train_step(batch) -> loss``
+    (forward, backward and optimizer step of one batch), ``after_sync()`` (scheduler steps,
+    after each optimizer step that synced gradients) and ``epoch_end(reached_max)`` (its hooks,
+    then :func:`end_of_epoch`); ``checkpoint()`` is called after every epoch.
+    """
+    from tqdm.auto import tqdm
+
+    cfg, acc, state = run.cfg, run.accelerator, run.state
+    bar = tqdm(
+        total=run.total_steps,
+        initial=state.step,
+        desc=cfg.name,
+        disable=not (cfg.train.progress and acc.is_local_main_process),
+    )
+    reached_max = cfg.train.max_steps is not None and state.step >= cfg.train.max_steps
+    while state.epoch < cfg.train.epochs and not state.done and not reached_max:
+        for model in models:
+            model.train()
+        loader = train_loader
+        if state.batch:  # resuming mid-epoch
+            loader = acc.skip_first_batches(train_loader, state.batch)
+        loader.set_epoch(state.epoch)  # the shuffle order is a function of (seed, epoch)
+        for batch in loader:
+            state.loss_sum += train_step(batch)
+            state.loss_count += 1
+            state.batch += 1
+            if acc.sync_gradients:  # one optimizer step done
+                after_sync()
+                state.step += 1
+                bar.update(1)
+                if cfg.train.checkpoint_every and state.step % cfg.train.checkpoint_every == 0:
+                    checkpoint()
+                if cfg.train.max_steps is not None and state.step >= cfg.train.max_steps:
+                    reached_max = True
+                    break
+        epoch_end(reached_max)
+        checkpoint()
+    bar.close()
 
 
 def end_of_epoch(run: Run, model: torch.nn.Module, lr: float, reached_max: bool) -> None:
