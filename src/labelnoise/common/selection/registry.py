@@ -15,6 +15,7 @@ from labelnoise.common.selection.aum import AUMSelector
 from labelnoise.common.selection.bmm import BMMSelector
 from labelnoise.common.selection.coteaching import CoTeaching
 from labelnoise.common.selection.gmm import GMMSelector
+from labelnoise.common.selection.large_loss import LargeLossRejection
 from labelnoise.common.selection.or_gate import ORGateTopKSelector
 from labelnoise.common.selection.small_loss import SmallLossSelector
 from labelnoise.common.selection.uniform import NoSelection
@@ -30,6 +31,7 @@ SELECTORS: dict[str, type[Selector]] = {
     "adaptive_k": AdaptiveKSelector,
     "or_gate_topk": ORGateTopKSelector,
     "coteaching": CoTeaching,
+    "large_loss": LargeLossRejection,
 }
 
 
