@@ -45,7 +45,7 @@ def test_density_regulariser_gradient_equals_autograd_of_r():
     net.density_weight = 0.0
     warped2, delta = net.noisy_logits(image, t)
     rho = edge_density(t, window=5)
-    r = (rho * delta.pow(2)).sum() / (3.0**2 * rho.numel())
+    r = ((1 - rho) * delta.pow(2)).sum() / (3.0**2 * rho.numel())
     (warped2.sum() + 0.7 * r).backward()
     for a, b in zip(got, net.shift.parameters()):
         torch.testing.assert_close(a, b.grad, rtol=1e-4, atol=1e-6)
@@ -109,7 +109,7 @@ def _batch(h=16, w=24):
     }, annot
 
 
-@pytest.mark.parametrize("method", ["ce", "tolerance", "pnt_edge"])
+@pytest.mark.parametrize("method", ["ce", "tolerance", "pnt_edge", "ema_distill"])
 def test_adapter_units_train_and_eval(method):
     torch.manual_seed(0)
     ad = EdgeAdapter(EdgesConfig(height=16, width=24, width_mult=4, method=method))
@@ -131,3 +131,22 @@ def test_adapter_units_train_and_eval(method):
     got = ad.metrics(ev)
     ref = evaluate_edges(list(probs), list(annot), thresholds=25)
     assert got["ods"] == pytest.approx(ref["ods"]) and got["ap"] == pytest.approx(ref["ap"])
+
+
+def test_pnt_edge_warmup_trains_the_backbone_alone_then_through_the_warp():
+    torch.manual_seed(0)
+    t = _target()
+    image = torch.randn(2, 3, 16, 24)
+    net = PNTEdgeNet(SmallHED(width=4), max_shift=3.0, warmup_images=2)
+    net.train()
+    out, delta = net.noisy_logits(image, t)
+    assert int(net.seen) == 2 and not delta.any()
+    out.sum().backward()
+    assert all(p.grad is None for p in net.shift.parameters())
+    torch.nn.init.normal_(net.shift.net[-1].weight, std=0.3)
+    out, delta = net.noisy_logits(image, t)
+    assert delta.abs().sum() > 0
+    net.zero_grad()
+    out.sum().backward()
+    assert net.shift.net[-1].weight.grad.abs().sum() > 0
+    assert net.backbone.fuse.weight.grad.abs().sum() > 0

@@ -12,7 +12,8 @@ the consensus labels. ``clean_target`` always carries every annotator (a bitmask
 
 Methods (``method``): ``ce`` -- class-balanced BCE of HED (with ``loss: {name: bce}`` or the
 default ``ce``, equal on two-class units); ``tolerance`` -- :func:`tolerance_targets`;
-``pnt_edge`` -- :class:`~labelnoise.tasks.edges.pnt_edge.PNTEdgeNet`; ``relax_negatives: r``
+``pnt_edge`` -- :class:`~labelnoise.tasks.edges.pnt_edge.PNTEdgeNet`; ``ema_distill`` --
+:class:`~labelnoise.tasks.edges.self_distill.MeanTeacherEdgeNet`; ``relax_negatives: r``
 ignores non-edge pixels within ``r`` of a labelled edge for any method. Metrics: ODS, OIS, AP
 (:mod:`labelnoise.tasks.edges.metrics`); model selection on ``ods``.
 """
@@ -37,6 +38,7 @@ from labelnoise.tasks.edges.data import EdgeDataset, decode_bitmask, encode_bitm
 from labelnoise.tasks.edges.metrics import boundary_counts, edge_scores, thresholds_for
 from labelnoise.tasks.edges.models import SmallHED
 from labelnoise.tasks.edges.pnt_edge import PNTEdgeNet
+from labelnoise.tasks.edges.self_distill import MeanTeacherEdgeNet
 from labelnoise.tasks.edges.tolerance import class_balanced_weights, tolerance_targets
 
 __all__ = ["EdgeAdapter", "EdgesConfig"]
@@ -60,7 +62,7 @@ class EdgesConfig:
     val_size: int = 20
     test_split: str = "val"
     width_mult: int = 16
-    method: Literal["ce", "tolerance", "pnt_edge"] = "ce"
+    method: Literal["ce", "tolerance", "pnt_edge", "ema_distill"] = "ce"
     class_balanced: bool = True
     tolerance_radius: int = 1
     tolerance_pool: bool = False
@@ -68,6 +70,12 @@ class EdgesConfig:
     pnt_max_shift: float = 4.0
     pnt_density_weight: float = 1.0
     pnt_window: int = 7
+    pnt_warmup_epochs: float = 2.0
+    distill_alpha: float = 0.8
+    distill_decay: float = 0.99
+    distill_warmup_epochs: float = 2.0
+    distill_ramp_epochs: float = 4.0
+    distill_eval_teacher: bool = False
     eval_thresholds: int = 25
     eval_correspondence: Literal["bipartite", "distance"] = "bipartite"
     noise: EdgeNoiseConfig = field(default_factory=EdgeNoiseConfig)
@@ -150,12 +158,23 @@ class EdgeAdapter(TaskAdapter):
     def build_model(self, splits: DatasetSplits) -> nn.Module:
         cfg = self.config
         net = SmallHED(width=cfg.width_mult)
+        n_train = len(splits.train) if splits is not None else 0
         if cfg.method == "pnt_edge":
             net = PNTEdgeNet(
                 net,
                 max_shift=cfg.pnt_max_shift,
                 density_weight=cfg.pnt_density_weight,
                 window=cfg.pnt_window,
+                warmup_images=round(cfg.pnt_warmup_epochs * n_train),
+            )
+        elif cfg.method == "ema_distill":
+            net = MeanTeacherEdgeNet(
+                net,
+                decay=cfg.distill_decay,
+                alpha=cfg.distill_alpha,
+                warmup_images=round(cfg.distill_warmup_epochs * n_train),
+                ramp_images=round(cfg.distill_ramp_epochs * n_train),
+                eval_teacher=cfg.distill_eval_teacher,
             )
         return net
 
@@ -166,8 +185,11 @@ class EdgeAdapter(TaskAdapter):
         target, ids = batch[target_key], batch["example_id"].long()
         if model.training and target_key == "target":
             net = getattr(model, "module", model)
+            soft = None
             if cfg.method == "pnt_edge":
                 logits, _ = net.noisy_logits(image, target)
+            elif cfg.method == "ema_distill":
+                logits, soft = net.train_logits(image, target)
             else:
                 logits = model(image)
             if cfg.method == "tolerance":
@@ -178,10 +200,16 @@ class EdgeAdapter(TaskAdapter):
                 logits, target = tolerance_targets(
                     logits, target, radius=cfg.relax_negatives, pool_positives=False
                 )
-            u = two_class_units(logits, target, example_id=ids)
+            keep = target.reshape(-1) != IGNORE_INDEX
+            if soft is not None and soft.is_floating_point():
+                soft = torch.where(target == IGNORE_INDEX, soft.new_tensor(0.0), soft)
+                u = two_class_units(logits, soft, example_id=ids)
+                u = Units(u.pred[keep], u.target[keep], u.example_id[keep])
+            else:
+                u = two_class_units(logits, target, example_id=ids)
             if not cfg.class_balanced:
                 return u
-            w = class_balanced_weights(target).reshape(-1)[target.reshape(-1) != IGNORE_INDEX]
+            w = class_balanced_weights(target).reshape(-1)[keep]
             return Units(u.pred, u.target, u.example_id, w)
         x = model(image).reshape(-1)
         n, hw = image.shape[0], image.shape[-2] * image.shape[-1]
