@@ -11,6 +11,8 @@ from sklearn.model_selection import KFold, cross_val_predict
 
 from labelnoise.common.detection.regression import (
     combined_quality,
+    fit_uniform_mixture,
+    mixture_quality,
     neighbor_agreement_quality,
     recalibrate,
     residual_quality,
@@ -92,3 +94,60 @@ def test_bad_inputs():
         neighbor_agreement_quality(y, y[:, None], k=5)
     with pytest.raises(ValueError, match=r"features must have shape \(5, D\)"):
         neighbor_agreement_quality(y, y)
+
+
+def _mixture_nll(theta, y, p, span):
+    a, b, log_s, logit_rho = theta
+    s, rho = np.exp(log_s), 1 / (1 + np.exp(-logit_rho))
+    clean = (1 - rho) * np.exp(-0.5 * ((y - a - b * p) / s) ** 2) / (s * np.sqrt(2 * np.pi))
+    return -np.log(clean + rho / span).sum()
+
+
+def test_uniform_mixture_em_matches_direct_likelihood_maximisation():
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(3)
+    p = rng.normal(size=400)
+    y = 1.0 + 0.6 * p + 0.2 * rng.normal(size=400)  # shrunk predictions: slope 0.6
+    bad = rng.random(400) < 0.35
+    y[bad] = rng.uniform(y.min(), y.max(), bad.sum())
+    fit = fit_uniform_mixture(y, p)
+    span = np.ptp(y)
+    ref = minimize(
+        _mixture_nll,
+        x0=[0.0, 1.0, 0.0, 0.0],
+        args=(y, p, span),
+        method="Nelder-Mead",
+        options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 20000, "maxfev": 20000},
+    ).x
+    a, b = np.polyfit(p, fit.fitted, 1)[::-1]
+    np.testing.assert_allclose([a, b], ref[:2], atol=2e-3)
+    assert fit.scale == pytest.approx(np.exp(ref[2]), rel=5e-3)
+    assert fit.noise_rate == pytest.approx(1 / (1 + np.exp(-ref[3])), abs=2e-3)
+    assert abs(fit.noise_rate - bad.mean()) < 0.06
+    # the posterior is Bayes' rule at the fitted parameters
+    s, rho = fit.scale, fit.noise_rate
+    dens = (1 - rho) * np.exp(-0.5 * ((y - fit.fitted) / s) ** 2) / (s * np.sqrt(2 * np.pi))
+    np.testing.assert_allclose(fit.clean_posterior, dens / (dens + rho / span), rtol=1e-9)
+    np.testing.assert_array_equal(mixture_quality(y, p), fit.clean_posterior)
+
+
+def test_mixture_scores_beat_cleanlab_outre_on_same_predictions():
+    x, y, bad, pred = _noisy_linear(400, seed=4)
+    outre = average_precision_score(bad, 1 - get_label_quality_scores(y, pred))
+    for q in (mixture_quality(y, pred), combined_quality(y, pred, x)):
+        assert q.min() >= 0 and q.max() <= 1
+        assert average_precision_score(bad, 1 - q) >= outre
+
+
+def test_uniform_mixture_degenerate_and_bad_inputs():
+    fit = fit_uniform_mixture(np.full(5, 2.0), np.arange(5.0))  # constant labels: all clean
+    assert fit.noise_rate == 0.0 and (fit.clean_posterior == 1).all()
+    flat = fit_uniform_mixture(np.array([0.0, 1.0, 0.1, 5.0]), np.zeros(4))  # constant preds
+    assert flat.clean_posterior[3] < flat.clean_posterior[0]
+    with pytest.raises(ValueError, match=r"predictions must have shape \(3,\)"):
+        fit_uniform_mixture(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match="max_iter must be an integer >= 1"):
+        fit_uniform_mixture(np.zeros(3), np.zeros(3), max_iter=0)
+    with pytest.raises(ValueError, match="labels must be finite"):
+        mixture_quality(np.array([0.0, np.nan]), np.zeros(2))

@@ -16,6 +16,7 @@ from labelnoise.tasks.regression import (
     contrastive_pairs,
     cross_val_predictions,
     error_residual_ratio,
+    fit_mixture_refit,
     fit_mlp,
 )
 from labelnoise.tasks.regression.confrag import fragment_of
@@ -95,3 +96,24 @@ def test_cross_val_predictions_match_sklearn():
         SklearnRegressor(object())
     with pytest.raises(ValueError, match=r"folds must be an integer in \[2, 60\]"):
         cross_val_predictions(LinearRegression(), x, y, folds=1)
+
+
+def test_unit_sample_weights_match_the_unweighted_fit_and_bad_weights_raise():
+    x, _, y_noisy, _ = _data(200)
+    plain = fit_mlp(x, y_noisy, config=FAST, seed=1).predict(x)
+    ones = fit_mlp(x, y_noisy, sample_weight=np.ones(200), config=FAST, seed=1).predict(x)
+    np.testing.assert_allclose(ones, plain, rtol=1e-4, atol=1e-4)
+    for bad in (np.ones(5), np.zeros(200), -np.ones(200)):
+        with pytest.raises(ValueError, match=r"sample_weight must be \(200,\)"):
+            fit_mlp(x, y_noisy, sample_weight=bad, config=FAST)
+
+
+def test_mixture_refit_down_weights_corrupted_targets_and_beats_mse():
+    x, y, y_noisy, bad = _data(400)
+    model, mix = fit_mixture_refit(x, y_noisy, config=FAST, seed=0)
+    assert mix.weight[bad].mean() < 0.5 < mix.weight[~bad].mean()
+    assert abs(mix.noise_rate - bad.mean()) < 0.1
+    mse = fit_mlp(x, y_noisy, config=FAST, seed=0)
+    assert np.abs(model.predict(x) - y).mean() < 0.7 * np.abs(mse.predict(x) - y).mean()
+    with pytest.raises(ValueError, match=r"trim must be in \[0, 1\)"):
+        fit_mixture_refit(x, y_noisy, trim=1.0)

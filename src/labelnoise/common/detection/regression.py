@@ -19,17 +19,32 @@ they sit side by side with ``cleanlab.regression.rank.get_label_quality_scores``
   disagreements. Needs no trained regressor; it is the kNN agreement idea of ConFrag
   (Kim et al., NeurIPS 2024) and of kNN label cleaning (Bahri et al., ICML 2020) for a
   continuous label.
-* :func:`combined_quality` -- the geometric mean of the two.
+* :func:`fit_uniform_mixture` / :func:`mixture_quality` -- the label model of symmetric
+  regression noise: a clean label is ``N(a + b y_hat, sigma^2)`` around the (recalibrated)
+  prediction, a corrupted one is uniform over the observed label range, with rate ``rho``.
+  EM (Aitkin & Wilson, "Mixture models, outliers, and the EM algorithm", Technometrics 1980)
+  fits ``(a, b, sigma, rho)``; the quality is the posterior probability that a label is clean.
+  Unlike a median-based scale, the clean component's ``sigma`` and the recalibration line are
+  fitted on the clean samples only, which matters once most labels are corrupted.
+* :func:`combined_quality` -- the geometric mean of the neighbour agreement and the residual
+  quality ``exp(-|y - a - b y_hat| / sigma)`` under the fitted mixture: two independent views
+  of a label (the model's prediction and the labels of its neighbours in feature space).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
+from scipy.special import expit
 
 __all__ = [
+    "UniformMixtureFit",
     "combined_quality",
+    "fit_uniform_mixture",
+    "mixture_quality",
     "neighbor_agreement_quality",
     "recalibrate",
     "residual_quality",
@@ -179,6 +194,96 @@ def _drop_self(idx: np.ndarray, self_idx: np.ndarray) -> np.ndarray:
     return idx[keep].reshape(idx.shape[0], idx.shape[1] - 1)
 
 
+@dataclass(frozen=True)
+class UniformMixtureFit:
+    """Result of :func:`fit_uniform_mixture`.
+
+    Attributes:
+        fitted: ``(N,)`` clean-component mean ``a + b * predictions``.
+        scale: ``sigma`` of the clean component.
+        noise_rate: ``rho``, the estimated fraction of corrupted labels.
+        clean_posterior: ``(N,)`` posterior probability that each label is clean.
+    """
+
+    fitted: np.ndarray
+    scale: float
+    noise_rate: float
+    clean_posterior: np.ndarray
+
+
+def fit_uniform_mixture(
+    labels: np.ndarray | torch.Tensor,
+    predictions: np.ndarray | torch.Tensor,
+    *,
+    max_iter: int = 200,
+    tol: float = 1e-8,
+) -> UniformMixtureFit:
+    """EM for ``labels ~ (1 - rho) N(a + b predictions, sigma^2) + rho U[min, max]``.
+
+    Args:
+        labels: ``(N,)`` given targets; predictions: ``(N,)`` predictions of them.
+        max_iter: EM iterations at most (default 200); tol: stop when no parameter of
+            ``(a, b, sigma, rho)`` moves by more than ``tol`` (relative to the label range).
+
+    Starts from the Cauchy-weighted line of :func:`recalibrate` and its robust scale, with
+    ``rho = 0.5``. Returns :class:`UniformMixtureFit`.
+    """
+    y = _vector("labels", labels)
+    p = _vector("predictions", predictions, y.shape[0])
+    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+        raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
+    return _fit_uniform_mixture(y, p, int(max_iter), float(tol))
+
+
+def _fit_uniform_mixture(y: np.ndarray, p: np.ndarray, max_iter: int, tol: float):
+    span = float(np.ptp(y))
+    if span <= _TINY:
+        return UniformMixtureFit(y.copy(), 1.0, 0.0, np.ones_like(y))
+    design = np.stack([np.ones_like(p), p], axis=1) if np.ptp(p) > 0 else np.ones((len(p), 1))
+    fitted = recalibrate(y, p) if design.shape[1] == 2 else np.full_like(y, np.median(y))
+    sigma, rho = robust_scale(y - fitted), 0.5
+    floor = 1e-9 * span
+    coef = np.zeros(design.shape[1])
+    for _ in range(max_iter):
+        w = _clean_posterior(y - fitted, sigma, rho, span)
+        rho_new = float(np.clip(1.0 - w.mean(), 1e-6, 1.0 - 1e-6))
+        sw = np.sqrt(w)
+        coef_new = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)[0]
+        fitted = design @ coef_new
+        sigma_new = max(float(np.sqrt((w * (y - fitted) ** 2).sum() / w.sum())), floor)
+        moved = max(
+            float(np.abs(coef_new - coef).max()) / span,
+            abs(sigma_new - sigma) / span,
+            abs(rho_new - rho),
+        )
+        coef, sigma, rho = coef_new, sigma_new, rho_new
+        if moved < tol:
+            break
+    return UniformMixtureFit(fitted, sigma, rho, _clean_posterior(y - fitted, sigma, rho, span))
+
+
+def _clean_posterior(r: np.ndarray, sigma: float, rho: float, span: float) -> np.ndarray:
+    """``P(clean | r)`` for a ``N(0, sigma^2)`` clean and a ``U`` (width ``span``) noisy part."""
+    log_clean = np.log1p(-rho) - 0.5 * (r / sigma) ** 2 - np.log(sigma * np.sqrt(2 * np.pi))
+    log_noisy = np.log(rho) - np.log(span)
+    return expit(log_clean - log_noisy)
+
+
+def mixture_quality(
+    labels: np.ndarray | torch.Tensor, predictions: np.ndarray | torch.Tensor
+) -> np.ndarray:
+    """Posterior probability that each label is clean under :func:`fit_uniform_mixture`.
+
+    Args:
+        labels: ``(N,)`` given (possibly noisy) targets.
+        predictions: ``(N,)`` out-of-sample predictions.
+
+    Returns:
+        ``(N,)`` float64 in ``[0, 1]``; higher = cleaner.
+    """
+    return fit_uniform_mixture(labels, predictions).clean_posterior
+
+
 def combined_quality(
     labels: np.ndarray | torch.Tensor,
     predictions: np.ndarray | torch.Tensor,
@@ -186,7 +291,17 @@ def combined_quality(
     *,
     k: int = 10,
 ) -> np.ndarray:
-    """Geometric mean of :func:`residual_quality` and :func:`neighbor_agreement_quality`."""
-    res = residual_quality(labels, predictions)
+    """Geometric mean of the mixture residual quality and :func:`neighbor_agreement_quality`.
+
+    Args:
+        labels: ``(N,)`` targets; predictions: ``(N,)`` out-of-sample predictions;
+        features: ``(N, D)`` features for the neighbours; k: neighbours (default 10).
+
+    Returns:
+        ``(N,)`` float64 in ``[0, 1]``: ``sqrt(exp(-|y - a - b y_hat| / sigma) * agreement)``
+        with ``(a, b, sigma)`` from :func:`fit_uniform_mixture`; higher = cleaner.
+    """
+    fit = fit_uniform_mixture(labels, predictions)
+    res = np.exp(-np.abs(_vector("labels", labels) - fit.fitted) / fit.scale)
     nbr = neighbor_agreement_quality(labels, features, k=k)
     return np.sqrt(res * nbr)

@@ -1,5 +1,6 @@
 """Regression with noisy targets: readers, MLP and scikit-learn models, robust training,
-ConFrag sample selection, detection and metrics (MAE / RMSE on clean targets, ERR)."""
+ConFrag sample selection, mixture select-then-refit, detection and metrics (MAE / RMSE on
+clean targets, ERR)."""
 
 from labelnoise.tasks.regression.adapter import (
     RegressionAdapter,
@@ -15,6 +16,7 @@ from labelnoise.tasks.regression.confrag import (
     fit_confrag,
 )
 from labelnoise.tasks.regression.metrics import error_residual_ratio, mae, rmse
+from labelnoise.tasks.regression.mixture_refit import MixtureRefit, fit_mixture_refit
 from labelnoise.tasks.regression.models import MLP, SklearnRegressor, cross_val_predictions
 from labelnoise.tasks.regression.readers import (
     RegressionData,
@@ -30,6 +32,7 @@ __all__ = [
     "ConFragConfig",
     "ConFragSelection",
     "FittedMLP",
+    "MixtureRefit",
     "RegressionAdapter",
     "RegressionConfig",
     "RegressionData",
@@ -43,6 +46,7 @@ __all__ = [
     "cross_val_predictions",
     "error_residual_ratio",
     "fit_confrag",
+    "fit_mixture_refit",
     "fit_mlp",
     "load_sklearn",
     "mae",

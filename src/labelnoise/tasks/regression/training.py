@@ -117,6 +117,7 @@ def fit_mlp(
     loss_options: Mapping[str, Any] | None = None,
     forget_rate: float = 0.0,
     warmup_epochs: int = 10,
+    sample_weight: np.ndarray | None = None,
     config: TrainConfig | None = None,
     seed: int = 0,
 ) -> FittedMLP:
@@ -130,6 +131,8 @@ def fit_mlp(
         forget_rate: small-loss selection -- fraction of each batch dropped at the end of the
             warm-up (0 = off), in ``[0, 1)``.
         warmup_epochs: epochs over which the dropped fraction grows linearly to ``forget_rate``.
+        sample_weight: optional ``(N,)`` non-negative per-sample loss weights (not all 0);
+            a batch's loss is ``sum(w * loss) / sum(w)``.
         config: :class:`TrainConfig`.
         seed: initialisation and shuffling seed.
 
@@ -141,6 +144,14 @@ def fit_mlp(
         raise ValueError(f"loss must be one of {sorted(_LOSSES)}; got {loss!r}")
     if not 0.0 <= forget_rate < 1.0:
         raise ValueError(f"forget_rate must be in [0, 1); got {forget_rate!r}")
+    w = None
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+        if w.shape != y.shape or not np.isfinite(w).all() or w.min() < 0 or w.max() <= 0:
+            raise ValueError(
+                f"sample_weight must be ({y.shape[0]},) finite, >= 0 and not all 0; "
+                f"got shape {w.shape}, range [{w.min():.3g}, {w.max():.3g}]"
+            )
     cfg = config or TrainConfig()
     opts = dict(loss_options or {})
     g = make_generator(seed)
@@ -150,7 +161,8 @@ def fit_mlp(
     y_center, y_scale = standardize_targets(y)
     xt = torch.from_numpy((x - x_mean) / x_scale).float()
     yt = torch.from_numpy((y - y_center) / y_scale).float()
-    _train(model, xt, yt, _LOSSES[loss], opts, forget_rate, warmup_epochs, cfg, g)
+    wt = None if w is None else torch.from_numpy(w).float()
+    _train(model, xt, yt, wt, _LOSSES[loss], opts, forget_rate, warmup_epochs, cfg, g)
     return FittedMLP(model, x_mean, x_scale, y_center, y_scale)
 
 
@@ -158,6 +170,7 @@ def _train(
     model: MLP,
     xt: Tensor,
     yt: Tensor,
+    wt: Tensor | None,
     loss_fn: Any,
     opts: dict[str, Any],
     forget_rate: float,
@@ -176,10 +189,12 @@ def _train(
         perm = torch.randperm(n, generator=g)
         for start in range(0, n, bs):
             idx = perm[start : start + bs]
-            if tau > 0:
+            if tau > 0 or wt is not None:
                 unit = loss_fn(model(xt[idx]), yt[idx], reduction="none", **opts)
-                w = small_loss_mask(unit.detach(), tau, None)
-                batch_loss = (w * unit).sum() / w.sum().clamp_min(1.0)
+                w = small_loss_mask(unit.detach(), tau, None) if tau > 0 else 1.0
+                if wt is not None:
+                    w = w * wt[idx]
+                batch_loss = (w * unit).sum() / w.sum().clamp_min(1e-12)
             else:
                 batch_loss = loss_fn(model(xt[idx]), yt[idx], reduction="mean", **opts)
             opt.zero_grad(set_to_none=True)
