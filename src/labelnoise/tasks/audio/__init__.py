@@ -1,5 +1,6 @@
 """Audio tagging with noisy labels: readers (FSDKaggle2019 CSVs, FSDD), log-mel features,
-a small CNN, per-tag small-loss selection for curated + noisy training, lwlrap and mAP.
+a small CNN, tag or clip (multi-label softmax) units, per-tag small-loss selection for curated
++ noisy training, lwlrap and mAP.
 
 torchaudio is imported here only (never from :mod:`labelnoise.common`).
 """
@@ -30,6 +31,7 @@ from labelnoise.tasks.audio.readers import (
     read_tag_csv,
 )
 from labelnoise.tasks.audio.selection import PerTagSmallLossSelector
+from labelnoise.tasks.audio.units import UnitsKind, clip_units, tag_units
 
 __all__ = [
     "AudioAdapter",
@@ -42,9 +44,11 @@ __all__ = [
     "PerTagSmallLossSelector",
     "SmallCNN",
     "TagNoiseConfig",
+    "UnitsKind",
     "average_precision_per_tag",
     "build_audio_model",
     "cached_log_mels",
+    "clip_units",
     "crop_or_pad",
     "fit_tagger",
     "load_audio",
@@ -58,4 +62,5 @@ __all__ = [
     "read_fsdd",
     "read_tag_csv",
     "spec_augment",
+    "tag_units",
 ]

@@ -9,8 +9,12 @@ Data (``dataset``):
   ``train_curated.csv`` -> ``train_curated/``). ``noisy_csv`` adds clips flagged noisy,
   ``test_csv`` gives the test split (else ``test_fraction`` of the clips).
 
-Units: each tag of a clip is a two-class unit (:func:`~labelnoise.common.units.two_class_units`);
-curated clips can weigh ``curated_weight``. Noise: the core's
+Units (``units``): each tag of a clip is a two-class unit
+(:func:`~labelnoise.common.units.two_class_units`), or, with ``units: clip``, each clip is one
+``K``-class unit with its tag set normalised to sum 1 as soft target (the core's ``ce`` is then
+the multi-label softmax loss; :mod:`~labelnoise.tasks.audio.units`). ``clip`` units are the
+training units only: in eval mode (metrics, label-issue detection) units stay per tag.
+Curated clips can weigh ``curated_weight``. Noise: the core's
 :func:`~labelnoise.common.noise.multilabel_noise` on the non-curated training and validation
 clips. Metrics: lwlrap (primary) and mAP.
 """
@@ -27,7 +31,7 @@ from torch import nn
 from labelnoise.common._checks import check_rate
 from labelnoise.common._random import make_generator
 from labelnoise.common.noise import multilabel_noise
-from labelnoise.common.units import Units, two_class_units
+from labelnoise.common.units import Units
 from labelnoise.tasks.audio.dataset import AugmentParams, ClipDataset
 from labelnoise.tasks.audio.features import LazyLogMels, LogMelParams, cached_log_mels
 from labelnoise.tasks.audio.metrics import clip_scores, lwlrap, mean_average_precision
@@ -39,6 +43,7 @@ from labelnoise.tasks.audio.readers import (
     read_fsdd,
     read_tag_csv,
 )
+from labelnoise.tasks.audio.units import UnitsKind, tag_units
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 
 __all__ = ["AudioAdapter", "AudioConfig", "TagNoiseConfig", "tag_noise_rates"]
@@ -76,6 +81,7 @@ class AudioConfig:
     test_fraction: float = 0.2
     curated_fraction: float = 0.0
     curated_weight: float = 1.0
+    units: UnitsKind = "tags"
     skip_bad_files: bool = False
     sample_rate: int = 8000
     n_fft: int = 256
@@ -240,12 +246,14 @@ class AudioAdapter(TaskAdapter):
     ) -> Units:
         logits = model(batch["x"])
         ids = torch.as_tensor(batch["example_id"], device=logits.device).long()
-        u = two_class_units(logits, batch[target_key].long(), example_id=ids)
+        kind = self.config.units if model.training else "tags"
+        u = tag_units(logits, batch[target_key], example_id=ids, kind=kind)
         if self.config.curated_weight == 1.0 or "curated" not in batch:
             return u
-        cur = batch["curated"].bool().repeat_interleave(logits.shape[1])
+        cur = batch["curated"].bool()
+        cur = cur.repeat_interleave(logits.shape[1]) if kind == "tags" else cur
         w = torch.where(cur, self.config.curated_weight, 1.0).to(logits.dtype)
-        return Units(u.pred, u.target, u.example_id, w)
+        return Units(u.pred, u.target, u.example_id, w if u.weight is None else w * u.weight)
 
     def metrics(self, units: Units) -> dict[str, float]:
         if len(units) == 0:

@@ -38,8 +38,9 @@ class ClipDataset(Dataset):
         curated: ``(N,)`` bool, clips whose tags are trusted (DCASE's curated set).
         frames: input length ``T``.
         augment: augmentation, or ``None`` (centred crop, no masks: evaluation).
-        seed: seed of the augmentation draws (item ``i``'s ``r``-th draw is a function of
-            ``(seed, i, r)``).
+        seed: seed of the augmentation draws: item ``i`` in epoch ``e`` (see
+            :meth:`set_epoch`) is augmented by a function of ``(seed, e, i)`` alone, so every
+            method, run order and resumed run sees the same augmentation stream.
     """
 
     def __init__(
@@ -63,7 +64,12 @@ class ClipDataset(Dataset):
         self.frames = int(frames)
         self.augment = augment
         self.seed = int(seed)
-        self._draws = [0] * n
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the augmentation draws of epoch ``epoch`` (Accelerate's loaders and
+        :func:`~labelnoise.tasks.audio.fit.fit_tagger` call this at each epoch start)."""
+        self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.features)
@@ -74,10 +80,7 @@ class ClipDataset(Dataset):
         if self.augment is None:
             x = crop_or_pad(feat, self.frames)
         else:
-            g = torch.Generator().manual_seed(
-                (self.seed * 1_000_003 + i) * 1_000_033 + self._draws[i]
-            )
-            self._draws[i] += 1
+            g = torch.Generator().manual_seed((self.seed * 1_000_003 + self.epoch) * 1_000_033 + i)
             a = self.augment
             x = crop_or_pad(feat, self.frames, generator=g if a.random_crop else None)
             if a.freq_masks or a.time_masks:

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from labelnoise.common.selection._base import Selector
-from labelnoise.common.units import two_class_units
+from labelnoise.tasks.audio.units import UnitsKind, tag_units
 
 __all__ = ["fit_tagger", "predict_tags"]
 
@@ -26,6 +26,7 @@ def fit_tagger(
     train: Dataset,
     *,
     loss_fn: nn.Module,
+    units: UnitsKind = "tags",
     selector: Selector | None = None,
     curated_weight: float = 1.0,
     epochs: int = 10,
@@ -38,9 +39,12 @@ def fit_tagger(
 ) -> nn.Module:
     """Train ``model`` on ``train`` (items of :class:`~labelnoise.tasks.audio.dataset.ClipDataset`).
 
-    Each step: ``units = two_class_units(model(x), target)``, ``l = loss_fn(units...)``,
-    ``w = selector(l, ...)`` (1 without one) times ``curated_weight`` on curated clips, and
-    ``(w * l).sum() / w.sum()``. AdamW with a cosine schedule.
+    Each step: ``units = tag_units(model(x), target, kind=units)`` (a two-class unit per
+    tag, or a ``K``-class unit per clip: :mod:`~labelnoise.tasks.audio.units`),
+    ``l = loss_fn(units...)``, ``w = selector(l, ...)`` (1 without one) times the units' own
+    weights and ``curated_weight`` on curated clips, and ``(w * l).sum() / w.sum()``. AdamW
+    with a cosine schedule; the training set's augmentation follows the epoch
+    (``set_epoch``).
     """
     g = torch.Generator().manual_seed(seed)
     loader = DataLoader(train, batch_size=batch_size, shuffle=True, generator=g, drop_last=False)
@@ -50,22 +54,26 @@ def fit_tagger(
     step = 0
     for epoch in range(epochs):
         model.train()
+        _set_epoch(train, epoch)
         for batch in loader:
             logits = model(batch["x"])
             ids = torch.as_tensor(batch["example_id"]).long()
-            units = two_class_units(logits, batch["target"].long(), example_id=ids)
-            unit_loss = loss_fn(units.pred, units.target, units.example_id)
+            u = tag_units(logits, batch["target"], example_id=ids, kind=units)
+            unit_loss = loss_fn(u.pred, u.target, u.example_id)
             w = torch.ones_like(unit_loss)
             if selector is not None:
                 w = selector(
                     unit_loss.detach(),
-                    units.example_id,
+                    u.example_id,
                     step=step,
-                    logits=units.pred.detach(),
-                    target=units.target,
+                    logits=u.pred.detach(),
+                    target=u.target,
                 )
+            if u.weight is not None:
+                w = w * u.weight
             if curated_weight != 1.0:
-                cur = batch["curated"].bool().repeat_interleave(logits.shape[1])
+                cur = batch["curated"].bool()
+                cur = cur.repeat_interleave(logits.shape[1]) if units == "tags" else cur
                 w = w * torch.where(cur, curated_weight, 1.0)
             loss = (w * unit_loss).sum() / w.sum().clamp_min(1.0)
             opt.zero_grad()
@@ -82,6 +90,15 @@ def fit_tagger(
         if step >= total:
             break
     return model
+
+
+def _set_epoch(data: Dataset, epoch: int) -> None:
+    """Tell ``data`` (or the dataset under a ``Subset``) which epoch's augmentation to draw."""
+    while data is not None:
+        if hasattr(data, "set_epoch"):
+            data.set_epoch(epoch)
+            return
+        data = getattr(data, "dataset", None)
 
 
 @torch.no_grad()
