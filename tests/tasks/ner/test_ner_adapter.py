@@ -121,3 +121,27 @@ def test_training_loops_run(tiny_model, conll_dir, method):
         HeadConfig(method=method, epochs=2, relabel_from=1),
     )
     assert [p.shape for p in predict_head(head, f)] == [(4, 9), (4, 9), (3, 9)]
+
+
+def test_prune_option_ignores_the_flagged_words(tiny_model, conll_dir):
+    """``prune=True``: the words flagged by K-fold frozen-feature heads leave the loss."""
+    plain = NERAdapter(NERConfig(dataset="conll03", model=tiny_model)).build_datasets(
+        conll_dir, seed=0
+    )
+    cfg = NERConfig(
+        dataset="conll03",
+        model=tiny_model,
+        prune=True,
+        prune_folds=3,
+        prune_epochs=1,
+        prune_filter_by="predicted_neq_given",
+    )
+    splits = NERAdapter(cfg).build_datasets(conll_dir, seed=0)
+    ignored = [
+        sum(t == IGNORE_INDEX for t in s.items[i]["target"])
+        for s in (plain.train, splits.train)
+        for i in range(len(s))
+    ]
+    n = len(plain.train)
+    assert splits.info["pruned_tokens"] == sum(ignored[n:]) - sum(ignored[:n]) > 0
+    assert splits.train.tags == plain.train.tags  # the given tags are kept for reports

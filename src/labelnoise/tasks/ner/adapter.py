@@ -59,6 +59,10 @@ class NERConfig:
         model: checkpoint name or folder; None = the packaged MiniLM-L6.
         max_length: maximum sub-words per sentence; None = the tokenizer's maximum.
         max_train_sentences / max_test_sentences: keep only the first N (smoke runs).
+        prune: leave the training tokens flagged by confident learning out of the loss
+            (:func:`labelnoise.tasks.ner.prune.prune_dataset`: ``prune_folds`` frozen-feature
+            heads of the pretrained backbone, ``prune_epochs`` each, ``prune_filter_by``);
+            with ``loss: elr`` this is the benchmark's ``prune+ELR`` method.
     """
 
     dataset: Literal["noisebench", "conll03", "wnut17"] = "noisebench"
@@ -69,6 +73,12 @@ class NERConfig:
     max_length: int | None = None
     max_train_sentences: int | None = None
     max_test_sentences: int | None = None
+    prune: bool = False
+    prune_folds: int = 4
+    prune_epochs: int = 5
+    prune_filter_by: Literal[
+        "prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"
+    ] = "both"
 
 
 class NERDataset(Dataset):
@@ -215,7 +225,20 @@ class NERAdapter(TaskAdapter):
             "token_noise_rate": rate / max(1, sum(map(len, train[1]))),
             "train_sentences": len(tr),
         }
-        return DatasetSplits(tr, make(val), make(test), len(names), names, info)
+        splits = DatasetSplits(tr, make(val), make(test), len(names), names, info)
+        if self.config.prune:
+            from labelnoise.tasks.ner.prune import prune_dataset
+
+            info["pruned_tokens"] = prune_dataset(
+                self,
+                self.build_model(splits),
+                tr,
+                folds=self.config.prune_folds,
+                epochs=self.config.prune_epochs,
+                filter_by=self.config.prune_filter_by,
+                seed=seed,
+            )
+        return splits
 
     def build_model(self, splits: DatasetSplits) -> nn.Module:
         from transformers import AutoModelForTokenClassification

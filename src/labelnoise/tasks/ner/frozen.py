@@ -10,7 +10,7 @@ Sec. 5.3). The head's units are words, so the core and :mod:`.relabel` apply unc
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -22,7 +22,14 @@ from labelnoise.common.losses import build_loss
 from labelnoise.common.units import IGNORE_INDEX, Units
 from labelnoise.tasks.ner.relabel import relabel_tokens
 
-__all__ = ["HeadConfig", "WordMLPHead", "encode_features", "fit_head", "predict_head"]
+__all__ = [
+    "HeadConfig",
+    "WordMLPHead",
+    "cross_fit_probs",
+    "encode_features",
+    "fit_head",
+    "predict_head",
+]
 
 
 @torch.no_grad()
@@ -114,10 +121,18 @@ def fit_head(
     tags: Sequence[Sequence[str]],
     class_names: Sequence[str],
     config: HeadConfig,
+    *,
+    ignore: Sequence[np.ndarray] | None = None,
 ) -> WordMLPHead:
-    """Train a :class:`WordMLPHead` on word features and IOB2 tags; returns it in eval mode."""
+    """Train a :class:`WordMLPHead` on word features and IOB2 tags; returns it in eval mode.
+
+    ``ignore``: optional ``(S,)`` bool arrays ``(n_words,)``; true words are left out of the
+    loss (e.g. the tokens flagged by :func:`labelnoise.tasks.ner.prune.prune_tokens`).
+    """
     if len(feats) != len(tags):
         raise ValueError(f"tags must have one list per sentence ({len(feats)}); got {len(tags)}")
+    if ignore is not None and [len(m) for m in ignore] != [len(t) for t in tags]:
+        raise ValueError("ignore must have one (n_words,) mask per sentence of tags")
     torch.manual_seed(config.seed)
     rng = numpy_rng(config.seed)
     index = {n: i for i, n in enumerate(class_names)}
@@ -125,7 +140,12 @@ def fit_head(
     x = torch.from_numpy(np.concatenate(feats))
     eid = torch.repeat_interleave(torch.arange(len(feats)), torch.tensor([len(f) for f in feats]))
     y = torch.tensor([index[t] for s in original for t in s])
-    w = torch.ones(len(y))
+    keep = (
+        torch.ones(len(y))
+        if ignore is None
+        else torch.from_numpy(~np.concatenate([np.asarray(m, bool) for m in ignore])).float()
+    )
+    w = keep.clone()
     head = WordMLPHead(x.shape[1], len(class_names), hidden=config.hidden, dropout=config.dropout)
     opt = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss_fn = build_loss(
@@ -157,9 +177,38 @@ def fit_head(
                 if config.ignore_scope == "O"
                 else torch.ones_like(y, dtype=torch.bool)
             )
-            w = (~(scope & (p_y < config.ignore_o_below))).float()
+            w = keep * (~(scope & (p_y < config.ignore_o_below))).float()
             entry["relabelled_tokens"] = changed
             entry["ignored_tokens"] = int((w == 0).sum())
         config.log.append(entry)
     head.eval()
     return head
+
+
+def cross_fit_probs(
+    feats: Sequence[np.ndarray],
+    tags: Sequence[Sequence[str]],
+    class_names: Sequence[str],
+    config: HeadConfig,
+    *,
+    folds: int = 4,
+) -> list[np.ndarray]:
+    """Out-of-sample ``(n_words, C)`` probabilities of every sentence by K-fold cross-fitting:
+    sentences are split into ``folds`` random folds (seeded by ``config.seed``); a head fitted
+    on the other folds predicts each one (the input of confident learning)."""
+    if not 2 <= folds <= len(feats):
+        raise ValueError(f"folds must be in [2, {len(feats)}]; got {folds}")
+    fold = numpy_rng(config.seed).permutation(len(feats)) % folds
+    probs: list[np.ndarray] = [np.empty(0)] * len(feats)
+    for k in range(folds):
+        train = np.flatnonzero(fold != k)
+        head = fit_head(
+            [feats[i] for i in train],
+            [tags[i] for i in train],
+            class_names,
+            replace(config, log=[]),
+        )
+        held = np.flatnonzero(fold == k)
+        for i, p in zip(held, predict_head(head, [feats[i] for i in held]), strict=True):
+            probs[i] = p
+    return probs
