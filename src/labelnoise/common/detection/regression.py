@@ -1,6 +1,6 @@
-"""Label-issue scores for continuous targets: residuals and neighbour agreement.
+"""Label-issue scores for continuous targets: residuals, a noise mixture, neighbour agreement.
 
-Both scores are label quality in ``[0, 1]``, higher = cleaner (cleanlab's convention, so
+All scores are label quality in ``[0, 1]``, higher = cleaner (cleanlab's convention, so
 they sit side by side with ``cleanlab.regression.rank.get_label_quality_scores``).
 
 * :func:`residual_quality` -- ``exp(-|y - y_hat| / s)``: the residual of an out-of-sample
@@ -25,7 +25,7 @@ they sit side by side with ``cleanlab.regression.rank.get_label_quality_scores``
   EM (Aitkin & Wilson, "Mixture models, outliers, and the EM algorithm", Technometrics 1980)
   fits ``(a, b, sigma, rho)``; the quality is the posterior probability that a label is clean.
   Unlike a median-based scale, the clean component's ``sigma`` and the recalibration line are
-  fitted on the clean samples only, which matters once most labels are corrupted.
+  weighted by the clean posterior, which matters once most labels are corrupted.
 * :func:`combined_quality` -- the geometric mean of the neighbour agreement and the residual
   quality ``exp(-|y - a - b y_hat| / sigma)`` under the fitted mixture: two independent views
   of a label (the model's prediction and the labels of its neighbours in feature space).
@@ -235,7 +235,9 @@ def fit_uniform_mixture(
     return _fit_uniform_mixture(y, p, int(max_iter), float(tol))
 
 
-def _fit_uniform_mixture(y: np.ndarray, p: np.ndarray, max_iter: int, tol: float):
+def _fit_uniform_mixture(
+    y: np.ndarray, p: np.ndarray, max_iter: int, tol: float
+) -> UniformMixtureFit:
     span = float(np.ptp(y))
     if span <= _TINY:
         return UniformMixtureFit(y.copy(), 1.0, 0.0, np.ones_like(y))
