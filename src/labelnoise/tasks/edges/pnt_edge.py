@@ -1,6 +1,6 @@
-"""PNT-Edge: learning pixel-level noise transitions of edge labels (Xuan, Zhao, Chen, Lu, Chen
-& Zhang, "Towards robust edge detection with noisy labels by learning pixel-level noise
-transitions", ACM MM 2023).
+"""PNT-Edge: learning pixel-level noise transitions of edge labels (Xuan, Zhao, Yao, Liu, Liu,
+Chen, Du & Tao, "PNT-Edge: Towards robust edge detection with noisy labels by learning
+pixel-level noise transitions", ACM MM 2023, arXiv:2307.14070).
 
 Noisy edge labels are modelled as clean edges moved by a per-pixel displacement field. A
 Pixel-wise Shift Learning (PSL) module predicts the field ``delta (N, 2, H, W)`` (pixels,
