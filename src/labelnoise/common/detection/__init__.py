@@ -30,7 +30,10 @@ from labelnoise.common.detection.quality import (
     order_label_issues,
 )
 from labelnoise.common.detection.regression import (
+    UniformMixtureFit,
     combined_quality,
+    fit_uniform_mixture,
+    mixture_quality,
     neighbor_agreement_quality,
     residual_quality,
 )
@@ -50,6 +53,7 @@ __all__ = [
     "RecovResult",
     "StreamingConfidentLearning",
     "StreamingResult",
+    "UniformMixtureFit",
     "calibrate_confident_joint",
     "combined_quality",
     "compute_confident_joint",
@@ -58,6 +62,7 @@ __all__ = [
     "estimate_latent",
     "estimate_transition_anchor",
     "estimate_transition_confident_joint",
+    "fit_uniform_mixture",
     "find_label_issues",
     "find_label_issues_streaming",
     "find_predicted_neq_given",
@@ -67,6 +72,7 @@ __all__ = [
     "get_multilabel_quality_scores",
     "knn_label_clusterability",
     "knn_neighbors",
+    "mixture_quality",
     "neighbor_agreement_quality",
     "num_label_issues",
     "order_label_issues",
