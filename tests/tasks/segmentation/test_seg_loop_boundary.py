@@ -8,6 +8,7 @@ import torch
 from scipy import ndimage
 
 from labelnoise.common.units import IGNORE_INDEX
+from labelnoise.tasks.registry import get_task
 from labelnoise.tasks.segmentation.boundary import ignore_near_boundary
 from labelnoise.tasks.segmentation.loop import fit_segmentation, predict
 
@@ -77,3 +78,26 @@ def test_loop_ignores_relaxed_pixels():
     before = [p.detach().clone() for p in model.parameters()]
     fit_segmentation(model, x, ignore_near_boundary(labels, k=1), num_classes=2, epochs=2)
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_adapter_flips_image_and_target_together_in_training_only():
+    adapter_cls = get_task("segmentation")
+    adapter = adapter_cls(adapter_cls.Config())
+    target = torch.randint(0, 2, (2, 6, 6))
+    batch = {"image": (2.0 * target - 1.0)[:, None], "target": target, "example_id": [0, 1]}
+    batch["example_id"] = torch.tensor(batch["example_id"])
+    model = torch.nn.Conv2d(1, 2, 1)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([-1.0, 1.0]).view(2, 1, 1, 1))
+        model.bias.zero_()
+    model.eval()
+    plain = adapter.units(model, batch)
+    assert torch.equal(plain.target, target.reshape(-1))
+    model.train()
+    torch.manual_seed(0)
+    orders = set()
+    for _ in range(12):
+        u = adapter.units(model, batch)
+        assert torch.equal(u.pred.argmax(1), u.target)  # pixels stay paired with their labels
+        orders.add(tuple(u.target.tolist()))
+    assert len(orders) > 1

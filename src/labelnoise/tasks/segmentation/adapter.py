@@ -1,7 +1,9 @@
 """The semantic segmentation adapter: pixels are units.
 
 Every loss and selector of the core applies per pixel; per-image scores reduce with
-``labelnoise.common.units.reduce_units``. Evaluation keeps only argmax predictions
+``labelnoise.common.units.reduce_units``. In training mode each batch is flipped horizontally
+and vertically with probability 1/2 each (``flip``; torch's RNG, which the engine seeds and
+checkpoints), as in :func:`labelnoise.tasks.segmentation.loop.fit_segmentation`. Evaluation keeps only argmax predictions
 (:meth:`SegmentationAdapter.eval_units`), so metrics (mIoU, Dice) scale to many pixels.
 """
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import torch
 from torch import nn
 
 from labelnoise.common.noise.masks import semantic_mask_noise
@@ -47,6 +50,7 @@ class SegmentationConfig:
     encoder_depth: int = 3
     width: int = 8
     encoder_weights: str | None = None
+    flip: bool = True
     noise: MaskNoiseOptions = field(default_factory=MaskNoiseOptions)
 
 
@@ -98,9 +102,12 @@ class SegmentationAdapter(TaskAdapter):
         )
 
     def units(self, model: nn.Module, batch: dict, *, target_key: str = "target") -> Units:
-        return flatten_units(
-            model(batch["image"]), batch[target_key], example_id=batch["example_id"]
-        )
+        image, target = batch["image"], batch[target_key]
+        if self.config.flip and model.training:
+            for dim in (-1, -2):
+                if bool(torch.rand(()) < 0.5):
+                    image, target = image.flip(dim), target.flip(dim)
+        return flatten_units(model(image), target, example_id=batch["example_id"])
 
     def eval_units(self, units: Units) -> Units:
         return Units(units.pred.argmax(1), units.target, units.example_id)
