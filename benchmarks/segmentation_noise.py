@@ -56,7 +56,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--levels", default="easy,medium,hard")
-    p.add_argument("--methods", default="bootstrap_hard", help=f"'all' or of {sorted(METHODS)}")
+    p.add_argument("--methods", default="small_loss", help=f"'all' or of {sorted(METHODS)}")
     p.add_argument("--tag", default="", help="results file suffix: segmentation_noise_<tag>.md")
     args = p.parse_args()
     root = data_dir_or_exit(args) / "isbi2012"
