@@ -1,26 +1,40 @@
 """Spatial label noise for segmentation masks, COCO-N / Cityscapes-N style.
 
-After Kimhi et al., "Noisy Annotations in Semantic Segmentation" / "Benchmarking Label Noise in
-Instance Segmentation: Spatial Noise Matters" (COCO-N, Cityscapes-N, 2024): every instance (or,
-for semantic masks, every connected region of a non-background class) is independently
+After Grad, Kimhi, Halika & Baskin, "Benchmarking Label Noise in Instance Segmentation:
+Spatial Noise Matters" (COCO-N, Cityscapes-N, 2024; their ``noise_annotations.py``). Every
+instance (for semantic masks: every connected region of a non-background class) independently
+gets ONE spatial corruption, drawn at random:
 
-- dilated or eroded by ``k`` pixels, ``k`` uniform in ``[-max_k, max_k]`` (3x3 square
-  structuring element, ``|k|`` iterations, ``scipy.ndimage``);
-- simplified: its boundary is approximated on a coarse grid of ``grid`` pixels (a block is in
-  the region when at least half of it was) -- a rasterised stand-in for the papers'
-  Douglas-Peucker polygon simplification, with the same effect of cutting corners and
-  thin parts at a tolerance of about ``grid / 2`` pixels;
-- shifted by up to ``shift_max`` pixels in each direction (pixels shifted in are empty);
-- class-flipped with probability ``flip_rate`` (uniform over the other classes), or
-- dropped with probability ``drop_rate`` (semantic: painted as ``background``).
+- ``scale`` (probability ``p_scale``): dilated or eroded (sign by a fair coin) by ``max_k``
+  pixels, i.e. one pass of a ``(2 max_k + 1)`` square kernel (``scipy.ndimage``);
+- ``approximation`` (``p_approximation``): its outer contour is simplified by Douglas-Peucker
+  with ``tolerance`` pixels and refilled; a contour that would collapse keeps a triangle (or
+  stays as it is when it has no area), so objects are never deleted (the paper's
+  ``preserve_topology=True``);
+- ``localization`` (``p_localization``): the vertices of its outer contour are moved by
+  Gaussian noise of standard deviation ``jitter`` pixels and the polygon is refilled;
+- none of these with the remaining probability.
+
+Contours are traced on the pixel grid (Moore neighbours, collinear runs merged, as OpenCV's
+``CHAIN_APPROX_SIMPLE``); refilled polygons include their boundary pixels (as ``cv2.fillPoly``);
+holes are filled (outer contours only, as the reference). Independently of the spatial draw,
+an instance is class-flipped with probability ``flip_rate`` (uniform over the other classes;
+for semantic masks over the other non-background classes, so a mask with one foreground class
+gets no flips), or dropped with probability ``drop_rate`` (semantic: painted as
+``background``). ``shift_max`` optionally moves every kept region by up to that many pixels.
 
 Semantic masks are rebuilt by painting the perturbed regions, in random order, onto a
 ``background`` canvas; ignored pixels stay ignored. Presets ``easy`` / ``medium`` / ``hard``
-are sized for ~256 px images.
+are COCO-N's: corruption probabilities 0.2 / 0.25 / 0.3 each (so 40 / 25 / 10 % of instances
+untouched), kernel 3 / 5 / 7 (``max_k`` 1 / 2 / 3), tolerance 5 / 10 / 15, jitter 2 / 3 / 4,
+class noise 0.2 / 0.3 / 0.4 and no drops. COCO-N redraws a flipped class uniformly over all
+``C`` classes (effective flip rate ``0.4 (C - 1) / C``); ``flip_rate`` here is the rate of an
+actual change. The pixel sizes are COCO's; :func:`scaled` resizes them.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -39,31 +53,57 @@ __all__ = [
     "InstanceNoisyTargets",
     "MaskNoiseConfig",
     "instance_mask_noise",
+    "jitter_region",
     "perturb_region",
     "scaled",
     "semantic_mask_noise",
+    "simplify_region",
 ]
 
 _SQUARE = np.ones((3, 3), dtype=bool)
+# Moore neighbourhood, clockwise with rows pointing down: E, SE, S, SW, W, NW, N, NE.
+_DIRS = ((0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1))
+_DIR_INDEX = {d: i for i, d in enumerate(_DIRS)}
 
 
 @dataclass(frozen=True)
 class MaskNoiseConfig:
-    """Per-instance spatial noise parameters (see the module docstring)."""
+    """Per-instance spatial noise parameters (see the module docstring).
+
+    Attributes:
+        max_k: dilation / erosion radius of the ``scale`` corruption (pixels).
+        tolerance: Douglas-Peucker tolerance of the ``approximation`` corruption (pixels).
+        jitter: vertex noise standard deviation of the ``localization`` corruption (pixels).
+        p_scale, p_approximation, p_localization: the probability of each corruption;
+            their sum is at most 1, the rest leaves the instance's shape untouched.
+        shift_max: every kept region moves by up to this many pixels per axis (0: off).
+        flip_rate: probability of a class flip; drop_rate: probability of a dropped instance.
+    """
 
     max_k: int = 0
-    grid: int = 0
+    tolerance: float = 0.0
+    jitter: float = 0.0
+    p_scale: float = 0.0
+    p_approximation: float = 0.0
+    p_localization: float = 0.0
     shift_max: int = 0
     flip_rate: float = 0.0
     drop_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("max_k", "grid", "shift_max"):
+        for name in ("max_k", "shift_max"):
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or v < 0:
                 raise ValueError(f"{name} must be a non-negative int; got {v!r}")
-        check_rate("flip_rate", self.flip_rate, high_inclusive=True)
-        check_rate("drop_rate", self.drop_rate, high_inclusive=True)
+        for name in ("tolerance", "jitter"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a finite number >= 0; got {v!r}")
+        for name in ("p_scale", "p_approximation", "p_localization", "flip_rate", "drop_rate"):
+            check_rate(name, getattr(self, name), high_inclusive=True)
+        p = self.p_scale + self.p_approximation + self.p_localization
+        if p > 1 + 1e-9:
+            raise ValueError(f"p_scale + p_approximation + p_localization must be <= 1; got {p}")
         if self.flip_rate + self.drop_rate > 1:
             raise ValueError(
                 f"flip_rate + drop_rate must be <= 1; got {self.flip_rate + self.drop_rate}"
@@ -71,14 +111,27 @@ class MaskNoiseConfig:
 
     @property
     def margin(self) -> int:
-        return self.max_k + self.shift_max + self.grid
+        """Pixels a corrupted region can grow beyond its bounding box (jitter up to 4 sd)."""
+        return self.max_k + self.shift_max + math.ceil(4 * self.jitter) + 1
+
+
+def _coco_n(p: float, k: int, tolerance: float, jitter: float, flip: float) -> MaskNoiseConfig:
+    return MaskNoiseConfig(
+        max_k=k,
+        tolerance=tolerance,
+        jitter=jitter,
+        p_scale=p,
+        p_approximation=p,
+        p_localization=p,
+        flip_rate=flip,
+    )
 
 
 MASK_NOISE_PRESETS: dict[str, MaskNoiseConfig] = {
     "none": MaskNoiseConfig(),
-    "easy": MaskNoiseConfig(max_k=1, grid=0, shift_max=1, flip_rate=0.0, drop_rate=0.02),
-    "medium": MaskNoiseConfig(max_k=2, grid=4, shift_max=2, flip_rate=0.03, drop_rate=0.07),
-    "hard": MaskNoiseConfig(max_k=3, grid=6, shift_max=2, flip_rate=0.05, drop_rate=0.15),
+    "easy": _coco_n(0.2, 1, 5.0, 2.0, 0.2),
+    "medium": _coco_n(0.25, 2, 10.0, 3.0, 0.3),
+    "hard": _coco_n(0.3, 3, 15.0, 4.0, 0.4),
 }
 
 
@@ -91,20 +144,15 @@ def _resolve(preset: str | MaskNoiseConfig) -> MaskNoiseConfig:
 
 
 def perturb_region(
-    region: np.ndarray, *, k: int = 0, grid: int = 0, shift: tuple[int, int] = (0, 0)
+    region: np.ndarray, *, k: int = 0, shift: tuple[int, int] = (0, 0)
 ) -> np.ndarray:
-    """Dilate (``k > 0``) / erode (``k < 0``), grid-simplify and shift one ``(H, W)`` bool mask."""
+    """Dilate (``k > 0``) / erode (``k < 0``) by ``|k|`` pixels, then shift, one ``(H, W)`` bool
+    mask. Erosion does not eat in from the image border (as OpenCV's default border)."""
     out = region.astype(bool, copy=True)
     if k > 0:
         out = ndimage.binary_dilation(out, _SQUARE, iterations=k)
     elif k < 0:
-        out = ndimage.binary_erosion(out, _SQUARE, iterations=-k, border_value=0)
-    if grid > 1 and out.any():
-        h, w = out.shape
-        ph, pw = -h % grid, -w % grid
-        padded = np.pad(out, ((0, ph), (0, pw)))
-        blocks = padded.reshape((h + ph) // grid, grid, (w + pw) // grid, grid).mean(axis=(1, 3))
-        out = np.repeat(np.repeat(blocks >= 0.5, grid, 0), grid, 1)[:h, :w]
+        out = ndimage.binary_erosion(out, _SQUARE, iterations=-k, border_value=1)
     dy, dx = shift
     if dy or dx:
         shifted = np.zeros_like(out)
@@ -116,31 +164,177 @@ def perturb_region(
     return out
 
 
-def _draw(cfg: MaskNoiseConfig, rng: np.random.Generator) -> tuple[int, tuple[int, int], str]:
-    k = int(rng.integers(-cfg.max_k, cfg.max_k + 1)) if cfg.max_k else 0
+def _trace(component: np.ndarray) -> np.ndarray:
+    """Outer contour ``(V, 2)`` (row, col) of one 8-connected component, collinear runs merged."""
+    padded = np.pad(component, 1)
+    r0, c0 = (int(v[0]) for v in np.nonzero(padded))
+    start, cur, back = (r0, c0), (r0, c0), 4  # the west neighbour of the first pixel is empty
+    points = [start]
+    second = None
+    for _ in range(4 * padded.size):
+        for i in range(1, 9):
+            d = (back + i) % 8
+            nxt = (cur[0] + _DIRS[d][0], cur[1] + _DIRS[d][1])
+            if padded[nxt]:
+                break
+        else:
+            break  # a single pixel
+        prev = _DIRS[(d - 1) % 8]
+        back = _DIR_INDEX[(cur[0] + prev[0] - nxt[0], cur[1] + prev[1] - nxt[1])]
+        if second is None:
+            second = nxt
+        elif cur == start and nxt == second:
+            break
+        cur = nxt
+        points.append(cur)
+    if len(points) > 1 and points[-1] == start:
+        points.pop()
+    pts = np.asarray(points) - 1
+    if len(pts) < 3:
+        return pts
+    step = np.roll(pts, -1, 0) - pts
+    turn = (step != np.roll(step, 1, 0)).any(1)
+    return pts[turn] if turn.any() else pts
+
+
+def _douglas_peucker(pts: np.ndarray, tolerance: float) -> np.ndarray:
+    """Douglas-Peucker on an open polyline ``(V, 2)``; keeps both ends."""
+    keep = np.zeros(len(pts), dtype=bool)
+    keep[[0, -1]] = True
+    stack = [(0, len(pts) - 1)]
+    while stack:
+        a, b = stack.pop()
+        if b - a < 2:
+            continue
+        seg = pts[b] - pts[a]
+        rel = pts[a + 1 : b] - pts[a]
+        norm = float(np.hypot(*seg))
+        dist = (
+            np.abs(seg[0] * rel[:, 1] - seg[1] * rel[:, 0]) / norm
+            if norm > 0
+            else np.hypot(rel[:, 0], rel[:, 1])
+        )
+        i = int(dist.argmax())
+        if dist[i] > tolerance:
+            keep[a + 1 + i] = True
+            stack += [(a, a + 1 + i), (a + 1 + i, b)]
+    return pts[keep]
+
+
+def _simplify_ring(pts: np.ndarray, tolerance: float) -> np.ndarray:
+    """Douglas-Peucker on a closed ring, split at the vertex farthest from the first."""
+    far = int(((pts - pts[0]) ** 2).sum(1).argmax())
+    if far == 0:
+        return pts
+    a = _douglas_peucker(pts[: far + 1], tolerance)
+    b = _douglas_peucker(np.concatenate([pts[far:], pts[:1]]), tolerance)
+    ring = np.concatenate([a[:-1], b[:-1]])
+    if len(ring) >= 3:
+        return ring
+    # keep a valid ring (as a topology-preserving simplifier): the triangle of the chord and
+    # the vertex farthest from it
+    chord, rel = pts[far] - pts[0], pts - pts[0]
+    apex = int(np.abs(chord[0] * rel[:, 1] - chord[1] * rel[:, 0]).argmax())
+    return pts[sorted({0, far, apex})]
+
+
+def _fill(poly: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Rasterise a closed polygon ``(V, 2)`` (row, col): pixel centres inside (even-odd) plus
+    the pixels its edges pass through, clipped to ``shape``."""
+    out = np.zeros(shape, dtype=bool)
+    h, w = shape
+    lo = np.clip(np.floor(poly.min(0)).astype(int), 0, [h - 1, w - 1])
+    hi = np.clip(np.ceil(poly.max(0)).astype(int) + 1, 1, [h, w])
+    rows = np.arange(lo[0], hi[0], dtype=float)[:, None, None]
+    cols = np.arange(lo[1], hi[1], dtype=float)[None, :, None]
+    a, b = poly.astype(float), np.roll(poly, -1, 0).astype(float)
+    crosses = (a[:, 0] > rows) != (b[:, 0] > rows)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = a[:, 1] + (rows - a[:, 0]) * (b[:, 1] - a[:, 1]) / (b[:, 0] - a[:, 0])
+    inside = (crosses & (cols < x)).sum(-1) % 2 == 1
+    out[lo[0] : hi[0], lo[1] : hi[1]] = inside
+    for p, q in zip(a, b):
+        n = int(np.abs(q - p).max()) + 1
+        line = np.rint(np.linspace(p, q, n)).astype(int)
+        ok = (line[:, 0] >= 0) & (line[:, 0] < h) & (line[:, 1] >= 0) & (line[:, 1] < w)
+        out[line[ok, 0], line[ok, 1]] = True
+    return out
+
+
+def _per_component(region: np.ndarray, fn) -> np.ndarray:
+    lab, n = ndimage.label(region, _SQUARE)
+    out = np.zeros_like(region, dtype=bool)
+    for i in range(1, n + 1):
+        out |= fn(lab == i)
+    return out
+
+
+def simplify_region(region: np.ndarray, *, tolerance: float) -> np.ndarray:
+    """COCO-N approximation noise: every outer contour of the ``(H, W)`` bool ``region``
+    simplified by Douglas-Peucker (``tolerance`` pixels) and refilled; a contour that would
+    keep fewer than 3 vertices keeps a triangle (or stays as it is when it has no area), so no
+    object disappears."""
+
+    def one(component: np.ndarray) -> np.ndarray:
+        pts = _trace(component)
+        if len(pts) < 4:
+            return component
+        simple = _simplify_ring(pts, tolerance)
+        return _fill(simple, component.shape) if len(simple) >= 3 else component
+
+    return _per_component(region.astype(bool), one)
+
+
+def jitter_region(region: np.ndarray, *, std: float, rng: np.random.Generator) -> np.ndarray:
+    """COCO-N localization noise: the vertices of every outer contour of the ``(H, W)`` bool
+    ``region`` moved by rounded Gaussian noise (``std`` pixels), the polygon refilled."""
+
+    def one(component: np.ndarray) -> np.ndarray:
+        pts = _trace(component)
+        return _fill(np.rint(pts + rng.normal(0.0, std, pts.shape)), component.shape)
+
+    return _per_component(region.astype(bool), one)
+
+
+def _draw(cfg: MaskNoiseConfig, rng: np.random.Generator) -> tuple[str, int, tuple[int, int], str]:
+    u = rng.random()
+    cuts = np.cumsum([cfg.p_scale, cfg.p_approximation, cfg.p_localization])
+    kind = ("scale", "approximation", "localization", "none")[
+        int(np.searchsorted(cuts, u, "right"))
+    ]
+    k = cfg.max_k if rng.random() < 0.5 else -cfg.max_k
     s = cfg.shift_max
     shift = (int(rng.integers(-s, s + 1)), int(rng.integers(-s, s + 1))) if s else (0, 0)
-    u = rng.random()
-    fate = "drop" if u < cfg.drop_rate else "flip" if u < cfg.drop_rate + cfg.flip_rate else "keep"
-    return k, shift, fate
+    v = rng.random()
+    fate = "drop" if v < cfg.drop_rate else "flip" if v < cfg.drop_rate + cfg.flip_rate else "keep"
+    return kind, k, shift, fate
 
 
 def _perturb_in_box(
-    region: np.ndarray, cfg: MaskNoiseConfig, k: int, shift: tuple[int, int]
+    region: np.ndarray,
+    cfg: MaskNoiseConfig,
+    draw: tuple[str, int, tuple[int, int], str],
+    rng: np.random.Generator,
 ) -> tuple[tuple[slice, slice], np.ndarray]:
-    """Perturb ``region`` inside its bounding box padded by the noise margin (fast path)."""
+    """Corrupt ``region`` inside its bounding box padded by the noise margin (fast path)."""
+    kind, k, shift, _ = draw
     h, w = region.shape
     ys, xs = np.nonzero(region)
     m = cfg.margin + 1
     y0, y1 = max(int(ys.min()) - m, 0), min(int(ys.max()) + m + 1, h)
     x0, x1 = max(int(xs.min()) - m, 0), min(int(xs.max()) + m + 1, w)
     box = (slice(y0, y1), slice(x0, x1))
-    return box, perturb_region(region[box], k=k, grid=cfg.grid, shift=shift)
+    out = region[box]
+    if kind == "approximation" and cfg.tolerance > 0:
+        out = simplify_region(out, tolerance=cfg.tolerance)
+    elif kind == "localization" and cfg.jitter > 0:
+        out = jitter_region(out, std=cfg.jitter, rng=rng)
+    return box, perturb_region(out, k=k if kind == "scale" else 0, shift=shift)
 
 
-def _other_class(c: int, num_classes: int, rng: np.random.Generator) -> int:
-    j = int(rng.integers(0, num_classes - 1))
-    return j + (j >= c)
+def _other_class(c: int, choices: list[int], rng: np.random.Generator) -> int:
+    others = [j for j in choices if j != c]
+    return int(others[int(rng.integers(0, len(others)))]) if others else c
 
 
 def _semantic_one(
@@ -159,15 +353,16 @@ def _semantic_one(
         for i, sl in enumerate(ndimage.find_objects(lab), start=1):
             if sl is not None:
                 regions.append((c, lab == i))
+    foreground = [c for c in range(num_classes) if c != background]
     out = np.full_like(mask, background)
     for idx in rng.permutation(len(regions)):
         c, region = regions[idx]
-        k, shift, fate = _draw(cfg, rng)
-        if fate == "drop":
+        draw = _draw(cfg, rng)
+        if draw[3] == "drop":
             continue
-        if fate == "flip" and num_classes > 1:
-            c = _other_class(c, num_classes, rng)
-        box, perturbed = _perturb_in_box(region, cfg, k, shift)
+        if draw[3] == "flip":
+            c = _other_class(c, foreground, rng)
+        box, perturbed = _perturb_in_box(region, cfg, draw, rng)
         out[box][perturbed] = c
     out[mask == ignore_index] = ignore_index
     return out
@@ -276,14 +471,14 @@ def instance_mask_noise(
     noisy_y = y.clone()
     dropped = torch.zeros(m.shape[0], dtype=torch.bool)
     for i in range(arr.shape[0]):
-        k, shift, fate = _draw(cfg, rng)
-        if fate == "drop":
+        draw = _draw(cfg, rng)
+        if draw[3] == "drop":
             dropped[i] = True
             continue
-        if fate == "flip" and num_classes > 1:
-            noisy_y[i] = _other_class(int(y[i]), num_classes, rng)
+        if draw[3] == "flip":
+            noisy_y[i] = _other_class(int(y[i]), list(range(num_classes)), rng)
         if arr[i].any():
-            box, perturbed = _perturb_in_box(arr[i], cfg, k, shift)
+            box, perturbed = _perturb_in_box(arr[i], cfg, draw, rng)
             noisy[i][box] = perturbed
     noisy_m = torch.from_numpy(noisy).to(m.dtype)
     return InstanceNoisyTargets(
@@ -294,11 +489,13 @@ def instance_mask_noise(
 
 
 def scaled(preset: str, factor: float) -> MaskNoiseConfig:
-    """A preset with its pixel sizes scaled by ``factor`` (for images far from 256 px)."""
+    """A preset with its pixel sizes (``max_k``, ``tolerance``, ``jitter``, ``shift_max``)
+    scaled by ``factor``, e.g. ``0.5`` for images half the size of COCO's."""
     cfg = _resolve(preset)
     return replace(
         cfg,
         max_k=round(cfg.max_k * factor),
-        grid=round(cfg.grid * factor),
+        tolerance=cfg.tolerance * factor,
+        jitter=cfg.jitter * factor,
         shift_max=round(cfg.shift_max * factor),
     )
