@@ -29,7 +29,7 @@ from labelnoise.tasks.segmentation.metrics import confusion_matrix, segmentation
 
 __all__ = ["NOISE_SIZE", "SegmentationAdapter", "SegmentationConfig"]
 
-NOISE_SIZE = 256  # masks are corrupted at 256 x 256 (the presets' design size), then resized
+NOISE_SIZE = 256  # masks are corrupted at 256 x 256 (COCO-N preset pixel sizes), then resized
 
 
 @dataclass
