@@ -282,10 +282,10 @@ def _detection_rows(r: dict[str, Any]) -> list[tuple[str, np.ndarray]]:
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--train-size", type=int, default=2500)
-    p.add_argument("--epochs", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--warmup", type=int, default=2, help="DivideMix CE warm-up epochs")
     p.add_argument("--rampup", type=int, default=3, help="DivideMix lambda_u ramp-up epochs")
-    p.add_argument("--num-gradual", type=int, default=4, help="co-teaching Tk (epochs)")
+    p.add_argument("--num-gradual", type=int, default=5, help="co-teaching Tk (epochs)")
     p.add_argument("--det-epochs", type=int, default=5)
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--augment", action="store_true", help="random crop + flip (default: none)")
