@@ -115,3 +115,28 @@ def test_recipe_file_errors(tmp_path):
 def test_a_cli_string_does_not_pass_for_a_mapping():
     with pytest.raises(ValueError, match="variants must be a mapping"):
         resolve(BASE, parse_overrides(["--variants=x"]))
+
+
+def test_linear_schedule_holds_then_decays_to_zero():
+    import torch
+
+    from labelnoise.engine.setup import build_optimizer
+
+    cfg = resolve(BASE, {"optim": {"scheduler": "linear", "hold_fraction": 0.4, "lr": 1.0}})
+    opt, sched = build_optimizer(cfg, [torch.nn.Parameter(torch.zeros(1))], 10)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    # Co-teaching's protocol: peak for the first 40 % of the steps, then linear to 0.
+    assert lrs == pytest.approx([1, 1, 1, 1, 1, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("hold_fraction", 1.0), ("hold_fraction", -0.1), ("lr", -1.0), ("warmup_steps", -1)],
+)
+def test_bad_optim_values_are_named(key, value):
+    with pytest.raises(ValueError, match=f"optim.{key} must"):
+        resolve(BASE, {"optim": {key: value}})

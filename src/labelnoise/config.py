@@ -84,6 +84,10 @@ class OptimConfig:
         momentum: SGD momentum.
         scheduler: ``constant``, ``cosine`` (to 0 at the last step) or ``linear`` decay.
         warmup_steps: linear warm-up steps before the schedule.
+        hold_fraction: fraction of the steps after warm-up spent at the peak rate before the
+            cosine / linear decay starts, in ``[0, 1)`` (default 0). Co-teaching's CIFAR
+            protocol (Han et al., NeurIPS 2018: Adam, decay from epoch 80 of 200) is
+            ``scheduler: linear, hold_fraction: 0.4``.
     """
 
     name: Literal["adamw", "adam", "sgd"] = "adamw"
@@ -92,6 +96,17 @@ class OptimConfig:
     momentum: float = 0.9
     scheduler: Literal["constant", "cosine", "linear"] = "constant"
     warmup_steps: int = 0
+    hold_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.lr >= 0:  # 0: no training (e.g. a zero-shot evaluation recipe)
+            raise ValueError(f"optim.lr must be >= 0; got {self.lr!r}")
+        if self.weight_decay < 0:
+            raise ValueError(f"optim.weight_decay must be >= 0; got {self.weight_decay!r}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"optim.warmup_steps must be >= 0; got {self.warmup_steps!r}")
+        if not 0.0 <= self.hold_fraction < 1.0:
+            raise ValueError(f"optim.hold_fraction must be in [0, 1); got {self.hold_fraction!r}")
 
 
 @dataclass

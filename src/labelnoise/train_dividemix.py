@@ -171,7 +171,8 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         raise ValueError(f"method 'dividemix' runs on one process; got {acc.num_processes}")
     n, c = len(splits.train), splits.num_classes
     nets = [adapter.build_model(splits).to(acc.device) for _ in range(2)]
-    opts_sched = [build_optimizer(cfg, m.parameters(), 2 * run.total_steps) for m in nets]
+    # each network steps once per batch of its own pass: at most total_steps over the run
+    opts_sched = [build_optimizer(cfg, m.parameters(), run.total_steps) for m in nets]
     run.ckpt.clean_partial()
     latest = run.ckpt.latest() if resume else None
     if latest is not None:

@@ -152,7 +152,8 @@ def build_selector_fn(cfg: RunConfig, num_examples: int, gather: Any) -> Any:
 def build_optimizer(
     cfg: RunConfig, params: Any, total_steps: int
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """Optimizer and a per-optimizer-step LR schedule (warm-up, then constant/cosine/linear)."""
+    """Optimizer and a per-optimizer-step LR schedule (warm-up, hold, then constant / cosine /
+    linear decay to 0 at ``total_steps``)."""
     o = cfg.optim
     if o.name == "sgd":
         opt = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
@@ -161,11 +162,12 @@ def build_optimizer(
     else:
         opt = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay)
     warm, total = o.warmup_steps, max(1, total_steps)
+    hold = warm + int(o.hold_fraction * max(0, total - warm))
 
     def factor(step: int) -> float:
         if step < warm:
             return (step + 1) / warm
-        frac = min(1.0, (step - warm) / max(1, total - warm))
+        frac = min(1.0, max(0.0, step - hold) / max(1, total - hold))
         if o.scheduler == "cosine":
             return 0.5 * (1 + math.cos(math.pi * frac))
         if o.scheduler == "linear":
