@@ -11,6 +11,7 @@ from sklearn.model_selection import KFold, cross_val_predict
 
 from labelnoise.common.detection.regression import (
     combined_quality,
+    fit_linear_uniform_mixture,
     fit_uniform_mixture,
     mixture_quality,
     neighbor_agreement_quality,
@@ -151,3 +152,63 @@ def test_uniform_mixture_degenerate_and_bad_inputs():
         fit_uniform_mixture(np.zeros(3), np.zeros(3), max_iter=0)
     with pytest.raises(ValueError, match="labels must be finite"):
         mixture_quality(np.array([0.0, np.nan]), np.zeros(2))
+
+
+def _linear_mixture_nll(theta, y, design, span):
+    coef, log_s, logit_rho = theta[:-2], theta[-2], theta[-1]
+    s, rho = np.exp(log_s), 1 / (1 + np.exp(-logit_rho))
+    r = y - design @ coef
+    clean = (1 - rho) * np.exp(-0.5 * (r / s) ** 2) / (s * np.sqrt(2 * np.pi))
+    return -np.log(clean + rho / span).sum()
+
+
+def test_linear_mixture_matches_direct_likelihood_and_recovers_the_clean_line():
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 2))
+    y = 0.5 + x @ np.array([2.0, -1.0]) + 0.3 * rng.normal(size=300)
+    bad = rng.random(300) < 0.4
+    y[bad] = rng.uniform(y.min(), y.max(), bad.sum())
+    fit = fit_linear_uniform_mixture(y, x)
+    design = np.column_stack([np.ones(300), x])
+    ref = minimize(
+        _linear_mixture_nll,
+        x0=[*fit.coef, np.log(fit.scale), np.log(fit.noise_rate / (1 - fit.noise_rate))],
+        args=(y, design, np.ptp(y)),
+        method="Nelder-Mead",
+        options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 20000, "maxfev": 20000},
+    )
+    # EM stops at a maximum of the likelihood: a direct search from there finds nothing better
+    start = [*fit.coef, np.log(fit.scale), np.log(fit.noise_rate / (1 - fit.noise_rate))]
+    assert _linear_mixture_nll(start, y, design, np.ptp(y)) <= ref.fun + 1e-4
+    np.testing.assert_allclose(fit.coef, ref.x[:3], atol=2e-3)
+    ols = LinearRegression().fit(x, y)
+    assert np.abs(fit.coef - [0.5, 2.0, -1.0]).max() < 0.1
+    assert np.abs(ols.coef_ - [2.0, -1.0]).max() > 0.5  # OLS is pulled to the centre
+    np.testing.assert_allclose(fit.predict(x[:5]), fit.fitted[:5], rtol=1e-12)
+    assert abs(fit.noise_rate - bad.mean()) < 0.06
+
+
+def test_linear_mixture_without_noise_is_ordinary_least_squares():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(200, 3))
+    y = x @ np.array([1.0, 0.0, -0.5]) + 0.1 * rng.normal(size=200)
+    fit = fit_linear_uniform_mixture(y, x)
+    ols = LinearRegression().fit(x, y)
+    np.testing.assert_allclose(fit.coef, [ols.intercept_, *ols.coef_], atol=1e-3)
+    assert fit.noise_rate < 0.02
+    # one feature: the same EM as fit_uniform_mixture on that feature as "predictions"
+    one = fit_linear_uniform_mixture(y, x[:, :1])
+    np.testing.assert_allclose(one.coef, fit_uniform_mixture(y, x[:, 0]).coef, atol=1e-6)
+    for bad, match in (
+        (x[:10], r"features must have shape \(200, D\)"),
+        (x[:, 0], r"features must have shape \(200, D\)"),
+        (np.where(np.eye(200, 3) > 0, np.nan, x), "features must be finite"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            fit_linear_uniform_mixture(y, bad)
+    with pytest.raises(ValueError, match="more rows than columns"):
+        fit_linear_uniform_mixture(y[:3], x[:3])
+    with pytest.raises(ValueError, match=r"features must have shape \(M, 3\)"):
+        fit.predict(x[:, :2])

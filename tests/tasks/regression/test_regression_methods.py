@@ -117,3 +117,22 @@ def test_mixture_refit_down_weights_corrupted_targets_and_beats_mse():
     assert np.abs(model.predict(x) - y).mean() < 0.7 * np.abs(mse.predict(x) - y).mean()
     with pytest.raises(ValueError, match=r"trim must be in \[0, 1\)"):
         fit_mixture_refit(x, y_noisy, trim=1.0)
+    with pytest.raises(ValueError, match="pilot must be 'trimmed' or 'linear'"):
+        fit_mixture_refit(x, y_noisy, pilot="ridge")
+    with pytest.raises(ValueError, match="rounds must be an integer >= 1"):
+        fit_mixture_refit(x, y_noisy, rounds=0)
+
+
+def test_linear_pilot_mixture_refit_on_a_linear_target():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 4)).astype(np.float32)
+    y = x @ np.array([1.0, -1.0, 0.5, 0.0]) + 0.2 * rng.normal(size=300)
+    noisy = uniform_replacement(y, rate=0.4, seed=2)
+    y_noisy, bad = noisy.noisy.numpy(), noisy.is_corrupted.numpy()
+    model, mix = fit_mixture_refit(x, y_noisy, pilot="linear", config=FAST, seed=0)
+    np.testing.assert_allclose(mix.pilot, LinearRegression().fit(x, y).predict(x), atol=0.1)
+    assert mix.weight[bad].mean() < 0.4 < 0.8 < mix.weight[~bad].mean()
+    mse = fit_mlp(x, y_noisy, config=FAST, seed=0)
+    assert np.abs(model.predict(x) - y).mean() < 0.6 * np.abs(mse.predict(x) - y).mean()
+    two, _ = fit_mixture_refit(x, y_noisy, pilot="linear", rounds=2, config=FAST, seed=0)
+    assert np.abs(two.predict(x) - y).mean() < 0.6 * np.abs(mse.predict(x) - y).mean()

@@ -32,6 +32,7 @@ from labelnoise.common.detection.quality import (
 from labelnoise.common.detection.regression import (
     UniformMixtureFit,
     combined_quality,
+    fit_linear_uniform_mixture,
     fit_uniform_mixture,
     mixture_quality,
     neighbor_agreement_quality,
@@ -62,6 +63,7 @@ __all__ = [
     "estimate_latent",
     "estimate_transition_anchor",
     "estimate_transition_confident_joint",
+    "fit_linear_uniform_mixture",
     "fit_uniform_mixture",
     "find_label_issues",
     "find_label_issues_streaming",

@@ -26,6 +26,8 @@ they sit side by side with ``cleanlab.regression.rank.get_label_quality_scores``
   fits ``(a, b, sigma, rho)``; the quality is the posterior probability that a label is clean.
   Unlike a median-based scale, the clean component's ``sigma`` and the recalibration line are
   weighted by the clean posterior, which matters once most labels are corrupted.
+  :func:`fit_linear_uniform_mixture` is the same EM with a linear model of the features as
+  the clean mean: robust linear regression that needs no trained model.
 * :func:`combined_quality` -- the geometric mean of the neighbour agreement and the residual
   quality ``exp(-|y - a - b y_hat| / sigma)`` under the fitted mixture: two independent views
   of a label (the model's prediction and the labels of its neighbours in feature space).
@@ -33,7 +35,7 @@ they sit side by side with ``cleanlab.regression.rank.get_label_quality_scores``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -43,6 +45,7 @@ from scipy.special import expit
 __all__ = [
     "UniformMixtureFit",
     "combined_quality",
+    "fit_linear_uniform_mixture",
     "fit_uniform_mixture",
     "mixture_quality",
     "neighbor_agreement_quality",
@@ -95,12 +98,18 @@ def recalibrate(labels: np.ndarray, predictions: np.ndarray, *, iterations: int 
     ``predictions``: IRLS with Cauchy weights ``1 / (1 + (r / s)^2)``, ``s`` the robust scale
     of the current residuals (``(N,)`` float64 arrays in and out)."""
     design = np.stack([np.ones_like(predictions), predictions], axis=1)
-    coef = np.array([0.0, 1.0])
+    return design @ _cauchy_irls(design, labels, np.array([0.0, 1.0]), iterations)
+
+
+def _cauchy_irls(
+    design: np.ndarray, y: np.ndarray, coef: np.ndarray, iterations: int
+) -> np.ndarray:
+    """Cauchy-weighted iteratively reweighted least squares of ``y`` on ``design`` from ``coef``."""
     for _ in range(iterations):
-        r = labels - design @ coef
+        r = y - design @ coef
         w = np.sqrt(1.0 / (1.0 + (r / robust_scale(r)) ** 2))
-        coef = np.linalg.lstsq(design * w[:, None], labels * w, rcond=None)[0]
-    return design @ coef
+        coef = np.linalg.lstsq(design * w[:, None], y * w, rcond=None)[0]
+    return coef
 
 
 def residual_quality(
@@ -196,19 +205,29 @@ def _drop_self(idx: np.ndarray, self_idx: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class UniformMixtureFit:
-    """Result of :func:`fit_uniform_mixture`.
+    """Result of :func:`fit_uniform_mixture` and :func:`fit_linear_uniform_mixture`.
 
     Attributes:
-        fitted: ``(N,)`` clean-component mean ``a + b * predictions``.
+        fitted: ``(N,)`` clean-component mean (``a + b * predictions``, or ``X @ w + a``).
         scale: ``sigma`` of the clean component.
         noise_rate: ``rho``, the estimated fraction of corrupted labels.
         clean_posterior: ``(N,)`` posterior probability that each label is clean.
+        coef: the clean component's regression coefficients, intercept first
+            (``(2,)``: ``(a, b)``; ``(D + 1,)`` for :func:`fit_linear_uniform_mixture`).
     """
 
     fitted: np.ndarray
     scale: float
     noise_rate: float
     clean_posterior: np.ndarray
+    coef: np.ndarray
+
+    def predict(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Clean-component mean for new ``(M, D)`` features (``D = len(coef) - 1``)."""
+        x = _as_float("features", features)
+        if x.ndim != 2 or x.shape[1] != len(self.coef) - 1:
+            raise ValueError(f"features must have shape (M, {len(self.coef) - 1}); got {x.shape}")
+        return self.coef[0] + x @ self.coef[1:]
 
 
 def fit_uniform_mixture(
@@ -230,22 +249,70 @@ def fit_uniform_mixture(
     """
     y = _vector("labels", labels)
     p = _vector("predictions", predictions, y.shape[0])
+    _check_max_iter(max_iter)
+    if np.ptp(p) > 0:
+        design = np.stack([np.ones_like(p), p], axis=1)
+        start = _cauchy_irls(design, y, np.array([0.0, 1.0]), 20)
+    else:
+        design, start = np.ones((len(p), 1)), np.array([np.median(y)])
+    fit = _fit_uniform_mixture(y, design, start, int(max_iter), float(tol))
+    if fit.coef.shape[0] == 1:  # constant predictions: report slope 0
+        fit = replace(fit, coef=np.array([fit.coef[0], 0.0]))
+    return fit
+
+
+def fit_linear_uniform_mixture(
+    labels: np.ndarray | torch.Tensor,
+    features: np.ndarray | torch.Tensor,
+    *,
+    max_iter: int = 200,
+    tol: float = 1e-8,
+) -> UniformMixtureFit:
+    """EM for ``labels ~ (1 - rho) N(a + features @ w, sigma^2) + rho U[min, max]``.
+
+    Mixture-model robust linear regression (Aitkin & Wilson, Technometrics 1980): the clean
+    labels follow a linear model with Gaussian errors, the corrupted ones (symmetric /
+    uniform-replacement noise) are uniform over the observed label range. Needs no trained
+    model and no noise rate; on a few hundred rows it is a stable first stage for
+    :func:`labelnoise.tasks.regression.fit_mixture_refit` (``pilot="linear"``).
+
+    Args:
+        labels: ``(N,)`` given targets; features: ``(N, D)`` with ``N > D + 1``.
+        max_iter, tol: as :func:`fit_uniform_mixture`.
+
+    Starts from ordinary least squares refined by Cauchy-weighted IRLS (20 iterations), its
+    robust residual scale and ``rho = 0.5``. Returns :class:`UniformMixtureFit` (``coef``:
+    ``(D + 1,)``, intercept first; ``predict`` applies it to new features).
+    """
+    y = _vector("labels", labels)
+    x = _as_float("features", features)
+    if x.ndim != 2 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"features must have shape ({y.shape[0]}, D); got {x.shape}")
+    if x.shape[0] <= x.shape[1] + 1:
+        raise ValueError(f"features must have more rows than columns + 1; got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("features must be finite; got NaN or inf")
+    _check_max_iter(max_iter)
+    design = np.concatenate([np.ones((len(y), 1)), x], axis=1)
+    start = _cauchy_irls(design, y, np.linalg.lstsq(design, y, rcond=None)[0], 20)
+    return _fit_uniform_mixture(y, design, start, int(max_iter), float(tol))
+
+
+def _check_max_iter(max_iter: object) -> None:
     if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}")
-    return _fit_uniform_mixture(y, p, int(max_iter), float(tol))
 
 
 def _fit_uniform_mixture(
-    y: np.ndarray, p: np.ndarray, max_iter: int, tol: float
+    y: np.ndarray, design: np.ndarray, coef: np.ndarray, max_iter: int, tol: float
 ) -> UniformMixtureFit:
+    """EM from the regression coefficients ``coef`` of ``y`` on ``design``."""
     span = float(np.ptp(y))
+    fitted = design @ coef
     if span <= _TINY:
-        return UniformMixtureFit(y.copy(), 1.0, 0.0, np.ones_like(y))
-    design = np.stack([np.ones_like(p), p], axis=1) if np.ptp(p) > 0 else np.ones((len(p), 1))
-    fitted = recalibrate(y, p) if design.shape[1] == 2 else np.full_like(y, np.median(y))
+        return UniformMixtureFit(y.copy(), 1.0, 0.0, np.ones_like(y), coef)
     sigma, rho = robust_scale(y - fitted), 0.5
     floor = 1e-9 * span
-    coef = np.zeros(design.shape[1])
     for _ in range(max_iter):
         w = _clean_posterior(y - fitted, sigma, rho, span)
         rho_new = float(np.clip(1.0 - w.mean(), 1e-6, 1.0 - 1e-6))
@@ -261,7 +328,8 @@ def _fit_uniform_mixture(
         coef, sigma, rho = coef_new, sigma_new, rho_new
         if moved < tol:
             break
-    return UniformMixtureFit(fitted, sigma, rho, _clean_posterior(y - fitted, sigma, rho, span))
+    post = _clean_posterior(y - fitted, sigma, rho, span)
+    return UniformMixtureFit(fitted, sigma, rho, post, coef)
 
 
 def _clean_posterior(r: np.ndarray, sigma: float, rho: float, span: float) -> np.ndarray:
