@@ -19,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
 
     from labelnoise._io import atomic_write
     from labelnoise.config import load_recipe, resolve
+    from labelnoise.engine.collect import after_training
     from labelnoise.engine.data import eval_loader
     from labelnoise.engine.loop import make_accelerator
     from labelnoise.engine.outputs import evaluate_splits
@@ -47,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         if ds is not None and len(ds) > 0
     }
     model = accelerator.prepare(model)
+    after_training(
+        task.adapter, model, task.splits.train, accelerator, batch_size=cfg.data.eval_batch_size
+    )
     metrics = evaluate_splits(task.adapter, model, loaders, task.splits, accelerator)
     if accelerator.is_main_process:
         with atomic_write(run_dir / "eval.json") as f:

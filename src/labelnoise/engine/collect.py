@@ -17,7 +17,7 @@ from torch import Tensor
 from labelnoise.common.units import Units
 from labelnoise.tasks.base import TaskAdapter, move_to
 
-__all__ = ["evaluate_units", "gather_records"]
+__all__ = ["after_training", "evaluate_units", "gather_records"]
 
 
 def gather_records(accelerator: Any, records: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -89,3 +89,30 @@ def evaluate_units(
         },
     )
     return Units(rec["pred"], rec["target"], rec["example_id"])
+
+
+def after_training(
+    adapter: TaskAdapter,
+    model: torch.nn.Module,
+    dataset: Any,
+    accelerator: Any,
+    *,
+    batch_size: int,
+    num_workers: int = 0,
+) -> None:
+    """Call :meth:`TaskAdapter.after_training` with a lazy ``train_units()`` over ``dataset``
+    (the training split): full class scores, gathered from every process."""
+    from labelnoise.engine.data import eval_loader
+
+    def train_units() -> Units:
+        loader = eval_loader(
+            dataset,
+            adapter,
+            batch_size=batch_size,
+            num_process=accelerator.num_processes,
+            process_index=accelerator.process_index,
+            num_workers=num_workers,
+        )
+        return evaluate_units(adapter, model, loader, accelerator, shrink=False)
+
+    adapter.after_training(train_units)

@@ -16,6 +16,7 @@ import torch
 from labelnoise._io import atomic_write
 from labelnoise.config import RunConfig
 from labelnoise.engine.checkpoint import Checkpointer
+from labelnoise.engine.collect import after_training
 from labelnoise.engine.data import eval_loader, make_loader
 from labelnoise.engine.detect import detect_label_issues
 from labelnoise.engine.dynamics import Dynamics
@@ -242,11 +243,21 @@ def end_of_epoch(run: Run, model: torch.nn.Module, lr: float, reached_max: bool)
 
 
 def finish(run: Run, model: torch.nn.Module) -> dict[str, Any]:
-    """Load the selected model, evaluate it, detect label issues, write the outputs."""
+    """Load the selected model, call the adapter's ``after_training`` hook, evaluate it,
+    detect label issues, write the outputs."""
     acc = run.accelerator
     acc.wait_for_everyone()
     best = torch.load(run.run_dir / "best_model.pt", map_location="cpu", weights_only=True)
     acc.unwrap_model(model).load_state_dict(best)
+    d = run.cfg.data
+    after_training(
+        run.adapter,
+        model,
+        run.splits.train,
+        acc,
+        batch_size=d.eval_batch_size,
+        num_workers=d.num_workers,
+    )
     final = evaluate_splits(run.adapter, model, run.eval_loaders, run.splits, acc)
     detection = detect_label_issues(
         run.cfg, run.adapter, run.splits, acc, dynamics_probs=run.dynamics.mean_probs()

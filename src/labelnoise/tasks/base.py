@@ -15,6 +15,7 @@ clean-label metrics. The engine may subset a split (``data.limit``); it then ren
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -101,6 +102,16 @@ class TaskAdapter(ABC):
         """Run ``model`` on ``batch`` and return its units. ``target_key`` picks ``"target"``
         or ``"clean_target"``; ``Units.example_id`` must come from ``batch["example_id"]``.
         An optional ``Units.weight`` ``(U,)`` multiplies the selector's weights in the loop."""
+
+    def after_training(self, train_units: Callable[[], Units]) -> None:  # noqa: B027 (optional)
+        """Called once after training, with the selected model loaded, before the final
+        evaluation (and again by ``labelnoise evaluate``): e.g. to fit a decision rule on the
+        training split's predictions.
+
+        ``train_units()`` runs the model over the training split (eval mode, noisy targets,
+        full class scores: not passed through :meth:`eval_units`) and returns the gathered
+        units; it costs one pass, so call it only when needed. Default: nothing.
+        """
 
     def eval_units(self, units: Units) -> Units:
         """Shrink one evaluation batch's units before the loop keeps and gathers them.

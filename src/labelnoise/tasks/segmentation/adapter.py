@@ -5,10 +5,18 @@ Every loss and selector of the core applies per pixel; per-image scores reduce w
 and vertically with probability 1/2 each (``flip``; torch's RNG, which the engine seeds and
 checkpoints), as in :func:`labelnoise.tasks.segmentation.loop.fit_segmentation`. Evaluation keeps only argmax predictions
 (:meth:`SegmentationAdapter.eval_units`), so metrics (mIoU, Dice) scale to many pixels.
+
+``decision: prior_match`` replaces the argmax of the final evaluation by the prior-matched
+rule (:func:`labelnoise.common.decision.fit_prior_offsets`): after training, per-class logit
+offsets are fitted on the selected model's predictions for the training split so that it
+predicts each class for the fraction of pixels the class has in the (noisy) training masks;
+the final val/test metrics (and ``labelnoise evaluate``) use ``argmax(logits + offsets)``.
+No clean or test labels are used. Per-epoch evaluations during training stay argmax.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -16,8 +24,9 @@ from typing import Literal
 import torch
 from torch import nn
 
+from labelnoise.common.decision import apply_offsets, class_frequencies, fit_prior_offsets
 from labelnoise.common.noise.masks import semantic_mask_noise
-from labelnoise.common.units import Units, flatten_units
+from labelnoise.common.units import IGNORE_INDEX, Units, flatten_units
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 from labelnoise.tasks.segmentation.data import (
     ISBI_CLASSES,
@@ -51,6 +60,7 @@ class SegmentationConfig:
     width: int = 8
     encoder_weights: str | None = None
     flip: bool = True
+    decision: Literal["argmax", "prior_match"] = "argmax"
     noise: MaskNoiseOptions = field(default_factory=MaskNoiseOptions)
 
 
@@ -61,6 +71,10 @@ class SegmentationAdapter(TaskAdapter):
 
     name = "segmentation"
     Config = SegmentationConfig
+
+    def __init__(self, config: SegmentationConfig) -> None:
+        super().__init__(config)
+        self.offsets: torch.Tensor | None = None  # (C,) set by after_training (prior_match)
 
     def build_datasets(self, data_dir: Path | None, *, seed: int) -> DatasetSplits:
         c = self.config
@@ -109,8 +123,21 @@ class SegmentationAdapter(TaskAdapter):
                     image, target = image.flip(dim), target.flip(dim)
         return flatten_units(model(image), target, example_id=batch["example_id"])
 
+    def after_training(self, train_units: Callable[[], Units]) -> None:
+        """``decision: prior_match``: fit the logit offsets on the training split's units."""
+        if self.config.decision != "prior_match":
+            return
+        u = train_units()
+        keep = u.target != IGNORE_INDEX
+        prior = class_frequencies(u.target[keep], u.pred.shape[1])
+        self.offsets = fit_prior_offsets(u.pred[keep], prior).offsets
+
     def eval_units(self, units: Units) -> Units:
-        return Units(units.pred.argmax(1), units.target, units.example_id)
+        if self.offsets is None:
+            pred = units.pred.argmax(1)
+        else:
+            pred = apply_offsets(units.pred.float(), self.offsets.to(units.pred.device))
+        return Units(pred, units.target, units.example_id)
 
     def metrics(self, units: Units) -> dict[str, float]:
         pred = units.pred if units.pred.dim() == 1 else units.pred.argmax(1)

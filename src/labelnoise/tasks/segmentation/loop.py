@@ -6,6 +6,7 @@ differs (ADELE's per-epoch label correction); it reuses the core's losses
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -51,15 +52,21 @@ class FitResult:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: Tensor, *, batch_size: int = 8) -> Tensor:
-    """``(N, C, H, W)`` softmax probabilities in eval mode."""
+def predict(
+    model: nn.Module,
+    images: Tensor,
+    *,
+    batch_size: int = 8,
+    output: Literal["probs", "logits"] = "probs",
+) -> Tensor:
+    """``(N, C, H, W)`` softmax probabilities (or raw logits) in eval mode."""
+    if output not in ("probs", "logits"):
+        raise ValueError(f"output must be 'probs' or 'logits'; got {output!r}")
     was = model.training
     model.eval()
-    out = torch.cat(
-        [model(images[i : i + batch_size]).softmax(1) for i in range(0, len(images), batch_size)]
-    )
+    out = torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
     model.train(was)
-    return out
+    return out.softmax(1) if output == "probs" else out
 
 
 def fit_segmentation(

@@ -1,0 +1,45 @@
+"""The segmentation adapter's ``decision: prior_match`` (offsets fitted in after_training)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from labelnoise.common.units import IGNORE_INDEX, Units
+from labelnoise.tasks.registry import get_task
+
+
+def _units(n: int, seed: int) -> Units:
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, 2, generator=g) + torch.tensor([0.0, 1.5])  # mostly class 1
+    target = (torch.rand(n, generator=g) > 0.3).long()  # class 0 in ~30 % of the labels
+    target[:10] = IGNORE_INDEX
+    return Units(logits, target, torch.arange(n) // 100)
+
+
+def test_prior_match_fits_offsets_on_train_units_and_moves_the_decision():
+    cls = get_task("segmentation")
+    adapter = cls(cls.Config(decision="prior_match"))
+    train = _units(5000, 0)
+    adapter.after_training(lambda: train)
+    keep = train.target != IGNORE_INDEX
+    pred = adapter.eval_units(Units(train.pred[keep], train.target[keep], train.example_id[keep]))
+    frac = float((pred.pred == 0).double().mean())
+    assert frac == pytest.approx(float((train.target[keep] == 0).double().mean()), abs=1e-3)
+    assert float((train.pred.argmax(1) == 0).double().mean()) < 0.15  # argmax: far too few
+    test = _units(3000, 1)  # same offsets on other units: still near the prior
+    assert float((adapter.eval_units(test).pred == 0).double().mean()) == pytest.approx(
+        0.3, abs=0.03
+    )
+
+
+def test_argmax_decision_never_runs_the_training_pass():
+    cls = get_task("segmentation")
+    adapter = cls(cls.Config())
+
+    def fail():
+        raise AssertionError("train_units must not be called for decision: argmax")
+
+    adapter.after_training(fail)
+    u = _units(100, 2)
+    assert torch.equal(adapter.eval_units(u).pred, u.pred.argmax(1))
