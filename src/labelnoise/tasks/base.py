@@ -51,21 +51,31 @@ class DatasetSplits:
 
 
 class TensorDataset(Dataset):
-    """Items ``{"x", "target", "clean_target", "example_id"}`` from in-memory tensors."""
+    """Items ``{"x", "target", "clean_target", "example_id"}`` from in-memory tensors, plus
+    ``"weight"`` (a per-example loss weight) when ``weight`` is given."""
 
-    def __init__(self, x: torch.Tensor, target: torch.Tensor, clean: torch.Tensor) -> None:
-        self.x, self.target, self.clean = x, target, clean
+    def __init__(
+        self,
+        x: torch.Tensor,
+        target: torch.Tensor,
+        clean: torch.Tensor,
+        weight: torch.Tensor | None = None,
+    ) -> None:
+        self.x, self.target, self.clean, self.weight = x, target, clean, weight
 
     def __len__(self) -> int:
         return int(self.target.shape[0])
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        return {
+        item = {
             "x": self.x[i],
             "target": self.target[i],
             "clean_target": self.clean[i],
             "example_id": i,
         }
+        if self.weight is not None:
+            item["weight"] = self.weight[i]
+        return item
 
 
 class TaskAdapter(ABC):

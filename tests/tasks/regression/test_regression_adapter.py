@@ -41,3 +41,21 @@ def test_variance_head_units_and_file_dataset(tmp_path):
     assert adapter.units(adapter.build_model(splits), batch).pred.shape == (4, 2)
     with pytest.raises(ValueError, match="task.target must name the target column"):
         RegressionAdapter(RegressionConfig(dataset="d.csv")).build_datasets(tmp_path, seed=0)
+
+
+def test_linear_mixture_clean_weights_down_weight_corrupted_targets():
+    noise = RegressionNoiseConfig("symmetric", 0.4)
+    adapter = RegressionAdapter(RegressionConfig(noise=noise, clean_weights="linear_mixture"))
+    splits = adapter.build_datasets(None, seed=0)
+    items = [splits.train[i] for i in range(len(splits.train))]
+    w = torch.stack([it["weight"] for it in items])
+    bad = torch.stack([it["target"] != it["clean_target"] for it in items])
+    assert w[bad].mean() < 0.5 < w[~bad].mean()
+    batch = adapter.collate(items[:6])
+    with torch.no_grad():
+        model = adapter.build_model(splits)
+        assert torch.equal(adapter.units(model, batch).weight, w[:6])
+        assert adapter.units(model, batch, target_key="clean_target").weight is None
+    assert "weight" not in splits.val[0] and "weight" not in splits.test[0]
+    with pytest.raises(ValueError, match="task.clean_weights must be none or linear_mixture"):
+        RegressionConfig(clean_weights="oracle")

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from labelnoise.common._random import numpy_rng
+from labelnoise.common.detection.regression import fit_linear_uniform_mixture
 from labelnoise.common.noise import gaussian_noise, outlier_noise, uniform_replacement
 from labelnoise.common.units import Units
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter, TensorDataset
@@ -73,6 +74,10 @@ class RegressionConfig:
         variance_head: add a log-variance output (for ``gaussian_nll``).
         dropout: dropout after each hidden layer.
         noise: see :class:`RegressionNoiseConfig`.
+        clean_weights: ``none`` or ``linear_mixture``: weight every training target by its
+            posterior probability of being clean under a linear mixture-EM fit of the noisy
+            training split (:func:`labelnoise.common.detection.fit_linear_uniform_mixture`;
+            the first round of ``fit_mixture_refit(pilot="linear")``, for symmetric noise).
     """
 
     dataset: str = "diabetes"
@@ -86,6 +91,13 @@ class RegressionConfig:
     variance_head: bool = False
     dropout: float = 0.0
     noise: RegressionNoiseConfig = field(default_factory=RegressionNoiseConfig)
+    clean_weights: Literal["none", "linear_mixture"] = "none"
+
+    def __post_init__(self) -> None:
+        if self.clean_weights not in ("none", "linear_mixture"):
+            raise ValueError(
+                f"task.clean_weights must be none or linear_mixture; got {self.clean_weights!r}"
+            )
 
 
 def corrupt_targets(
@@ -149,11 +161,15 @@ class RegressionAdapter(TaskAdapter):
         y_val, _ = corrupt_targets(data.y[val_idx], cfg.noise, noise_seed + 1)
         self.y_center, self.y_scale = standardize_targets(y_tr)
 
-        def ds(idx: np.ndarray, noisy: np.ndarray) -> TensorDataset:
+        def ds(idx: np.ndarray, noisy: np.ndarray, weighted: bool = False) -> TensorDataset:
             x = torch.from_numpy(((data.x[idx] - x_mean) / x_std).astype(np.float32))
             t = torch.from_numpy(((noisy - self.y_center) / self.y_scale).astype(np.float32))
             c = torch.from_numpy(((data.y[idx] - self.y_center) / self.y_scale).astype(np.float32))
-            return TensorDataset(x, t, c)
+            w = None
+            if weighted and cfg.clean_weights == "linear_mixture":
+                post = fit_linear_uniform_mixture(t.double().numpy(), x.double().numpy())
+                w = torch.from_numpy(post.clean_posterior.astype(np.float32))
+            return TensorDataset(x, t, c, w)
 
         info = {
             "num_train": int(train_idx.size),
@@ -165,7 +181,7 @@ class RegressionAdapter(TaskAdapter):
             "target_scale": self.y_scale,
         }
         return DatasetSplits(
-            train=ds(train_idx, y_tr),
+            train=ds(train_idx, y_tr, weighted=True),
             val=ds(val_idx, y_val) if val_idx.size else None,
             test=ds(test_idx, data.y[test_idx]) if test_idx.size else None,
             num_classes=0,
@@ -182,7 +198,8 @@ class RegressionAdapter(TaskAdapter):
     ) -> Units:
         pred = model(batch["x"])
         pred = pred[:, None] if pred.dim() == 1 else pred
-        return Units(pred, batch[target_key].float(), batch["example_id"].long())
+        weight = batch.get("weight") if target_key == "target" else None
+        return Units(pred, batch[target_key].float(), batch["example_id"].long(), weight=weight)
 
     def metrics(self, units: Units) -> dict[str, float]:
         """MAE and RMSE in target units (``pred[:, 0]`` for a variance head)."""

@@ -6,9 +6,9 @@ A two-stage method for symmetric target noise (uniform replacement):
    ``pilot="trimmed"`` (default) an MLP trained with the trimmed MSE (least trimmed squares,
    Rousseeuw 1984; the ``trim`` largest squared errors of each batch get no gradient), or
    ``pilot="linear"`` a linear model fitted by the mixture EM itself
-   (:func:`labelnoise.common.detection.regression.fit_linear_uniform_mixture`): convex-like,
-   seed-free and stable on a few hundred rows, where a flexible pilot on noisy targets varies
-   from seed to seed.
+   (:func:`labelnoise.common.detection.regression.fit_linear_uniform_mixture`, which also
+   gives step 2's posterior): seed-free and stable on a few hundred rows, where a flexible
+   pilot trained on noisy targets varies from seed to seed.
 2. **Mixture on its residuals.** The training labels are modelled as
    ``(1 - rho) N(a + b f(x), sigma^2) + rho U[min y, max y]`` with ``f`` the pilot, and
    EM (Aitkin & Wilson, Technometrics 1980;
@@ -90,17 +90,17 @@ def fit_mixture_refit(
         raise ValueError(f"trim must be in [0, 1); got {trim!r}")
     if pilot == "linear":
         sd = x.std(0)
-        xs = (x - x.mean(0)) / np.where(sd > 0, sd, 1.0)
-        first = fit_linear_uniform_mixture(y, xs).fitted
+        mix = fit_linear_uniform_mixture(y, (x - x.mean(0)) / np.where(sd > 0, sd, 1.0))
+        first = mix.fitted
     else:
         robust = fit_mlp(
             x, y, loss="trimmed_mse", loss_options={"trim": trim}, config=config, seed=seed
         )
         first = robust.predict(x)
-    pred = first
-    for _ in range(int(rounds)):
-        mix = fit_uniform_mixture(y, pred)
+        mix = fit_uniform_mixture(y, first)
+    for r in range(int(rounds)):
         weight = mix.clean_posterior if mix.clean_posterior.max() > 0 else np.ones_like(y)
         model = fit_mlp(x, y, sample_weight=weight, config=config, seed=seed)
-        pred = model.predict(x)
+        if r + 1 < rounds:
+            mix = fit_uniform_mixture(y, model.predict(x))
     return model, MixtureRefit(first, weight, mix.noise_rate)
