@@ -4,7 +4,7 @@ Every task plugs in through a :class:`~labelnoise.tasks.base.TaskAdapter`; the l
 selector come from the core registries. One step is::
 
     units = adapter.units(model, batch)
-    unit_loss = loss_fn(units.pred, units.target, units.example_id)   # (U,)
+    unit_loss = loss_fn(units.pred, units.target, units.loss_id)      # (U,)
     w = selector(unit_loss.detach(), units.example_id, step=step, ...)  # (U,) in [0, 1]
     w = w * units.weight                                # when the adapter sets weights
     accelerator.backward((w * unit_loss).sum() / w.sum().clamp_min(1.0))
@@ -44,7 +44,8 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     # --- model, loss, selector, optimizer --------------------------------------------------
     n_train = len(splits.train)
     model = adapter.build_model(splits)
-    loss_fn = build_loss_fn(cfg, splits.num_classes, n_train).to(acc.device)
+    n_ids = adapter.num_unit_ids(n_train) or n_train  # stateful losses: one slot per id
+    loss_fn = build_loss_fn(cfg, splits.num_classes, n_ids).to(acc.device)
     selector = build_selector_fn(cfg, n_train, acc.gather)
     optimizer, scheduler = build_optimizer(cfg, model.parameters(), run.total_steps)
     model, optimizer, train_loader = acc.prepare(model, optimizer, run.train_loader)
@@ -78,7 +79,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         with acc.accumulate(model):
             with acc.autocast():
                 units = adapter.units(model, batch)
-                unit_loss = loss_fn(units.pred, units.target, units.example_id)
+                unit_loss = loss_fn(units.pred, units.target, units.loss_id)
             stop_if_not_finite(run, unit_loss)
             w = selector(
                 unit_loss.detach(),

@@ -50,8 +50,9 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     # --- two models, two losses (stateful losses keep per-network memory), one selector -----
     n_train = len(splits.train)
     model_a, model_b = adapter.build_model(splits), adapter.build_model(splits)
-    loss_a_fn = build_loss_fn(cfg, splits.num_classes, n_train).to(acc.device)
-    loss_b_fn = build_loss_fn(cfg, splits.num_classes, n_train).to(acc.device)
+    n_ids = adapter.num_unit_ids(n_train) or n_train
+    loss_a_fn = build_loss_fn(cfg, splits.num_classes, n_ids).to(acc.device)
+    loss_b_fn = build_loss_fn(cfg, splits.num_classes, n_ids).to(acc.device)
     selector = build_selector_fn(cfg, n_train, acc.gather)
     if not hasattr(selector, "select"):
         raise ValueError(
@@ -97,8 +98,8 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         with acc.accumulate(model_a, model_b):
             with acc.autocast():
                 ua, ub = adapter.units(model_a, batch), adapter.units(model_b, batch)
-                la = loss_a_fn(ua.pred, ua.target, ua.example_id)
-                lb = loss_b_fn(ub.pred, ub.target, ub.example_id)
+                la = loss_a_fn(ua.pred, ua.target, ua.loss_id)
+                lb = loss_b_fn(ub.pred, ub.target, ub.loss_id)
             stop_if_not_finite(run, torch.cat([la, lb]))
             w_a, w_b = selector.select(
                 la.detach(),

@@ -33,19 +33,29 @@ class Units:
         target: ``(U,)`` long class ids, ``(U, C)`` soft targets, or ``(U,)`` float targets.
         example_id: ``(U,)`` long id of the example each unit belongs to.
         weight: optional ``(U,)`` float per-unit weight.
+        unit_id: optional ``(U,)`` long id of each unit within its split, for losses that keep
+            per-unit state (ELR's target memory) when an example has many units (pixels);
+            None: such losses key on ``example_id``.
     """
 
     pred: Tensor
     target: Tensor
     example_id: Tensor
     weight: Tensor | None = None
+    unit_id: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.example_id.shape[0])
 
     def __getitem__(self, index: Tensor | slice) -> Units:
         w = None if self.weight is None else self.weight[index]
-        return Units(self.pred[index], self.target[index], self.example_id[index], w)
+        u = None if self.unit_id is None else self.unit_id[index]
+        return Units(self.pred[index], self.target[index], self.example_id[index], w, u)
+
+    @property
+    def loss_id(self) -> Tensor:
+        """The id stateful losses key on: ``unit_id`` when set, else ``example_id``."""
+        return self.example_id if self.unit_id is None else self.unit_id
 
 
 def _move_class_last(x: Tensor) -> Tensor:

@@ -88,7 +88,8 @@ def _fit_fold(
     )
     epochs = cfg.detection.epochs if cfg.detection.epochs is not None else cfg.train.epochs
     model = adapter.build_model(splits)
-    loss_fn = build_loss_fn(cfg, splits.num_classes, len(subset)).to(accelerator.device)
+    n_ids = adapter.num_unit_ids(len(subset)) or len(subset)
+    loss_fn = build_loss_fn(cfg, splits.num_classes, n_ids).to(accelerator.device)
     opt, sched = build_optimizer(cfg, model.parameters(), epochs * len(loader))
     model, opt, loader = accelerator.prepare(model, opt, loader)
     model.train()
@@ -99,7 +100,7 @@ def _fit_fold(
             batch = move_to(batch, accelerator.device)
             with accelerator.autocast():
                 u = adapter.units(model, batch)
-                loss = loss_fn(u.pred, u.target, u.example_id).mean()
+                loss = loss_fn(u.pred, u.target, u.loss_id).mean()
             accelerator.backward(loss)
             opt.step()
             sched.step()

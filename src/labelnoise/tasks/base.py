@@ -113,6 +113,13 @@ class TaskAdapter(ABC):
         or ``"clean_target"``; ``Units.example_id`` must come from ``batch["example_id"]``.
         An optional ``Units.weight`` ``(U,)`` multiplies the selector's weights in the loop."""
 
+    def num_unit_ids(self, num_examples: int) -> int | None:
+        """Size of the ``Units.unit_id`` space of a training set of ``num_examples`` examples,
+        when :meth:`units` sets ``unit_id`` (stateful losses then keep one slot per unit, e.g.
+        per pixel); default None: units carry no ``unit_id`` and such losses key on
+        ``example_id``."""
+        return None
+
     def after_training(self, train_units: Callable[[], Units]) -> None:  # noqa: B027 (optional)
         """Called once after training, with the selected model loaded, before the final
         evaluation (and again by ``labelnoise evaluate``): e.g. to fit a decision rule on the

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from labelnoise.common.units import IGNORE_INDEX, Units
+from labelnoise.tasks.base import DatasetSplits
 from labelnoise.tasks.registry import get_task
 
 
@@ -43,3 +44,24 @@ def test_argmax_decision_never_runs_the_training_pass():
     adapter.after_training(fail)
     u = _units(100, 2)
     assert torch.equal(adapter.eval_units(u).pred, u.pred.argmax(1))
+
+
+def test_units_carry_pixel_ids_that_follow_the_flips():
+    cls = get_task("segmentation")
+    adapter = cls(cls.Config(width=4, encoder_depth=2, image_size=8))
+    net = adapter.build_model(DatasetSplits(None, None, None, num_classes=2))
+    target = torch.randint(0, 2, (3, 8, 8))
+    target[1, 2, 3] = IGNORE_INDEX
+    batch = {"image": torch.randn(3, 1, 8, 8), "target": target, "example_id": torch.arange(3)}
+    torch.manual_seed(0)
+    seen = set()
+    for _ in range(8):  # flips drawn at random in training mode
+        u = adapter.units(net, batch)
+        assert u.unit_id.shape == (3 * 64 - 1,) and torch.equal(u.loss_id, u.unit_id)
+        assert torch.equal(target.reshape(-1)[u.unit_id], u.target)
+        assert torch.equal(u.unit_id // 64, u.example_id)
+        seen.add(tuple(u.unit_id[:3].tolist()))
+    assert len(seen) > 1 and adapter.num_unit_ids(3) == 3 * 64
+    plain = Units(u.pred, u.target, u.example_id)
+    assert plain.unit_id is None and torch.equal(plain.loss_id, u.example_id)
+    assert torch.equal(u[torch.tensor([0, 5])].unit_id, u.unit_id[[0, 5]])

@@ -17,7 +17,7 @@ No clean or test labels are used. Per-epoch evaluations during training stay arg
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -115,13 +115,22 @@ class SegmentationAdapter(TaskAdapter):
             encoder_weights=c.encoder_weights,
         )
 
+    def num_unit_ids(self, num_examples: int) -> int:
+        """One id per training pixel (``example_id * H * W + pixel``): ELR's memory is per
+        pixel, as in :func:`labelnoise.tasks.segmentation.loop.fit_segmentation`."""
+        return num_examples * self.config.image_size**2
+
     def units(self, model: nn.Module, batch: dict, *, target_key: str = "target") -> Units:
-        image, target = batch["image"], batch[target_key]
+        image, target, ids = batch["image"], batch[target_key], batch["example_id"]
+        n, h, w = target.shape
+        within = torch.arange(h * w, device=ids.device).view(1, h, w)
+        pixel = ids.long().view(n, 1, 1) * (h * w) + within  # unit ids, flipped with the pixels
         if self.config.flip and model.training:
             for dim in (-1, -2):
                 if bool(torch.rand(()) < 0.5):
-                    image, target = image.flip(dim), target.flip(dim)
-        return flatten_units(model(image), target, example_id=batch["example_id"])
+                    image, target, pixel = image.flip(dim), target.flip(dim), pixel.flip(dim)
+        u = flatten_units(model(image), target, example_id=ids)
+        return replace(u, unit_id=pixel.reshape(-1)[target.reshape(-1) != IGNORE_INDEX])
 
     def after_training(self, train_units: Callable[[], Units]) -> None:
         """``decision: prior_match``: fit the logit offsets on the training split's units."""
