@@ -191,7 +191,9 @@ class RunConfig:
         name: run name (used in ``output_dir``'s default).
         task: the task name and its adapter's options.
         method: ``standard`` (one network, ``labelnoise.train``) or ``coteaching`` (two
-            networks, ``labelnoise.train_coteaching``; the selector must be ``coteaching``).
+            networks, ``labelnoise.train_coteaching``; the selector must be ``coteaching``);
+            ``dividemix`` (``labelnoise.train_dividemix``, options in ``dividemix:``) or
+            ``adele`` (segmentation only, ``labelnoise.train_adele``, options in ``adele:``).
         seed: seeds the model init, the data order and the noise (unless the task sets its own).
         output_dir: run directory; ``{name}`` is replaced by the run name.
         data, loss, selector, optim, train, detection: see their classes.
@@ -201,7 +203,7 @@ class RunConfig:
 
     task: TaskConfig
     name: str = "run"
-    method: Literal["standard", "coteaching", "dividemix"] = "standard"
+    method: Literal["standard", "coteaching", "dividemix", "adele"] = "standard"
     seed: int = 0
     output_dir: str = "runs/{name}"
     data: DataConfig = field(default_factory=DataConfig)
@@ -212,6 +214,7 @@ class RunConfig:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     dividemix: dict[str, Any] = field(default_factory=dict)  # labelnoise.train_dividemix
+    adele: dict[str, Any] = field(default_factory=dict)  # labelnoise.train_adele
 
     @property
     def run_dir(self) -> Path:

@@ -96,6 +96,7 @@ def run_recipe(
         module = {
             "coteaching": "labelnoise.train_coteaching",
             "dividemix": "labelnoise.train_dividemix",
+            "adele": "labelnoise.train_adele",
         }.get(cfg.method, "labelnoise.train")
         metrics = importlib.import_module(module).train(
             cfg, resume=resume_this, overwrite=overwrite

@@ -12,12 +12,17 @@ Liu, Liu, Fernandez-Granda et al., CVPR 2022. Three pieces, each a function here
 3. :func:`multiscale_consistency` -- the spatial-scale consistency regulariser: predictions on
    rescaled inputs, mapped back to the input size, are pulled towards their mean
    (``mean_s KL(p_bar || p_s)``, ``p_bar`` detached).
+
+:func:`adele_epoch_end` chains 1 and 2 at the end of an epoch; both training loops call it
+(:func:`labelnoise.tasks.segmentation.loop.fit_segmentation` and ``method: adele`` recipes,
+:mod:`labelnoise.train_adele`), with the options of :class:`AdeleConfig`.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -25,14 +30,60 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from labelnoise.common.units import IGNORE_INDEX
+from labelnoise.tasks.segmentation.metrics import confusion_matrix, iou_scores
+from labelnoise.tasks.segmentation.models import predict
 
 __all__ = [
+    "AdeleConfig",
+    "adele_epoch_end",
     "correct_labels",
     "fit_early_learning_curve",
     "memorization_onset",
     "multiscale_consistency",
     "multiscale_probs",
 ]
+
+
+@dataclass(frozen=True)
+class AdeleConfig:
+    """ADELE options (paper defaults: ``r = 0.9``, ``tau = 0.8``, scales 0.7-1.3).
+
+    Attributes:
+        r: relative drop of the fitted IoU curve's derivative that marks a class's
+            memorisation onset, in ``(0, 1)`` (:func:`memorization_onset`).
+        tau: confidence threshold of the label correction, in ``[0, 1)``.
+        scales: input scales of the multi-scale predictions (positive, must contain 1.0: the
+            training loss uses the scale-1 prediction).
+        consistency_weight: weight of the multi-scale consistency term (``>= 0``).
+        min_epochs: the onset test starts once the IoU curve has this many points (``>= 1``;
+            ours: a three-parameter fit to the first 3-5 noisy epochs fires too early on
+            small data).
+
+    Raises:
+        ValueError: naming the field (``adele.r``, ...), the expected and the received value.
+    """
+
+    r: float = 0.9
+    tau: float = 0.8
+    scales: tuple[float, ...] = (0.75, 1.0, 1.25)
+    consistency_weight: float = 1.0
+    min_epochs: int = 6
+
+    def __post_init__(self) -> None:
+        scales = tuple(float(s) for s in self.scales)
+        object.__setattr__(self, "scales", scales)
+        if not 0 < self.r < 1:
+            raise ValueError(f"adele.r must be in (0, 1); got {self.r!r}")
+        if not 0 <= self.tau < 1:
+            raise ValueError(f"adele.tau must be in [0, 1); got {self.tau!r}")
+        if not scales or min(scales) <= 0 or 1.0 not in scales:
+            raise ValueError(f"adele.scales must be positive and contain 1.0; got {list(scales)}")
+        if not self.consistency_weight >= 0:
+            raise ValueError(
+                f"adele.consistency_weight must be >= 0; got {self.consistency_weight!r}"
+            )
+        if self.min_epochs < 1:
+            raise ValueError(f"adele.min_epochs must be >= 1; got {self.min_epochs!r}")
 
 
 def _curve(t: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
@@ -131,3 +182,53 @@ def multiscale_consistency(probs: Sequence[Tensor]) -> Tensor:
     p_bar = torch.stack(list(probs)).mean(0).detach().clamp_min(1e-8)
     kl = [(p_bar * (p_bar.log() - p.clamp_min(1e-8).log())).sum(1).mean() for p in probs]
     return torch.stack(kl).mean()
+
+
+def adele_epoch_end(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    curve: list[list[float]],
+    onset: list[int | None],
+    *,
+    epoch: int,
+    config: AdeleConfig,
+    batch_size: int = 8,
+) -> Tensor | None:
+    """ADELE's end of epoch ``epoch`` (1-based), updating ``curve`` and ``onset`` in place.
+
+    Appends to ``curve`` the per-class training IoU of the model's argmax (eval mode) against
+    ``labels``, the *given* noisy masks ``(N, H, W)`` of ``images (N, C_in, H, W)``; marks
+    ``onset[c] = epoch`` for each class ``c`` whose onset is detected now (from epoch
+    ``config.min_epochs``); then, when any class is active, returns the corrected labels
+    :func:`correct_labels` of ``labels`` with the flip-averaged multi-scale probabilities
+    (computed ``batch_size`` images at a time), else ``None`` (train on ``labels``). The model's
+    training mode is restored.
+    """
+    num_classes = len(onset)
+    probs = predict(model, images)
+    iou = iou_scores(confusion_matrix(probs.argmax(1), labels, num_classes))
+    curve.append([float(v) for v in iou.nan_to_num(0.0)])
+    for c in range(num_classes):
+        if (
+            onset[c] is None
+            and epoch >= config.min_epochs
+            and memorization_onset([row[c] for row in curve], r=config.r)
+        ):
+            onset[c] = epoch
+    active = torch.tensor([o is not None for o in onset])
+    if not active.any():
+        return None
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        ms = torch.cat(
+            [
+                torch.stack(
+                    multiscale_probs(model, images[i : i + batch_size], scales=config.scales)
+                ).mean(0)
+                for i in range(0, len(images), batch_size)
+            ]
+        )
+    model.train(was)
+    return correct_labels(labels, ms, active=active, tau=config.tau)

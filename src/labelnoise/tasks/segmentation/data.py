@@ -11,7 +11,14 @@ from torch.utils.data import Dataset
 
 from labelnoise.tasks.segmentation.readers import read_pairs
 
-__all__ = ["ISBI_CLASSES", "MaskDataset", "read_isbi2012", "resize_batch"]
+__all__ = [
+    "ISBI_CLASSES",
+    "MaskDataset",
+    "RelabeledMasks",
+    "read_isbi2012",
+    "resize_batch",
+    "stack_items",
+]
 
 ISBI_CLASSES = ("membrane", "cell")
 
@@ -73,3 +80,27 @@ class MaskDataset(Dataset):
         if self.clean is not None:
             item["clean_target"] = self.clean[i]
         return item
+
+
+def stack_items(dataset: Dataset) -> tuple[Tensor, Tensor]:
+    """All ``images (N, C, H, W)`` and ``targets (N, H, W)`` of an item dataset (a
+    :class:`MaskDataset` or a subset of one), in item order."""
+    items = [dataset[i] for i in range(len(dataset))]
+    return torch.stack([it["image"] for it in items]), torch.stack([it["target"] for it in items])
+
+
+class RelabeledMasks(Dataset):
+    """The items of ``dataset`` with ``"target"`` read from ``self.target (N, H, W)`` instead:
+    a loop that corrects the training masks (ADELE, :mod:`labelnoise.train_adele`) assigns
+    ``self.target`` and its loader serves the new masks from then on, while ``dataset`` keeps
+    the original (noisy) ones. ``self.target`` starts as a copy of ``dataset``'s masks."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.target = stack_items(dataset)[1].clone()
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> dict:
+        return dict(self.dataset[i], target=self.target[i])

@@ -6,7 +6,6 @@ differs (ADELE's per-epoch label correction); it reuses the core's losses
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -17,28 +16,14 @@ from labelnoise.common.losses import build_loss
 from labelnoise.common.selection import build_selector
 from labelnoise.common.units import IGNORE_INDEX, flatten_units
 from labelnoise.tasks.segmentation.adele import (
-    correct_labels,
-    memorization_onset,
+    AdeleConfig,
+    adele_epoch_end,
     multiscale_consistency,
     multiscale_probs,
 )
-from labelnoise.tasks.segmentation.metrics import confusion_matrix, iou_scores
+from labelnoise.tasks.segmentation.models import predict
 
 __all__ = ["AdeleConfig", "FitResult", "fit_segmentation", "predict"]
-
-
-@dataclass(frozen=True)
-class AdeleConfig:
-    """ADELE options (paper defaults: ``r = 0.9``, ``tau = 0.8``, scales 0.7-1.3).
-
-    ``min_epochs``: the onset test starts once the IoU curve has this many points (ours: a
-    three-parameter fit to the first 3-5 noisy epochs fires too early on small data)."""
-
-    r: float = 0.9
-    tau: float = 0.8
-    scales: tuple[float, ...] = (0.75, 1.0, 1.25)
-    consistency_weight: float = 1.0
-    min_epochs: int = 6
 
 
 @dataclass
@@ -49,24 +34,6 @@ class FitResult:
     labels: Tensor
     onset: list[int | None]
     iou_curve: np.ndarray
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module,
-    images: Tensor,
-    *,
-    batch_size: int = 8,
-    output: Literal["probs", "logits"] = "probs",
-) -> Tensor:
-    """``(N, C, H, W)`` softmax probabilities (or raw logits) in eval mode."""
-    if output not in ("probs", "logits"):
-        raise ValueError(f"output must be 'probs' or 'logits'; got {output!r}")
-    was = model.training
-    model.eval()
-    out = torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
-    model.train(was)
-    return out.softmax(1) if output == "probs" else out
 
 
 def fit_segmentation(
@@ -135,28 +102,9 @@ def fit_segmentation(
             select.on_epoch_end(epoch - 1)
         if adele is None:
             continue
-        probs = predict(model, images)
-        iou = iou_scores(confusion_matrix(probs.argmax(1), labels, num_classes))
-        curve.append([float(v) for v in iou.nan_to_num(0.0)])
-        for c in range(num_classes):
-            if (
-                onset[c] is None
-                and epoch >= adele.min_epochs
-                and memorization_onset([row[c] for row in curve], r=adele.r)
-            ):
-                onset[c] = epoch
-        active = torch.tensor([o is not None for o in onset])
-        if active.any():
-            model.eval()
-            with torch.no_grad():
-                ms = torch.cat(
-                    [
-                        torch.stack(
-                            multiscale_probs(model, images[i : i + batch_size], scales=adele.scales)
-                        ).mean(0)
-                        for i in range(0, len(images), batch_size)
-                    ]
-                )
-            model.train()
-            current = correct_labels(labels, ms, active=active, tau=adele.tau)
+        corrected = adele_epoch_end(
+            model, images, labels, curve, onset, epoch=epoch, config=adele, batch_size=batch_size
+        )
+        if corrected is not None:
+            current = corrected
     return FitResult(current, onset, np.asarray(curve))

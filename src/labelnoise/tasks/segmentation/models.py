@@ -6,10 +6,30 @@
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from typing import Literal
 
-__all__ = ["TinyUNet", "build_smp_model"]
+import torch
+from torch import Tensor, nn
+
+__all__ = ["TinyUNet", "build_smp_model", "predict"]
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    images: Tensor,
+    *,
+    batch_size: int = 8,
+    output: Literal["probs", "logits"] = "probs",
+) -> Tensor:
+    """``(N, C, H, W)`` softmax probabilities (or raw logits) in eval mode."""
+    if output not in ("probs", "logits"):
+        raise ValueError(f"output must be 'probs' or 'logits'; got {output!r}")
+    was = model.training
+    model.eval()
+    out = torch.cat([model(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+    model.train(was)
+    return out.softmax(1) if output == "probs" else out
 
 
 def build_smp_model(
