@@ -129,3 +129,28 @@ def test_adele_needs_the_segmentation_task(tmp_path):
         ValueError, match="method 'adele' needs task 'segmentation'.*'classification'"
     ):
         train(cfg)
+
+
+def test_resume_restores_the_corrected_masks(tmp_path, monkeypatch):
+    import labelnoise.train_adele as mod
+
+    _write_dataset(tmp_path / "syn")
+    short = {"data": {"data_dir": str(tmp_path)}, "train": {"epochs": 5}}
+    straight = train(resolve(RECIPE, {**short, "output_dir": str(tmp_path / "a")}))
+    original = mod.adele_epoch_end
+
+    def crash_at_4(*args, epoch, **kwargs):
+        if epoch == 4:
+            raise KeyboardInterrupt
+        return original(*args, epoch=epoch, **kwargs)
+
+    cfg = resolve(RECIPE, {**short, "output_dir": str(tmp_path / "b")})
+    monkeypatch.setattr(mod, "adele_epoch_end", crash_at_4)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    monkeypatch.setattr(mod, "adele_epoch_end", original)
+    resumed = train(cfg, resume=True)
+    a, b = (json.loads((tmp_path / d / "adele.json").read_text()) for d in "ab")
+    assert a == b and a["corrected_fraction"][-1] > 0
+    assert torch.equal(*(torch.load(tmp_path / d / "adele_labels.pt") for d in "ab"))
+    assert resumed["test"] == straight["test"]
