@@ -16,7 +16,10 @@ lives beside it in :mod:`labelnoise.train_coteaching`; both share :mod:`labelnoi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from torch import Tensor, nn
 
 from labelnoise.config import RunConfig
 from labelnoise.engine.loop import (
@@ -29,7 +32,7 @@ from labelnoise.engine.loop import (
 from labelnoise.engine.outputs import LoopState
 from labelnoise.engine.setup import build_loss_fn, build_optimizer, build_selector_fn
 
-__all__ = ["train"]
+__all__ = ["make_step", "train"]
 
 
 def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
@@ -75,29 +78,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         )
 
     # --- the loop: one step per batch; run_epochs does resume, max_steps, checkpoints -----
-    def train_step(batch: Any) -> float:
-        with acc.accumulate(model):
-            with acc.autocast():
-                units = adapter.units(model, batch)
-                unit_loss = loss_fn(units.pred, units.target, units.loss_id)
-            stop_if_not_finite(run, unit_loss)
-            w = selector(
-                unit_loss.detach(),
-                units.example_id,
-                step=state.step,
-                logits=units.pred.detach(),
-                target=units.target,
-            )
-            if units.weight is not None:  # the adapter's own per-unit weights
-                w = w * units.weight
-            loss = (w * unit_loss).sum() / w.sum().clamp_min(1.0)
-            acc.backward(loss)
-            if acc.sync_gradients and cfg.train.max_grad_norm is not None:
-                acc.clip_grad_norm_(model.parameters(), cfg.train.max_grad_norm)
-            optimizer.step()
-            optimizer.zero_grad()
-        run.dynamics.record(units, unit_loss, state.batch)
-        return float(loss.detach())
+    train_step = make_step(run, model, optimizer, loss_fn, selector)
 
     def epoch_end(reached_max: bool) -> None:
         for hook in (selector, loss_fn):
@@ -117,3 +98,52 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
 
     # --- the selected model: test metrics, label issues, outputs ------------------------------
     return finish(run, model)
+
+
+def make_step(
+    run: Any,
+    model: nn.Module,
+    optimizer: Any,
+    loss_fn: Any,
+    selector: Any,
+    *,
+    forward: nn.Module | None = None,
+    extra_loss: Callable[[], Tensor] | None = None,
+) -> Callable[[Any], float]:
+    """The loop's step (module docstring) for a started ``run``: ``train_step(batch) -> loss``.
+
+    ``forward``: the module the adapter's ``units`` calls (default ``model``; e.g. ADELE's
+    multi-scale wrapper of it); ``extra_loss()``: a term added to the weighted unit loss,
+    evaluated right after ``units`` under autocast (e.g. ADELE's consistency term).
+    """
+    acc, adapter, cfg, state = run.accelerator, run.adapter, run.cfg, run.state
+    net = model if forward is None else forward
+
+    def train_step(batch: Any) -> float:
+        with acc.accumulate(model):
+            with acc.autocast():
+                units = adapter.units(net, batch)
+                unit_loss = loss_fn(units.pred, units.target, units.loss_id)
+                extra = extra_loss() if extra_loss is not None else None
+            stop_if_not_finite(run, unit_loss)
+            w = selector(
+                unit_loss.detach(),
+                units.example_id,
+                step=state.step,
+                logits=units.pred.detach(),
+                target=units.target,
+            )
+            if units.weight is not None:  # the adapter's own per-unit weights
+                w = w * units.weight
+            loss = (w * unit_loss).sum() / w.sum().clamp_min(1.0)
+            if extra is not None:
+                loss = loss + extra
+            acc.backward(loss)
+            if acc.sync_gradients and cfg.train.max_grad_norm is not None:
+                acc.clip_grad_norm_(model.parameters(), cfg.train.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad()
+        run.dynamics.record(units, unit_loss, state.batch)
+        return float(loss.detach())
+
+    return train_step

@@ -39,7 +39,7 @@ from labelnoise._io import atomic_write
 from labelnoise._typed import build
 from labelnoise.config import RunConfig
 from labelnoise.engine.data import make_loader
-from labelnoise.engine.loop import end_of_epoch, finish, run_epochs, start, stop_if_not_finite
+from labelnoise.engine.loop import end_of_epoch, finish, run_epochs, start
 from labelnoise.engine.outputs import LoopState
 from labelnoise.engine.setup import build_loss_fn, build_optimizer, build_selector_fn
 from labelnoise.tasks.segmentation.adele import (
@@ -49,6 +49,7 @@ from labelnoise.tasks.segmentation.adele import (
     multiscale_probs,
 )
 from labelnoise.tasks.segmentation.data import RelabeledMasks, stack_items
+from labelnoise.train import make_step
 
 __all__ = ["train"]
 
@@ -139,30 +140,15 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         )
 
     # --- the loop: one step per batch, ADELE's correction at the end of each epoch -----------
-    def train_step(batch: Any) -> float:
-        with acc.accumulate(model):
-            with acc.autocast():
-                units = adapter.units(multiscale, batch)
-                unit_loss = loss_fn(units.pred, units.target, units.loss_id)
-                reg = opts.consistency_weight * multiscale_consistency(multiscale.probs)
-            stop_if_not_finite(run, unit_loss)
-            w = selector(
-                unit_loss.detach(),
-                units.example_id,
-                step=state.step,
-                logits=units.pred.detach(),
-                target=units.target,
-            )
-            if units.weight is not None:
-                w = w * units.weight
-            loss = (w * unit_loss).sum() / w.sum().clamp_min(1.0) + reg
-            acc.backward(loss)
-            if acc.sync_gradients and cfg.train.max_grad_norm is not None:
-                acc.clip_grad_norm_(model.parameters(), cfg.train.max_grad_norm)
-            optimizer.step()
-            optimizer.zero_grad()
-        run.dynamics.record(units, unit_loss, state.batch)
-        return float(loss.detach())
+    train_step = make_step(
+        run,
+        model,
+        optimizer,
+        loss_fn,
+        selector,
+        forward=multiscale,
+        extra_loss=lambda: opts.consistency_weight * multiscale_consistency(multiscale.probs),
+    )
 
     def epoch_end(reached_max: bool) -> None:
         for hook in (selector, loss_fn):
