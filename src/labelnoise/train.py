@@ -32,7 +32,7 @@ from labelnoise.engine.loop import (
 from labelnoise.engine.outputs import LoopState
 from labelnoise.engine.setup import build_loss_fn, build_optimizer, build_selector_fn
 
-__all__ = ["make_step", "train"]
+__all__ = ["make_step", "restore_checkpoint", "save_checkpoint", "train"]
 
 
 def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
@@ -54,28 +54,11 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     model, optimizer, train_loader = acc.prepare(model, optimizer, run.train_loader)
 
     # --- resume from the newest complete checkpoint ------------------------------------------
-    run.ckpt.clean_partial()
-    latest = run.ckpt.latest() if resume else None
-    if latest is not None:
-        saved = run.ckpt.load(latest)  # models, optimizers, RNG states
-        run.state = LoopState.from_dict(saved["loop"])
-        scheduler.load_state_dict(saved["scheduler"])
-        loss_fn.load_state_dict(saved["loss"])
-        selector.load_state_dict(saved["selector"])
-        run.dynamics.load_state_dict(saved["dynamics"])
+    restore_checkpoint(run, resume, scheduler, loss_fn, selector)
     state = run.state
 
     def checkpoint() -> None:
-        run.ckpt.save(
-            state.step,
-            {
-                "loop": state.to_dict(),
-                "scheduler": scheduler.state_dict(),
-                "loss": loss_fn.state_dict(),
-                "selector": selector.state_dict(),
-                "dynamics": run.dynamics.state_dict(),
-            },
-        )
+        save_checkpoint(run, scheduler, loss_fn, selector)
 
     # --- the loop: one step per batch; run_epochs does resume, max_steps, checkpoints -----
     train_step = make_step(run, model, optimizer, loss_fn, selector)
@@ -147,3 +130,37 @@ def make_step(
         return float(loss.detach())
 
     return train_step
+
+
+def restore_checkpoint(
+    run: Any, resume: bool, scheduler: Any, loss_fn: Any, selector: Any
+) -> dict[str, Any] | None:
+    """Drop partial checkpoints; with ``resume``, load the newest complete one (models,
+    optimizers and RNG states through Accelerate; loop state, scheduler, loss, selector and
+    dynamics here) and return it (None when starting fresh), so a loop can read its own keys."""
+    run.ckpt.clean_partial()
+    latest = run.ckpt.latest() if resume else None
+    if latest is None:
+        return None
+    saved = run.ckpt.load(latest)
+    run.state = LoopState.from_dict(saved["loop"])
+    scheduler.load_state_dict(saved["scheduler"])
+    loss_fn.load_state_dict(saved["loss"])
+    selector.load_state_dict(saved["selector"])
+    run.dynamics.load_state_dict(saved["dynamics"])
+    return saved
+
+
+def save_checkpoint(run: Any, scheduler: Any, loss_fn: Any, selector: Any, **extra: Any) -> None:
+    """Save what :func:`restore_checkpoint` loads, plus a loop's own ``extra`` entries."""
+    run.ckpt.save(
+        run.state.step,
+        {
+            "loop": run.state.to_dict(),
+            "scheduler": scheduler.state_dict(),
+            "loss": loss_fn.state_dict(),
+            "selector": selector.state_dict(),
+            "dynamics": run.dynamics.state_dict(),
+            **extra,
+        },
+    )

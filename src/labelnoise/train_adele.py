@@ -40,7 +40,6 @@ from labelnoise._typed import build
 from labelnoise.config import RunConfig
 from labelnoise.engine.data import make_loader
 from labelnoise.engine.loop import end_of_epoch, finish, run_epochs, start
-from labelnoise.engine.outputs import LoopState
 from labelnoise.engine.setup import build_loss_fn, build_optimizer, build_selector_fn
 from labelnoise.tasks.segmentation.adele import (
     AdeleConfig,
@@ -49,7 +48,7 @@ from labelnoise.tasks.segmentation.adele import (
     multiscale_probs,
 )
 from labelnoise.tasks.segmentation.data import RelabeledMasks, stack_items
-from labelnoise.train import make_step
+from labelnoise.train import make_step, restore_checkpoint, save_checkpoint
 
 __all__ = ["train"]
 
@@ -106,38 +105,17 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     onset: list[int | None] = [None] * splits.num_classes
     changed: list[float] = []
 
-    # --- resume from the newest complete checkpoint ------------------------------------------
-    run.ckpt.clean_partial()
-    latest = run.ckpt.latest() if resume else None
-    if latest is not None:
-        saved = run.ckpt.load(latest)
-        run.state = LoopState.from_dict(saved["loop"])
-        scheduler.load_state_dict(saved["scheduler"])
-        loss_fn.load_state_dict(saved["loss"])
-        selector.load_state_dict(saved["selector"])
-        run.dynamics.load_state_dict(saved["dynamics"])
+    # --- resume from the newest complete checkpoint (with ADELE's masks, curve, onsets) ------
+    saved = restore_checkpoint(run, resume, scheduler, loss_fn, selector)
+    if saved is not None:
         a = saved["adele"]
         relabeled.target = a["target"]
         curve, onset, changed = a["curve"], a["onset"], a["changed"]
     state = run.state
 
     def checkpoint() -> None:
-        run.ckpt.save(
-            state.step,
-            {
-                "loop": state.to_dict(),
-                "scheduler": scheduler.state_dict(),
-                "loss": loss_fn.state_dict(),
-                "selector": selector.state_dict(),
-                "dynamics": run.dynamics.state_dict(),
-                "adele": {
-                    "target": relabeled.target,
-                    "curve": curve,
-                    "onset": onset,
-                    "changed": changed,
-                },
-            },
-        )
+        adele = {"target": relabeled.target, "curve": curve, "onset": onset, "changed": changed}
+        save_checkpoint(run, scheduler, loss_fn, selector, adele=adele)
 
     # --- the loop: one step per batch, ADELE's correction at the end of each epoch -----------
     train_step = make_step(
