@@ -84,7 +84,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     # --- model, loss, selector, optimizer; the training masks ADELE corrects --------------
     n_train = len(splits.train)
     images, noisy = stack_items(splits.train)  # noisy: the original masks, kept for the IoU
-    relabeled = RelabeledMasks(splits.train)
+    relabeled = RelabeledMasks(splits.train, noisy)
     model = adapter.build_model(splits)
     n_ids = adapter.num_unit_ids(n_train) or n_train
     loss_fn = build_loss_fn(cfg, splits.num_classes, n_ids).to(acc.device)

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from labelnoise.common.units import Units
+from labelnoise.engine.data import eval_loader
 from labelnoise.tasks.base import TaskAdapter, move_to
 
 __all__ = ["after_training", "evaluate_units", "gather_records"]
@@ -102,7 +103,6 @@ def after_training(
 ) -> None:
     """Call :meth:`TaskAdapter.after_training` with a lazy ``train_units()`` over ``dataset``
     (the training split): full class scores, gathered from every process."""
-    from labelnoise.engine.data import eval_loader
 
     def train_units() -> Units:
         loader = eval_loader(

@@ -93,11 +93,12 @@ class RelabeledMasks(Dataset):
     """The items of ``dataset`` with ``"target"`` read from ``self.target (N, H, W)`` instead:
     a loop that corrects the training masks (ADELE, :mod:`labelnoise.train_adele`) assigns
     ``self.target`` and its loader serves the new masks from then on, while ``dataset`` keeps
-    the original (noisy) ones. ``self.target`` starts as a copy of ``dataset``'s masks."""
+    the original (noisy) ones. ``self.target`` starts as a copy of ``dataset``'s masks
+    (``masks``: those masks already stacked by :func:`stack_items`, to skip a second pass)."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: Dataset, masks: Tensor | None = None) -> None:
         self.dataset = dataset
-        self.target = stack_items(dataset)[1].clone()
+        self.target = (stack_items(dataset)[1] if masks is None else masks).clone()
 
     def __len__(self) -> int:
         return len(self.dataset)
