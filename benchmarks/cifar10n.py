@@ -47,6 +47,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from _common import data_dir_or_exit, markdown_table, parser, report, row
+from labelnoise.train_dividemix import codivide, dividemix_loss
 
 from labelnoise.common.detection import (
     cross_val_pred_probs,
@@ -59,7 +60,6 @@ from labelnoise.common.metrics import auprc, auroc, precision_at_k
 from labelnoise.common.selection import build_selector
 from labelnoise.tasks.cifar10n.data import augment, load_arrays, to_float
 from labelnoise.tasks.cifar10n.models import SmallCNN
-from labelnoise.train_dividemix import codivide, dividemix_loss
 
 METHODS: dict[str, dict[str, Any]] = {
     "ce": {"loss": "ce"},

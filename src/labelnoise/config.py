@@ -190,10 +190,8 @@ class RunConfig:
     Attributes:
         name: run name (used in ``output_dir``'s default).
         task: the task name and its adapter's options.
-        method: ``standard`` (one network, ``labelnoise.train``) or ``coteaching`` (two
-            networks, ``labelnoise.train_coteaching``; the selector must be ``coteaching``);
-            ``dividemix`` (``labelnoise.train_dividemix``, options in ``dividemix:``) or
-            ``adele`` (segmentation only, ``labelnoise.train_adele``, options in ``adele:``).
+        method: the training method and its options, ``method: {name: dividemix,
+            warmup_epochs: 10}`` (``labelnoise.methods.METHODS``; default ``standard``).
         seed: seeds the model init, the data order and the noise (unless the task sets its own).
         output_dir: run directory; ``{name}`` is replaced by the run name.
         data, loss, selector, optim, train, detection: see their classes.
@@ -203,7 +201,7 @@ class RunConfig:
 
     task: TaskConfig
     name: str = "run"
-    method: Literal["standard", "coteaching", "dividemix", "adele"] = "standard"
+    method: ComponentConfig = field(default_factory=lambda: ComponentConfig("standard"))
     seed: int = 0
     output_dir: str = "runs/{name}"
     data: DataConfig = field(default_factory=DataConfig)
@@ -213,8 +211,6 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
-    dividemix: dict[str, Any] = field(default_factory=dict)  # labelnoise.train_dividemix
-    adele: dict[str, Any] = field(default_factory=dict)  # labelnoise.train_adele
 
     @property
     def run_dir(self) -> Path:
@@ -320,11 +316,38 @@ def _build_run(data: dict[str, Any]) -> RunConfig:
     adapter_cls = get_task(task_name)
     task_options = {k: v for k, v in task.items() if k != "name"}
     options = build(adapter_cls.Config, task_options, "task")
-    rest = {k: v for k, v in data.items() if k not in ("task", "loss", "selector")}
+    rest = {k: v for k, v in data.items() if k not in ("task", "loss", "selector", "method")}
     cfg = build(RunConfig, rest, "", extra={"task": TaskConfig(task_name, options)})
     cfg.loss = _build_component(data.get("loss"), "loss", cfg.loss.name)
     cfg.selector = _build_component(data.get("selector"), "selector", cfg.selector.name)
+    cfg.method = _build_method(data.get("method"))
+    from labelnoise.methods import check_method
+
+    check_method(cfg)
     return cfg
+
+
+def _build_method(value: Any) -> ComponentConfig:
+    """``method: {name: ..., <options>}``: options checked by the method's Options dataclass."""
+    from labelnoise.methods import method_options
+
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"method must be a mapping like {{name: coteaching}}; got {plain(value)!r}"
+        )
+    name = coerce(value.get("name", "standard"), str, "method.name")
+    raw = {k: v for k, v in value.items() if k != "name"}
+    opts = method_options(name, raw)
+    return ComponentConfig(name, {k: _plain_field(getattr(opts, k)) for k in raw})
+
+
+def _plain_field(v: Any) -> Any:
+    """A checked option value in YAML-safe form (tuples as lists)."""
+    if isinstance(v, tuple):
+        return [_plain_field(x) for x in v]
+    return v
 
 
 def _build_component(value: Any, section: str, default: str) -> ComponentConfig:

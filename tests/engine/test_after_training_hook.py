@@ -7,8 +7,8 @@ import json
 
 from labelnoise.cli import main
 from labelnoise.config import resolve
+from labelnoise.engine import train
 from labelnoise.tasks.classification import ClassificationAdapter
-from labelnoise.train import train
 
 TINY = {
     "task": {"name": "classification", "hidden": 8, "noise": {"kind": "symmetric", "rate": 0.4}},

@@ -21,8 +21,8 @@ def run(args: argparse.Namespace) -> int:
     from labelnoise.config import load_recipe, resolve
     from labelnoise.engine.collect import after_training
     from labelnoise.engine.data import eval_loader
-    from labelnoise.engine.loop import make_accelerator
     from labelnoise.engine.outputs import evaluate_splits
+    from labelnoise.engine.run import make_accelerator
     from labelnoise.engine.setup import build_task
 
     run_dir = Path(args.run_dir)

@@ -81,9 +81,8 @@ def run_recipe(
     report: bool = True,
 ) -> list[tuple[str, dict[str, Any]]]:
     """Train every run of ``recipe``; print the comparison table; return ``(name, metrics)``."""
-    import importlib
-
     from labelnoise.config import resolve
+    from labelnoise.engine import train
     from labelnoise.report import summary_table, write_report, write_summary
 
     runs = resolve_runs(recipe, overrides)
@@ -93,14 +92,7 @@ def run_recipe(
             resume_this = False  # a variant the interrupted run never reached starts fresh
         else:
             resume_this = resume
-        module = {
-            "coteaching": "labelnoise.train_coteaching",
-            "dividemix": "labelnoise.train_dividemix",
-            "adele": "labelnoise.train_adele",
-        }.get(cfg.method, "labelnoise.train")
-        metrics = importlib.import_module(module).train(
-            cfg, resume=resume_this, overwrite=overwrite
-        )
+        metrics = train(cfg, resume=resume_this, overwrite=overwrite)
         if _is_main() and report:
             write_report(cfg.run_dir)
         results.append((cfg.name, metrics))

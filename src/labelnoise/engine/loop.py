@@ -1,282 +1,155 @@
-"""The parts of a training loop that do not depend on how a step is taken: starting a run,
-the loaders, the end-of-epoch evaluation and model selection, and finishing a run."""
+"""The one training loop, on Hugging Face Accelerate. Every task and every method trains here.
+
+Read :func:`train` top to bottom. A task plugs in through its
+:class:`~labelnoise.tasks.base.TaskAdapter` (batches -> units); a method
+(:mod:`labelnoise.methods`) supplies the loss of a step and its hooks; the loss and the
+selector come from the core registries. With ``method: {name: standard}`` one step is::
+
+    units = adapter.units(model, batch)
+    unit_loss = loss_fn(units.pred, units.target, units.loss_id)      # (U,)
+    w = selector(unit_loss.detach(), units.example_id, step=step, ...)  # (U,) in [0, 1]
+    accelerator.backward((w * unit_loss).sum() / w.sum().clamp_min(1.0))
+
+``accelerate launch -m labelnoise train RECIPE.yaml`` runs it on several processes; without
+``accelerate launch`` it runs on one CPU or GPU.
+"""
 
 from __future__ import annotations
 
-import json
-import math
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import torch
+from tqdm.auto import tqdm
 
-from labelnoise._io import atomic_write
 from labelnoise.config import RunConfig
-from labelnoise.engine.checkpoint import Checkpointer
-from labelnoise.engine.collect import after_training
-from labelnoise.engine.data import eval_loader, make_loader
-from labelnoise.engine.detect import detect_label_issues
-from labelnoise.engine.dynamics import Dynamics
-from labelnoise.engine.outputs import (
-    LoopState,
-    evaluate_splits,
-    selection_key,
-    update_selection,
-    write_history,
-    write_outputs,
+from labelnoise.engine.run import Run, end_of_epoch, finish, set_train_split, start
+from labelnoise.engine.setup import (
+    build_loss_fn,
+    build_optimizer,
+    build_selector_fn,
 )
-from labelnoise.engine.setup import NonFiniteLossError, build_task, prepare_run_dir
-from labelnoise.tasks.base import DatasetSplits, TaskAdapter
+from labelnoise.engine.state import LoopState
+from labelnoise.methods import Method, Net, build_method
 
-__all__ = ["Run", "end_of_epoch", "finish", "run_epochs", "start", "stop_if_not_finite"]
-
-
-@dataclass
-class Run:
-    """A started run: the accelerator, the task, its (unprepared) loaders and bookkeeping."""
-
-    cfg: RunConfig
-    accelerator: Any
-    run_dir: Path
-    adapter: TaskAdapter
-    splits: DatasetSplits
-    train_loader: Any
-    eval_loaders: dict[str, Any]
-    total_steps: int
-    key: str | None
-    lower: bool
-    started: float
-    finished: dict[str, Any] | None = None
-    state: LoopState = field(default_factory=LoopState)
-    dynamics: Dynamics | None = None
-    ckpt: Checkpointer | None = None
+__all__ = ["train"]
 
 
-def make_accelerator(cfg: RunConfig) -> Any:
-    """An Accelerator for ``cfg`` (TensorBoard tracking when it is installed)."""
-    import importlib.util
+def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
+    """Train one run of ``cfg``; return its metrics (also written to ``run_dir/metrics.json``).
 
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState, GradientState
-
-    # Accelerate keeps its settings in process-wide singletons; a recipe's variants may use
-    # other settings (mixed precision, accumulation), so each run starts from fresh ones. The
-    # process group (PartialState) is kept.
-    AcceleratorState._reset_state()
-    GradientState._reset_state()
-    log_with = "tensorboard" if importlib.util.find_spec("tensorboard") else None
-    return Accelerator(
-        cpu=cfg.train.cpu,
-        mixed_precision=cfg.train.mixed_precision,
-        gradient_accumulation_steps=cfg.train.grad_accum,
-        log_with=log_with,
-        project_dir=str(cfg.run_dir),
-    )
-
-
-def start(cfg: RunConfig, *, resume: bool, overwrite: bool) -> Run:
-    """Check the run directory, seed, build the task and the loaders.
-
-    ``Run.finished`` holds the metrics when ``resume`` finds a finished run.
+    ``resume``: continue the newest complete checkpoint in ``cfg.run_dir`` (a finished run
+    returns its metrics); ``overwrite``: replace the run there.
     """
-    from accelerate.utils import set_seed
+    run = start(cfg, resume=resume, overwrite=overwrite)  # run dir, seed, task, eval loaders
+    if run.finished is not None:
+        return run.finished
+    acc, adapter, splits = run.accelerator, run.adapter, run.splits
+    method = build_method(cfg, run)
+    set_train_split(run, method.train_dataset(splits.train))  # loader, total steps
 
-    started = time.time()
-    if cfg.train.num_threads is not None:
-        torch.set_num_threads(cfg.train.num_threads)
-    accelerator = make_accelerator(cfg)
-    run_dir = prepare_run_dir(cfg, resume=resume, overwrite=overwrite, accelerator=accelerator)
-    if accelerator.log_with:  # TensorBoard, when installed, logs into run_dir
-        accelerator.init_trackers(cfg.name)
-    set_seed(cfg.seed)
-    task = build_task(cfg)
-    adapter, splits = task.adapter, task.splits
-    key = selection_key(cfg, adapter, splits)
-    d = cfg.data
-    train_loader = make_loader(
-        splits.train,
-        adapter,
-        batch_size=d.batch_size,
-        seed=cfg.seed,
-        shuffle=True,
-        num_workers=d.num_workers,
-    )
-    eval_loaders = {
-        name: eval_loader(
-            ds,
-            adapter,
-            batch_size=d.eval_batch_size,
-            num_workers=d.num_workers,
-            num_process=accelerator.num_processes,
-            process_index=accelerator.process_index,
-        )
-        for name, ds in (("val", splits.val), ("test", splits.test))
-        if ds is not None and len(ds) > 0
-    }
-    batches = math.ceil(len(train_loader) / accelerator.num_processes)
-    total = math.ceil(batches / cfg.train.grad_accum) * cfg.train.epochs
-    if cfg.train.max_steps is not None:
-        total = min(total, cfg.train.max_steps)
-    run = Run(
-        cfg,
-        accelerator,
-        run_dir,
-        adapter,
-        splits,
-        train_loader,
-        eval_loaders,
-        total,
-        key,
-        lower=adapter.primary_metric in adapter.lower_is_better,
-        started=started,
-        dynamics=Dynamics(len(splits.train)),
-        ckpt=Checkpointer(accelerator, run_dir, keep=cfg.train.keep_checkpoints),
-    )
-    if resume and (run_dir / "metrics.json").is_file():
-        run.finished = json.loads((run_dir / "metrics.json").read_text())
-    return run
+    # --- networks (model, optimizer, schedule, loss each), one selector, all prepared ------
+    n_train = len(run.train_split)
+    n_ids = adapter.num_unit_ids(n_train) or n_train  # stateful losses: one slot per id
+    models, optimizers, schedulers, losses = [], [], [], []
+    for _ in range(method.num_networks):
+        model = adapter.build_model(splits)
+        optimizer, scheduler = build_optimizer(cfg, model.parameters(), run.total_steps)
+        models.append(model)
+        optimizers.append(optimizer)
+        schedulers.append(scheduler)
+        losses.append(build_loss_fn(cfg, splits.num_classes, n_ids).to(acc.device))
+    selector = build_selector_fn(cfg, n_train, acc.gather)
+    *prepared, train_loader = acc.prepare(*models, *optimizers, run.train_loader)
+    k = method.num_networks
+    nets = [Net(prepared[i], prepared[k + i], schedulers[i], losses[i]) for i in range(k)]
+    method.setup(nets, selector)
 
-
-def stop_if_not_finite(run: Run, unit_loss: torch.Tensor) -> None:
-    """Raise :class:`NonFiniteLossError` on every process when a loss is NaN or inf."""
-    acc = run.accelerator
-    bad = torch.tensor(
-        float(not bool(torch.isfinite(unit_loss.detach()).all())), device=unit_loss.device
-    )
-    if acc.num_processes > 1:
-        bad = acc.reduce(bad, "max")
-    if bool(bad):
-        latest = run.ckpt.latest()
-        kept = (
-            f"the last good checkpoint is kept at {latest}"
-            if latest
-            else "no checkpoint was saved yet"
-        )
-        raise NonFiniteLossError(
-            f"loss must be finite; got NaN or inf at step {run.state.step + 1} "
-            f"(epoch {run.state.epoch + 1}). Training stopped; {kept}. "
-            "Lower optim.lr, set train.max_grad_norm, or check the data."
-        )
-
-
-def run_epochs(
-    run: Run,
-    train_loader: Any,
-    models: Sequence[torch.nn.Module],
-    *,
-    train_step: Callable[[Any], float],
-    after_sync: Callable[[], None],
-    epoch_end: Callable[[bool], None],
-    checkpoint: Callable[[], None],
-) -> None:
-    """Drive the epochs of a loop over a prepared ``train_loader``.
-
-    Shared by every Accelerate loop: resuming mid-epoch (``skip_first_batches``), the
-    per-epoch shuffle (a function of seed and epoch), ``max_steps``, ``checkpoint_every``, the
-    progress bar and the loss bookkeeping. The loop supplies ``train_step(batch) -> loss``
-    (forward, backward and optimizer step of one batch), ``after_sync()`` (scheduler steps,
-    after each optimizer step that synced gradients) and ``epoch_end(reached_max)`` (its hooks,
-    then :func:`end_of_epoch`); ``checkpoint()`` is called after every epoch.
-    """
-    from tqdm.auto import tqdm
-
-    cfg, acc, state = run.cfg, run.accelerator, run.state
+    # --- resume from the newest complete checkpoint ------------------------------------------
+    restore_checkpoint(run, method, resume=resume)
+    state = run.state
     bar = tqdm(
         total=run.total_steps,
         initial=state.step,
         desc=cfg.name,
         disable=not (cfg.train.progress and acc.is_local_main_process),
     )
+
+    # --- the loop: epochs, batches, one optimizer step per synced batch ------------------------
     reached_max = cfg.train.max_steps is not None and state.step >= cfg.train.max_steps
     while state.epoch < cfg.train.epochs and not state.done and not reached_max:
-        for model in models:
-            model.train()
-        loader = train_loader
-        if state.batch:  # resuming mid-epoch
-            loader = acc.skip_first_batches(train_loader, state.batch)
-        loader.set_epoch(state.epoch)  # the shuffle order is a function of (seed, epoch)
-        for batch in loader:
-            state.loss_sum += train_step(batch)
+        for net in nets:
+            net.model.train()
+        batches = method.epoch_batches(state.epoch, state.batch)
+        if batches is None:  # the loop's loader; the shuffle is a function of (seed, epoch)
+            batches = train_loader
+            if state.batch:  # resuming mid-epoch
+                batches = acc.skip_first_batches(train_loader, state.batch)
+            batches.set_epoch(state.epoch)
+        for batch in batches:
+            with acc.accumulate(*(net.model for net in nets)):
+                with acc.autocast():
+                    out = method.step(batch)
+                acc.backward(out.loss)
+                if acc.sync_gradients and cfg.train.max_grad_norm is not None:
+                    for net in nets:
+                        acc.clip_grad_norm_(net.model.parameters(), cfg.train.max_grad_norm)
+                for net in nets:
+                    net.optimizer.step()
+                    net.optimizer.zero_grad()
+            if out.units is not None and out.unit_loss is not None:
+                run.dynamics.record(out.units, out.unit_loss, state.batch)
+            state.loss_sum += float(out.loss.detach())
             state.loss_count += 1
             state.batch += 1
             if acc.sync_gradients:  # one optimizer step done
-                after_sync()
+                for net in nets:
+                    net.scheduler.step()
                 state.step += 1
                 bar.update(1)
                 if cfg.train.checkpoint_every and state.step % cfg.train.checkpoint_every == 0:
-                    checkpoint()
+                    save_checkpoint(run, method)
                 if cfg.train.max_steps is not None and state.step >= cfg.train.max_steps:
                     reached_max = True
                     break
-        epoch_end(reached_max)
-        checkpoint()
+        for hook in (selector, *(net.loss_fn for net in nets)):
+            if hasattr(hook, "on_epoch_end"):
+                hook.on_epoch_end(state.epoch)
+        method.on_epoch_end(state.epoch)
+        lr = nets[0].scheduler.get_last_lr()[0]
+        end_of_epoch(run, nets[0].model, lr, reached_max)  # evaluate, select, history
+        save_checkpoint(run, method)
     bar.close()
 
+    # --- the selected network 0: the method's last word, test metrics, issues, outputs -------
+    return finish(run, nets[0].model, after=method.after_training)
 
-def end_of_epoch(run: Run, model: torch.nn.Module, lr: float, reached_max: bool) -> None:
-    """Gather dynamics; evaluate (every ``eval_every`` epochs and at the end); keep the best
-    model in ``best_model.pt``; update history.jsonl; decide early stopping."""
-    cfg, acc, state = run.cfg, run.accelerator, run.state
-    run.dynamics.end_epoch(acc)
-    state.epoch += 1
-    state.batch = 0
-    last = reached_max or state.epoch >= cfg.train.epochs
-    if state.epoch % cfg.train.eval_every != 0 and not last:
+
+def save_checkpoint(run: Run, method: Method) -> None:
+    """Models, optimizers and RNG states through Accelerate; the loop state, schedules,
+    losses, selector, dynamics and the method's state beside them."""
+    run.ckpt.save(
+        run.state.step,
+        {
+            "loop": run.state.to_dict(),
+            "schedulers": [net.scheduler.state_dict() for net in method.nets],
+            "losses": [net.loss_fn.state_dict() for net in method.nets],
+            "selector": method.selector.state_dict(),
+            "dynamics": run.dynamics.state_dict(),
+            "method": method.state_dict(),
+        },
+    )
+
+
+def restore_checkpoint(run: Run, method: Method, *, resume: bool) -> None:
+    """Drop partial checkpoints; with ``resume``, load the newest complete one."""
+    run.ckpt.clean_partial()
+    latest = run.ckpt.latest() if resume else None
+    if latest is None:
         return
-    train_loss = acc.reduce(
-        torch.tensor(state.loss_sum / max(1, state.loss_count), device=acc.device), "mean"
-    )
-    row = {"epoch": state.epoch, "step": state.step, "train_loss": float(train_loss), "lr": lr}
-    row |= evaluate_splits(run.adapter, model, run.eval_loaders, run.splits, acc)
-    state.loss_sum, state.loss_count = 0.0, 0
-    if update_selection(state, row, run.key, run.lower) and acc.is_main_process:
-        with atomic_write(run.run_dir / "best_model.pt", "wb") as f:
-            torch.save(acc.unwrap_model(model).state_dict(), f)
-    if acc.is_main_process:
-        write_history(run.run_dir, state.history)
-    acc.log(row, step=state.step)
-    if cfg.train.early_stopping is not None and state.bad_evals >= cfg.train.early_stopping:
-        state.done = True
-
-
-def finish(run: Run, model: torch.nn.Module) -> dict[str, Any]:
-    """Load the selected model, call the adapter's ``after_training`` hook, evaluate it,
-    detect label issues, write the outputs."""
-    acc = run.accelerator
-    acc.wait_for_everyone()
-    best = torch.load(run.run_dir / "best_model.pt", map_location="cpu", weights_only=True)
-    acc.unwrap_model(model).load_state_dict(best)
-    d = run.cfg.data
-    after_training(
-        run.adapter,
-        model,
-        run.splits.train,
-        acc,
-        batch_size=d.eval_batch_size,
-        num_workers=d.num_workers,
-    )
-    final = evaluate_splits(run.adapter, model, run.eval_loaders, run.splits, acc)
-    detection = detect_label_issues(
-        run.cfg, run.adapter, run.splits, acc, dynamics_probs=run.dynamics.mean_probs()
-    )
-    metrics: dict[str, Any] = {}
-    if acc.is_main_process:
-        metrics = write_outputs(
-            run.run_dir,
-            run.cfg,
-            run.splits,
-            run.state,
-            final,
-            run.key,
-            detection,
-            run.dynamics.arrays(),
-            num_processes=acc.num_processes,
-            started=run.started,
-        )
-    for tracker in acc.trackers:  # not end_training(): it destroys the process group
-        tracker.finish()
-    acc.wait_for_everyone()
-    return metrics or json.loads((run.run_dir / "metrics.json").read_text())
+    saved = run.ckpt.load(latest)
+    run.state = LoopState.from_dict(saved["loop"])
+    for net, sched, loss in zip(method.nets, saved["schedulers"], saved["losses"], strict=True):
+        net.scheduler.load_state_dict(sched)
+        net.loss_fn.load_state_dict(loss)
+    method.selector.load_state_dict(saved["selector"])
+    run.dynamics.load_state_dict(saved["dynamics"])
+    method.load_state_dict(saved["method"])

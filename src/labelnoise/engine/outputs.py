@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,32 +16,10 @@ from labelnoise.common.transition import TransitionMatrix
 from labelnoise.config import RunConfig
 from labelnoise.engine.collect import evaluate_units
 from labelnoise.engine.detect import Detection, issues_csv, train_labels
+from labelnoise.engine.state import LoopState
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 
-__all__ = ["LoopState", "evaluate_splits", "selection_key", "update_selection", "write_outputs"]
-
-
-@dataclass
-class LoopState:
-    """Everything the loop needs to continue exactly where it stopped (saved in checkpoints)."""
-
-    step: int = 0
-    epoch: int = 0
-    batch: int = 0
-    loss_sum: float = 0.0
-    loss_count: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
-    best_value: float | None = None
-    best_epoch: int | None = None
-    bad_evals: int = 0
-    done: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> LoopState:
-        return cls(**d)
+__all__ = ["evaluate_splits", "selection_key", "update_selection", "write_outputs"]
 
 
 def has_clean(ds: Any) -> bool:
@@ -144,7 +121,7 @@ def write_outputs(
     metrics: dict[str, Any] = {
         "run": cfg.name,
         "task": cfg.task.name,
-        "method": cfg.method,
+        "method": cfg.method.name,
         "loss": cfg.loss.name,
         "selector": cfg.selector.name,
         "selection": {

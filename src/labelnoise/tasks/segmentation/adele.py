@@ -60,7 +60,7 @@ class AdeleConfig:
             small data).
 
     Raises:
-        ValueError: naming the field (``adele.r``, ...), the expected and the received value.
+        ValueError: naming the field (``method.r``, ...), the expected and the received value.
     """
 
     r: float = 0.9
@@ -73,17 +73,17 @@ class AdeleConfig:
         scales = tuple(float(s) for s in self.scales)
         object.__setattr__(self, "scales", scales)
         if not 0 < self.r < 1:
-            raise ValueError(f"adele.r must be in (0, 1); got {self.r!r}")
+            raise ValueError(f"method.r must be in (0, 1); got {self.r!r}")
         if not 0 <= self.tau < 1:
-            raise ValueError(f"adele.tau must be in [0, 1); got {self.tau!r}")
+            raise ValueError(f"method.tau must be in [0, 1); got {self.tau!r}")
         if not scales or min(scales) <= 0 or 1.0 not in scales:
-            raise ValueError(f"adele.scales must be positive and contain 1.0; got {list(scales)}")
+            raise ValueError(f"method.scales must be positive and contain 1.0; got {list(scales)}")
         if not self.consistency_weight >= 0:
             raise ValueError(
-                f"adele.consistency_weight must be >= 0; got {self.consistency_weight!r}"
+                f"method.consistency_weight must be >= 0; got {self.consistency_weight!r}"
             )
         if self.min_epochs < 1:
-            raise ValueError(f"adele.min_epochs must be >= 1; got {self.min_epochs!r}")
+            raise ValueError(f"method.min_epochs must be >= 1; got {self.min_epochs!r}")
 
 
 def _curve(t: np.ndarray, a: float, b: float, c: float) -> np.ndarray:

@@ -17,7 +17,7 @@ import yaml
 
 from labelnoise.cli import main
 from labelnoise.config import deep_merge, resolve
-from labelnoise.train import train
+from labelnoise.engine import train
 
 TINY = {
     "task": {"name": "classification", "hidden": 16, "noise": {"kind": "symmetric", "rate": 0.4}},
@@ -305,15 +305,13 @@ def test_two_processes_match_one_process(tmp_path):
 def test_coteaching_without_forgetting_is_cross_entropy_for_network_a(tmp_path):
     """forget_rate 0: both networks keep every unit, so network A (same init, same batches,
     its own optimizer) follows exactly the standard loop's CE run."""
-    from labelnoise.train_coteaching import train as train_ct
-
     ce = train(resolve(tiny(tmp_path, "ce", detection={"method": "none"})))
-    ct = train_ct(
+    ct = train(
         resolve(
             tiny(
                 tmp_path,
                 "ct",
-                method="coteaching",
+                method={"name": "coteaching"},
                 detection={"method": "none"},
                 selector={"name": "coteaching", "forget_rate": 0.0},
             )
@@ -327,7 +325,7 @@ def test_coteaching_without_forgetting_is_cross_entropy_for_network_a(tmp_path):
     h_ct = [json.loads(x) for x in (tmp_path / "ct" / "history.jsonl").read_text().splitlines()]
     assert [r["val_noisy_accuracy"] for r in h_ce] == [r["val_noisy_accuracy"] for r in h_ct]
     with pytest.raises(ValueError, match="two-network selector"):
-        train_ct(resolve(tiny(tmp_path, "bad", method="coteaching")))
+        resolve(tiny(tmp_path, "bad", method={"name": "coteaching"}))
 
 
 def test_resume_a_recipe_with_variants(tmp_path):
@@ -363,12 +361,11 @@ def test_dynamics_detection_skips_examples_the_run_never_reached(tmp_path):
 def test_jocor_with_no_agreement_term_and_no_forgetting_is_cross_entropy(tmp_path):
     """JoCoR's joint loss with co_lambda 0 and forget_rate 0 is CE on both networks, so network
     A follows the standard CE run; with co_lambda > 0 the KL term changes the run."""
-    from labelnoise.train_coteaching import train as train_ct
 
     def jocor(name: str, lam: float) -> dict:
         sel = {"name": "coteaching", "variant": "jocor", "forget_rate": 0.0, "co_lambda": lam}
-        over = {"method": "coteaching", "detection": {"method": "none"}, "selector": sel}
-        return train_ct(resolve(tiny(tmp_path, name, **over)))
+        over = {"method": {"name": "coteaching"}, "detection": {"method": "none"}, "selector": sel}
+        return train(resolve(tiny(tmp_path, name, **over)))
 
     ce = train(resolve(tiny(tmp_path, "ce", detection={"method": "none"})))
     plain, agree = jocor("j0", 0.0), jocor("j9", 0.9)

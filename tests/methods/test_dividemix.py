@@ -8,17 +8,17 @@ import torch
 import torch.nn.functional as F
 
 from labelnoise.config import resolve
-from labelnoise.train_dividemix import codivide, dividemix_loss, train
+from labelnoise.engine import train
+from labelnoise.methods.dividemix import codivide, dividemix_loss
 
 RECIPE = {
     "name": "dm",
-    "method": "dividemix",
+    "method": {"name": "dividemix", "warmup_epochs": 1, "rampup_epochs": 2},
     "task": {"name": "classification", "hidden": 16, "noise": {"kind": "symmetric", "rate": 0.4}},
     "data": {"limit": 200, "eval_limit": 60, "batch_size": 32},
     "optim": {"lr": 0.01},
     "train": {"epochs": 3, "progress": False, "num_threads": 1, "select_by": "last"},
     "detection": {"method": "none"},
-    "dividemix": {"warmup_epochs": 1, "rampup_epochs": 2},
 }
 
 
@@ -92,6 +92,5 @@ def test_engine_runs_warmup_then_codivide(tmp_path):
 
 
 def test_unknown_dividemix_option_is_named(tmp_path):
-    cfg = resolve({**RECIPE, "dividemix": {"warmup": 2}}, {"output_dir": str(tmp_path / "x")})
-    with pytest.raises(ValueError, match="unknown key 'dividemix.warmup'"):
-        train(cfg)
+    with pytest.raises(ValueError, match="unknown key 'method.warmup'"):
+        resolve({**RECIPE, "method": {"name": "dividemix", "warmup": 2}})

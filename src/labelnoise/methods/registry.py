@@ -1,0 +1,62 @@
+"""The method registry (name -> :class:`~labelnoise.methods.base.Method` subclass), the
+config-time check of a recipe's ``method:`` section, and :func:`build_method`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from labelnoise._typed import build
+from labelnoise.methods.adele import Adele
+from labelnoise.methods.base import Method
+from labelnoise.methods.coteaching import CoTeaching
+from labelnoise.methods.dividemix import DivideMix
+from labelnoise.methods.standard import Standard
+
+if TYPE_CHECKING:
+    from labelnoise.config import RunConfig
+    from labelnoise.engine.run import Run
+
+__all__ = ["METHODS", "build_method", "check_method", "method_options"]
+
+METHODS: dict[str, type[Method]] = {
+    "standard": Standard,
+    "coteaching": CoTeaching,
+    "dividemix": DivideMix,
+    "adele": Adele,
+}
+
+
+def get_method(name: str) -> type[Method]:
+    """The registered method class; an unknown name raises ``ValueError`` listing them."""
+    if name not in METHODS:
+        raise ValueError(f"method.name must be one of {sorted(METHODS)}; got {name!r}")
+    return METHODS[name]
+
+
+def method_options(name: str, options: Mapping[str, Any]) -> Any:
+    """The method's ``Options`` dataclass from a recipe's options; errors name ``method.<key>``."""
+    return build(get_method(name).Options, dict(options), "method")
+
+
+def check_method(cfg: RunConfig) -> None:
+    """Config-time checks of ``cfg.method``: the name, the options, the task, the method's own."""
+    cls = get_method(cfg.method.name)
+    method_options(cfg.method.name, cfg.method.options)
+    if cls.tasks is not None and cfg.task.name not in cls.tasks:
+        raise ValueError(
+            f"method {cls.name!r} does not run on task {cfg.task.name!r}; it runs on "
+            f"{', '.join(sorted(cls.tasks))} (method.name / task.name)"
+        )
+    cls.check_config(cfg)
+
+
+def build_method(cfg: RunConfig, run: Run) -> Method:
+    """The method of a started run (options built and checked again; process count checked)."""
+    cls = get_method(cfg.method.name)
+    if cls.single_process and run.accelerator.num_processes > 1:
+        raise ValueError(
+            f"method {cls.name!r} runs on one process; got {run.accelerator.num_processes} "
+            "(run it without accelerate launch, or with --num_processes 1)"
+        )
+    return cls(method_options(cfg.method.name, cfg.method.options), run)
