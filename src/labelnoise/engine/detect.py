@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -21,11 +22,10 @@ import numpy as np
 import torch
 
 from labelnoise.common.units import reduce_units
-from labelnoise.config import RunConfig
 from labelnoise.engine.collect import evaluate_units
 from labelnoise.engine.data import Reindexed, eval_loader, make_loader
 from labelnoise.engine.setup import build_loss_fn, build_optimizer
-from labelnoise.tasks.base import DatasetSplits, TaskAdapter, move_to
+from labelnoise.engine.step import take_step
 
 __all__ = ["Detection", "detect_label_issues", "issues_csv", "train_labels"]
 
@@ -66,17 +66,17 @@ def train_labels(dataset: Any) -> tuple[np.ndarray | None, np.ndarray | None, np
     return (corrupted, noisy, clean) if scalar else (corrupted, None, None)
 
 
-def _fit_fold(
-    cfg: RunConfig,
-    adapter: TaskAdapter,
-    splits: DatasetSplits,
-    subset: Any,
-    accelerator: Any,
-    seed: int,
-) -> torch.nn.Module:
-    """Train a fresh model on ``subset`` with the run's loss (no selector, no checkpoints)."""
+def _fit_fold(run: Any, subset: Any, seed: int) -> torch.nn.Module:
+    """Train a fresh model on ``subset`` with the run's loss and the loop's step
+    (:func:`~labelnoise.engine.step.take_step`: accumulation, clipping, the adapter's unit
+    weights); no selector, evaluation or checkpoints."""
     from accelerate.utils import set_seed
 
+    from labelnoise.common.selection import build_selector
+    from labelnoise.methods.base import Net, NoOptions
+    from labelnoise.methods.standard import Standard
+
+    cfg, acc, adapter = run.cfg, run.accelerator, run.adapter
     set_seed(seed)
     loader = make_loader(
         subset,
@@ -87,39 +87,33 @@ def _fit_fold(
         num_workers=cfg.data.num_workers,
     )
     epochs = cfg.detection.epochs if cfg.detection.epochs is not None else cfg.train.epochs
-    model = adapter.build_model(splits)
+    model = adapter.build_model(run.splits)
     n_ids = adapter.num_unit_ids(len(subset)) or len(subset)
-    loss_fn = build_loss_fn(cfg, splits.num_classes, n_ids).to(accelerator.device)
-    opt, sched = build_optimizer(cfg, model.parameters(), epochs * len(loader))
-    model, opt, loader = accelerator.prepare(model, opt, loader)
+    loss_fn = build_loss_fn(cfg, run.splits.num_classes, n_ids).to(acc.device)
+    steps_per_epoch = math.ceil(math.ceil(len(loader) / acc.num_processes) / cfg.train.grad_accum)
+    opt, sched = build_optimizer(cfg, model.parameters(), epochs * steps_per_epoch)
+    model, opt, loader = acc.prepare(model, opt, loader)
+    method = Standard(NoOptions(), run)
+    method.setup(
+        [Net(model, opt, sched, loss_fn)], build_selector("none", num_examples=len(subset))
+    )
     model.train()
     steps = 0
     for epoch in range(epochs):
         loader.set_epoch(epoch)
         for batch in loader:
-            batch = move_to(batch, accelerator.device)
-            with accelerator.autocast():
-                u = adapter.units(model, batch)
-                loss = loss_fn(u.pred, u.target, u.loss_id).mean()
-            accelerator.backward(loss)
-            opt.step()
-            sched.step()
-            opt.zero_grad()
-            steps += 1
-            if cfg.train.max_steps is not None and steps >= cfg.train.max_steps:
-                return model
+            take_step(cfg, acc, method, method.nets, batch)
+            if acc.sync_gradients:
+                sched.step()
+                steps += 1
+                if cfg.train.max_steps is not None and steps >= cfg.train.max_steps:
+                    return model
     return model
 
 
-def detect_label_issues(
-    cfg: RunConfig,
-    adapter: TaskAdapter,
-    splits: DatasetSplits,
-    accelerator: Any,
-    *,
-    dynamics_probs: np.ndarray | None,
-) -> Detection | None:
-    """Label issues of the training split by ``cfg.detection.method`` (None: not applicable)."""
+def detect_label_issues(run: Any, *, dynamics_probs: np.ndarray | None) -> Detection | None:
+    """Label issues of the task's training split by ``cfg.detection.method`` for a finished
+    ``run`` (:class:`~labelnoise.engine.run.Run`); None when not applicable."""
     from labelnoise.common.detection import (
         compute_confident_joint,
         estimate_latent,
@@ -127,6 +121,7 @@ def detect_label_issues(
         get_label_quality_scores,
     )
 
+    cfg, adapter, splits, accelerator = run.cfg, run.adapter, run.splits, run.accelerator
     method = cfg.detection.method
     train = splits.train
     n = len(train)
@@ -158,9 +153,7 @@ def detect_label_issues(
         p_parts, y_parts, id_parts = [], [], []
         for f, held in enumerate(folds):
             rest = torch.cat([folds[j] for j in range(k) if j != f])
-            model = _fit_fold(
-                cfg, adapter, splits, Reindexed(train, rest), accelerator, cfg.seed + 1 + f
-            )
+            model = _fit_fold(run, Reindexed(train, rest), cfg.seed + 1 + f)
             loader = eval_loader(
                 Reindexed(train, held),
                 adapter,

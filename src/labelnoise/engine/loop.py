@@ -28,6 +28,7 @@ from labelnoise.engine.setup import (
     build_selector_fn,
 )
 from labelnoise.engine.state import LoopState
+from labelnoise.engine.step import take_step
 from labelnoise.methods import Method, Net, build_method
 
 __all__ = ["train"]
@@ -85,16 +86,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
                 batches = acc.skip_first_batches(train_loader, state.batch)
             batches.set_epoch(state.epoch)
         for batch in batches:
-            with acc.accumulate(*(net.model for net in nets)):
-                with acc.autocast():
-                    out = method.step(batch)
-                acc.backward(out.loss)
-                if acc.sync_gradients and cfg.train.max_grad_norm is not None:
-                    for net in nets:
-                        acc.clip_grad_norm_(net.model.parameters(), cfg.train.max_grad_norm)
-                for net in nets:
-                    net.optimizer.step()
-                    net.optimizer.zero_grad()
+            out = take_step(cfg, acc, method, nets, batch)  # forward, backward, optimizers
             if out.units is not None and out.unit_loss is not None:
                 run.dynamics.record(out.units, out.unit_loss, state.batch)
             state.loss_sum += float(out.loss.detach())

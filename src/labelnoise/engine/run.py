@@ -232,9 +232,7 @@ def finish(
     if after is not None:
         after()
     final = evaluate_splits(run.adapter, model, run.eval_loaders, run.splits, acc)
-    detection = detect_label_issues(
-        run.cfg, run.adapter, run.splits, acc, dynamics_probs=run.dynamics.mean_probs()
-    )
+    detection = detect_label_issues(run, dynamics_probs=run.dynamics.mean_probs())
     metrics: dict[str, Any] = {}
     if acc.is_main_process:
         metrics = write_outputs(
