@@ -40,6 +40,7 @@ class Detection:
     suggested: np.ndarray  # (N,) argmax of the out-of-sample probabilities (-1 otherwise)
     transition_estimate: np.ndarray | None  # (C, C) T[clean, noisy] from the confident joint
     method: str
+    pred_probs: np.ndarray | None = None  # (N, C) the scored probabilities (one-unit examples)
 
 
 def train_labels(dataset: Any) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
@@ -188,7 +189,11 @@ def detect_label_issues(run: Any, *, dynamics_probs: np.ndarray | None) -> Detec
     suggested[ids[single]] = probs[single].argmax(1)
     cj = compute_confident_joint(labels, probs)
     _, noise_matrix, _ = estimate_latent(cj, labels)
-    return Detection(q_all, i_all, given, suggested, noise_matrix.T.copy(), method)
+    p_all = None
+    if single.all() and len(ids) == n:  # one unit per example: keep the scored probabilities
+        p_all = np.zeros_like(probs)
+        p_all[ids] = probs
+    return Detection(q_all, i_all, given, suggested, noise_matrix.T.copy(), method, p_all)
 
 
 def issues_csv(det: Detection, dyn: dict[str, np.ndarray], corrupted: np.ndarray | None) -> str:

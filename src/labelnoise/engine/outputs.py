@@ -170,6 +170,9 @@ def write_outputs(
         metrics["detection"] = rep
         with atomic_write(run_dir / "label_issues.csv") as f:
             f.write(issues_csv(detection, dynamics, corrupted))
+        if detection.pred_probs is not None:  # (N, C), example_id order
+            with atomic_write(run_dir / "detection_pred_probs.npy", "wb") as f:
+                np.save(f, detection.pred_probs, allow_pickle=False)
         if detection.transition_estimate is not None:
             transitions["estimated"] = detection.transition_estimate.tolist()
     if transitions:

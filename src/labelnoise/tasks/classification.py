@@ -3,13 +3,21 @@
 Inputs are feature vectors or images; one unit per example. Data sources (``dataset``):
 
 - ``digits``: scikit-learn's bundled 8x8 digits (1,797 images, 10 classes; no download);
+- ``cifar10n``: CIFAR-10 images with a CIFAR-10N human label set (Wei et al., ICLR 2022;
+  ``label_set``: ``worst``, ``aggre``, ``random1..3`` or ``clean``), read from
+  ``cifar10/`` and ``cifar10n/`` under ``data_dir`` by
+  :mod:`labelnoise.common.datasets.cifar10n`; optionally a fixed random subset of
+  ``train_size`` images; the test split is the clean CIFAR-10 test set (10,000 images);
 - ``something.npz``: arrays ``x`` (``(N, D)`` or ``(N, C, H, W)`` floats) and ``y`` (``(N,)``
   ints), optionally ``x_test`` / ``y_test``; a relative path is read under ``data_dir``;
 - a folder in torchvision's ImageFolder layout (``class_name/image.png``), resized to
   ``image_size``; with ``train/`` and ``test/`` subfolders when the data has a test split.
 
 The noise section corrupts the training and validation labels with the core simulators;
-the test split stays clean. Items: ``{"x", "target", "clean_target", "example_id"}``.
+the test split stays clean. Items: ``{"x", "target", "clean_target", "example_id"}`` (CIFAR-10N
+with ``random1..3`` adds ``worker_id``, the annotator of each label). Models: ``mlp``,
+``linear``, ``cnn`` (three conv blocks), and for 32x32 images the CIFAR models ``small_cnn``
+(four conv blocks, width ``width``; CPU-sized), ``resnet18`` and ``preact_resnet18``.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import Dataset
 
 from labelnoise.common._checks import as_long_tensor, check_labels
 from labelnoise.common._random import numpy_rng
@@ -33,7 +42,26 @@ from labelnoise.common.transition import TransitionMatrix
 from labelnoise.common.units import Units
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter, TensorDataset
 
-__all__ = ["ClassificationAdapter", "ClassificationConfig", "NoiseConfig", "TensorDataset"]
+__all__ = [
+    "CIFAR10_MEAN",
+    "CIFAR10_STD",
+    "ClassificationAdapter",
+    "ClassificationConfig",
+    "ImageArrayDataset",
+    "NoiseConfig",
+    "PreActResNet18",
+    "SmallCNN",
+    "TensorDataset",
+    "augment",
+    "to_float",
+]
+
+#: Per-channel mean and std of the CIFAR-10 training images (0..1 scale).
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+#: Models for 32x32 RGB images (CIFAR), run channels-last (about 2x faster convolutions on a
+#: CPU thread).
+CIFAR_MODELS = ("small_cnn", "resnet18", "preact_resnet18")
 
 
 @dataclass
@@ -59,29 +87,67 @@ class ClassificationConfig:
     """Options of the classification task (a recipe's ``task:`` section).
 
     Attributes:
-        dataset: ``digits``, a ``.npz`` file or an ImageFolder directory (see module doc).
+        dataset: ``digits``, ``cifar10n``, a ``.npz`` file or an ImageFolder directory (see
+            module doc).
         num_classes: ``C``; labels outside ``[0, C)`` are an error. ``None``: the largest
-            label + 1 (or the ImageFolder's classes).
+            label + 1 (or the ImageFolder's classes; 10 for CIFAR-10N).
         val_fraction: share of the training data held out for validation (noisy labels too).
         test_fraction: share held out as the clean test split when the data has none.
+        split_seed: seed of the test / validation split (``None``: the run seed, so each seed
+            sees another split; an int keeps one split for every seed).
         standardize: z-score feature vectors with the training split's statistics.
-        model: ``mlp``, ``linear`` or ``cnn`` (``auto``: cnn for images, mlp otherwise).
+        model: ``mlp``, ``linear``, ``cnn``, or the 32x32 models ``small_cnn``, ``resnet18``,
+            ``preact_resnet18`` (``auto``: cnn for images, mlp otherwise).
         hidden: width of the hidden layers.
+        width: channels of ``small_cnn``'s first block (blocks ``w, 2w, 4w, 4w``).
         dropout: dropout probability in the MLP / CNN head.
+        augment: random crop (4-pixel reflect padding) + horizontal flip of image batches
+            while training (default off).
         image_size: side of the resized images of an ImageFolder.
-        noise: simulated noise (see :class:`NoiseConfig`).
+        label_set: CIFAR-10N label set (``dataset: cifar10n``): ``worst``, ``aggre``,
+            ``random1``, ``random2``, ``random3`` or ``clean`` (the original labels).
+        train_size: CIFAR-10N: a fixed random subset of this many of the 50,000 training
+            images (``None``: all); the validation split is taken from it.
+        subset_seed: CIFAR-10N: seed of that subset (independent of the run seed).
+        cache_dir: CIFAR-10N: decode the JPEG zips once into ``.npy`` files here (``None``:
+            decode the images used, every time).
+        noise: simulated noise (see :class:`NoiseConfig`); with CIFAR-10N it corrupts the
+            ``label_set`` labels further (usually ``none``).
     """
 
     dataset: str = "digits"
     num_classes: int | None = None
     val_fraction: float = 0.2
     test_fraction: float = 0.25
+    split_seed: int | None = None
     standardize: bool = True
-    model: Literal["auto", "mlp", "linear", "cnn"] = "auto"
+    model: Literal["auto", "mlp", "linear", "cnn", "small_cnn", "resnet18", "preact_resnet18"] = (
+        "auto"
+    )
     hidden: int = 128
+    width: int = 32
     dropout: float = 0.0
+    augment: bool = False
     image_size: int = 32
+    label_set: str = "worst"
+    train_size: int | None = None
+    subset_seed: int = 0
+    cache_dir: str | None = None
     noise: NoiseConfig = field(default_factory=NoiseConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"task.val_fraction must be in [0, 1); got {self.val_fraction!r}")
+        if not 0 <= self.test_fraction < 1:
+            raise ValueError(f"task.test_fraction must be in [0, 1); got {self.test_fraction!r}")
+        if self.dataset == "cifar10n":
+            from labelnoise.common.datasets.cifar10n import CIFAR10N_LABEL_SETS
+
+            if self.label_set not in CIFAR10N_LABEL_SETS:
+                raise ValueError(
+                    f"task.label_set must be one of {sorted(CIFAR10N_LABEL_SETS)}; "
+                    f"got {self.label_set!r}"
+                )
 
 
 class ClassificationAdapter(TaskAdapter):
@@ -92,6 +158,8 @@ class ClassificationAdapter(TaskAdapter):
 
     def build_datasets(self, data_dir: Path | None, *, seed: int) -> DatasetSplits:
         cfg: ClassificationConfig = self.config
+        if cfg.dataset == "cifar10n":
+            return _cifar10n_splits(cfg, data_dir, seed)
         x, y, x_test, y_test, class_names = _read(cfg, data_dir)
         if cfg.num_classes is not None:
             num_classes = cfg.num_classes
@@ -102,7 +170,7 @@ class ClassificationAdapter(TaskAdapter):
         check_labels("labels", y, num_classes)
         if y_test is not None:
             check_labels("test labels", y_test, num_classes)
-        rng = numpy_rng(seed)
+        rng = numpy_rng(seed if cfg.split_seed is None else cfg.split_seed)
         order = torch.from_numpy(rng.permutation(len(y)))
         if x_test is None:
             n_test = int(round(cfg.test_fraction * len(y)))
@@ -142,6 +210,15 @@ class ClassificationAdapter(TaskAdapter):
         if kind == "auto":
             kind = "cnn" if x0.dim() == 3 else "mlp"
         c = splits.num_classes
+        if kind in CIFAR_MODELS:
+            if tuple(x0.shape) != (3, 32, 32):
+                raise ValueError(
+                    f"task.model {kind!r} needs (3, 32, 32) images; got x of shape "
+                    f"{tuple(x0.shape)}"
+                )
+            return _cifar_model(kind, c, cfg.width, cfg.dropout).to(
+                memory_format=torch.channels_last
+            )
         if kind == "cnn":
             if x0.dim() != 3:
                 raise ValueError(
@@ -164,7 +241,13 @@ class ClassificationAdapter(TaskAdapter):
     def units(
         self, model: nn.Module, batch: dict[str, Any], *, target_key: str = "target"
     ) -> Units:
-        logits = model(batch["x"])
+        x = batch["x"]
+        if x.dim() == 4:
+            if model.training and self.config.augment:
+                x = augment(x)
+            if self.config.model in CIFAR_MODELS:
+                x = x.contiguous(memory_format=torch.channels_last)
+        logits = model(x)
         return Units(logits, batch[target_key], batch["example_id"].long())
 
 
@@ -266,3 +349,209 @@ def _read_image_folder(
         return x, y, None, None, names
     x, y, names = load(path)
     return x, y, None, None, names
+
+
+# ------------------------------------------------------------------------------ CIFAR-10N
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """``uint8 (..., 32, 32, 3)`` -> float ``(..., 3, 32, 32)`` normalised with the CIFAR-10
+    mean and std."""
+    mean = torch.tensor(CIFAR10_MEAN).view(3, 1, 1)
+    std = torch.tensor(CIFAR10_STD).view(3, 1, 1)
+    return (x.movedim(-1, -3).float() / 255.0 - mean) / std
+
+
+def augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random 4-pixel-padded crop (reflect padding) and horizontal flip of ``(B, C, H, W)``."""
+    b, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4), mode="reflect")
+    dy = torch.randint(0, 9, (b,), generator=generator).to(x.device)
+    dx = torch.randint(0, 9, (b,), generator=generator).to(x.device)
+    ar_h, ar_w = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+    rows = (dy[:, None] + ar_h)[:, None, :, None].expand(b, x.shape[1], h, w + 8)
+    out = padded.gather(2, rows)
+    cols = (dx[:, None] + ar_w)[:, None, None, :].expand(b, x.shape[1], h, w)
+    out = out.gather(3, cols)
+    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+    return torch.where(flip[:, None, None, None], out.flip(3), out)
+
+
+class ImageArrayDataset(Dataset):
+    """Items ``{"x": (3, 32, 32) float, "target", "clean_target", "example_id"}`` (+
+    ``"worker_id"`` when ``worker`` is given) from ``uint8 (N, 32, 32, 3)`` images (an array
+    or a lazily decoding :class:`~labelnoise.common.datasets.cifar10n.LazyImages`),
+    normalised per item by :func:`to_float`."""
+
+    def __init__(
+        self,
+        x: Any,
+        target: np.ndarray,
+        clean: np.ndarray,
+        worker: np.ndarray | None = None,
+    ) -> None:
+        if len(target) != len(x) or len(clean) != len(x):
+            raise ValueError(
+                f"label arrays must have length {len(x)} (the number of images); got "
+                f"target {len(target)}, clean {len(clean)}"
+            )
+        self.x = x if not isinstance(x, np.ndarray) else torch.from_numpy(np.ascontiguousarray(x))
+        self.target = torch.as_tensor(np.asarray(target), dtype=torch.long)
+        self.clean = torch.as_tensor(np.asarray(clean), dtype=torch.long)
+        self.worker = None if worker is None else torch.as_tensor(worker, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return int(self.target.shape[0])
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = {
+            "x": to_float(torch.as_tensor(self.x[i])),
+            "target": self.target[i],
+            "clean_target": self.clean[i],
+            "example_id": i,
+        }
+        if self.worker is not None:
+            item["worker_id"] = self.worker[i]
+        return item
+
+
+def _cifar10n_splits(cfg: ClassificationConfig, data_dir: Path | None, seed: int) -> DatasetSplits:
+    """CIFAR-10 images with the ``label_set`` labels (train / val) and the clean test set."""
+    from labelnoise.common.datasets.cifar10n import (
+        CIFAR10_CLASSES,
+        CIFAR10N_WORKER_LABEL_SETS,
+        load_arrays,
+    )
+
+    if data_dir is None:
+        raise FileNotFoundError(
+            "task.dataset 'cifar10n' needs data.data_dir (or $LABELNOISE_DATA) holding "
+            "cifar10/ and cifar10n/; got none"
+        )
+    if cfg.num_classes not in (None, 10):
+        raise ValueError(
+            f"task.num_classes must be 10 (or null) for cifar10n; got {cfg.num_classes}"
+        )
+    d = load_arrays(
+        data_dir,
+        cfg.label_set,
+        train_size=cfg.train_size,
+        subset_seed=cfg.subset_seed,
+        cache_dir=cfg.cache_dir,
+    )
+    rng = numpy_rng(seed if cfg.split_seed is None else cfg.split_seed)
+    order = rng.permutation(len(d["noisy"]))
+    n_val = int(round(cfg.val_fraction * len(order)))
+    va, tr = np.sort(order[:n_val]), np.sort(order[n_val:])
+    noise_seed = seed if cfg.noise.seed is None else cfg.noise.seed
+    given = torch.as_tensor(d["noisy"])
+    y_tr, _ = _corrupt(given[tr], 10, cfg.noise, noise_seed)
+    y_va, _ = _corrupt(given[va], 10, cfg.noise, noise_seed + 1)
+    worker = d["worker"] if cfg.label_set in CIFAR10N_WORKER_LABEL_SETS else None
+
+    def part(idx: np.ndarray, target: torch.Tensor) -> ImageArrayDataset:
+        return ImageArrayDataset(
+            d["x"][idx],
+            target.numpy(),
+            d["clean"][idx],
+            None if worker is None else worker[idx],
+        )
+
+    train = part(tr, y_tr)
+    val = part(va, y_va) if n_val else None
+    test = ImageArrayDataset(d["x_test"], d["y_test"], d["y_test"])
+    info = {
+        "label_set": cfg.label_set,
+        "num_train": len(tr),
+        "num_val": int(n_val),
+        "num_test": len(test),
+        "noise": cfg.noise.kind,
+        "noise_rate_realised": float((train.target != train.clean).double().mean()),
+    }
+    return DatasetSplits(
+        train, val, test, num_classes=10, class_names=list(CIFAR10_CLASSES), info=info
+    )
+
+
+class SmallCNN(nn.Module):
+    """``(B, 3, 32, 32) -> (B, num_classes)``: four conv-BN-ReLU blocks (widths ``w, 2w, 4w,
+    4w``, max-pools after the first three) and a global-average-pooled linear head; ~0.24 M
+    parameters at ``w = 32`` (trains on a CPU in minutes)."""
+
+    def __init__(self, num_classes: int = 10, *, width: int = 32, dropout: float = 0.0) -> None:
+        super().__init__()
+        w = width
+
+        def block(cin: int, cout: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+        self.features = nn.Sequential(
+            *block(3, w),
+            nn.MaxPool2d(2),
+            *block(w, 2 * w),
+            nn.MaxPool2d(2),
+            *block(2 * w, 4 * w),
+            nn.MaxPool2d(2),
+            *block(4 * w, 4 * w),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * w, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class _PreActBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.bn1, self.bn2 = nn.BatchNorm2d(cin), nn.BatchNorm2d(cout)
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.shortcut = None
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Conv2d(cin, cout, 1, stride, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(x))
+        skip = self.shortcut(out) if self.shortcut is not None else x
+        out = self.conv1(out)
+        out = self.conv2(torch.relu(self.bn2(out)))
+        return out + skip
+
+
+class PreActResNet18(nn.Module):
+    """Pre-activation ResNet-18 (He et al., ECCV 2016) for 32x32 inputs, the backbone of
+    Co-teaching / DivideMix / ELR on CIFAR: ``(B, 3, 32, 32) -> (B, num_classes)``."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        layers: list[nn.Module] = []
+        cin = 64
+        for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            layers += [_PreActBlock(cin, cout, stride), _PreActBlock(cout, cout, 1)]
+            cin = cout
+        self.layers = nn.Sequential(*layers)
+        self.bn = nn.BatchNorm2d(512)
+        self.linear = nn.Linear(512, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn(self.layers(self.conv1(x))))
+        return self.linear(out.mean(dim=(2, 3)))
+
+
+def _cifar_model(kind: str, num_classes: int, width: int, dropout: float) -> nn.Module:
+    """A randomly initialised 32x32 classifier: ``small_cnn``, ``resnet18`` (torchvision's,
+    with the CIFAR stem: 3x3 conv, stride 1, no max-pool; He et al., CVPR 2016) or
+    ``preact_resnet18``."""
+    if kind == "small_cnn":
+        return SmallCNN(num_classes, width=width, dropout=dropout)
+    if kind == "preact_resnet18":
+        return PreActResNet18(num_classes)
+    from torchvision.models import resnet18
+
+    m = resnet18(weights=None, num_classes=num_classes)
+    m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+    m.maxpool = nn.Identity()
+    return m

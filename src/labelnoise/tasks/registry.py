@@ -10,7 +10,6 @@ from labelnoise.tasks.base import TaskAdapter
 TASKS: dict[str, str] = {
     "classification": "labelnoise.tasks.classification:ClassificationAdapter",
     "edges": "labelnoise.tasks.edges.adapter:EdgeAdapter",
-    "cifar10n": "labelnoise.tasks.cifar10n.adapter:Cifar10NAdapter",
     "audio": "labelnoise.tasks.audio.adapter:AudioAdapter",
     "clip": "labelnoise.tasks.clip.adapter:ClipAdapter",
     "graph": "labelnoise.tasks.graph.adapter:GraphAdapter",

@@ -16,6 +16,13 @@ The pickle is read with an allow-listed unpickler (numpy arrays and dtypes only)
     images, noisy = load_cifar10n(data_root, "worst")      # zip order, noisy labels
     img = images.image(0)                                  # PIL.Image, RGB 32x32
     clean = images.labels                                  # clean labels, zip order
+    d = load_arrays(data_root, "worst", train_size=2500)   # uint8 arrays, a fixed subset
+
+* ``cifar10n/side_info_cifar10N.csv``: the worker ids of ``random_label1..3``, one row per
+  batch of 10 consecutive training images (:func:`read_cifar10n_workers`).
+
+This module needs numpy and Pillow only (no torch); the classification task
+(``task: {name: classification, dataset: cifar10n}``) turns its arrays into training data.
 """
 
 from __future__ import annotations
@@ -32,18 +39,26 @@ from typing import Literal
 
 import numpy as np
 
+from labelnoise._io import atomic_write
+
 try:
     from numpy._core.multiarray import _reconstruct
 except ImportError:  # numpy < 2
-    from numpy.core.multiarray import _reconstruct
+    # the same function under its numpy 1 name
+    from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
 
 __all__ = [
     "CIFAR10N_LABEL_SETS",
+    "CIFAR10N_WORKER_LABEL_SETS",
     "CIFAR10_CLASSES",
     "Cifar10Images",
+    "LazyImages",
+    "decode_images",
+    "load_arrays",
     "load_cifar10n",
     "read_cifar10",
     "read_cifar10n",
+    "read_cifar10n_workers",
 ]
 
 #: CIFAR-10 class names in label order (Krizhevsky, 2009).
@@ -69,6 +84,9 @@ CIFAR10N_LABEL_SETS: dict[str, str] = {
     "random3": "random_label3",
     "worst": "worse_label",
 }
+
+#: The label sets written by one worker each: column k of :func:`read_cifar10n_workers`.
+CIFAR10N_WORKER_LABEL_SETS: tuple[str, ...] = ("random1", "random2", "random3")
 
 _ALLOWED_GLOBALS: dict[tuple[str, str], object] = {
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
@@ -281,3 +299,136 @@ def load_cifar10n(
             f"mapping; got {mismatch} mismatches"
         )
     return images, noisy
+
+
+def read_cifar10n_workers(path: str | Path, num_images: int = 50_000) -> np.ndarray:
+    """Worker ids of the three CIFAR-10N annotations, in the standard training order.
+
+    Args:
+        path: ``side_info_cifar10N.csv`` (header ``Image-batch,Worker1-id,...``; each row's
+            ``Image-batch`` is an inclusive range ``a--b`` of training indices).
+        num_images: number of training images every index must fall in (50,000).
+
+    Returns:
+        ``(num_images, 3)`` int64: column k is the worker who wrote ``random_label{k+1}``
+        (Wei et al., ICLR 2022); -1 where the file lists no worker for an image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"CIFAR-10N side-info file must exist; got {str(path)!r}")
+    out = np.full((num_images, 3), -1, dtype=np.int64)
+    cols = ("Worker1-id", "Worker2-id", "Worker3-id")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in ("Image-batch", *cols) if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(
+                f"{path.name} must have columns Image-batch, {', '.join(cols)}; missing {missing}"
+            )
+        for line, r in enumerate(reader, start=2):
+            try:
+                a, b = (int(v) for v in r["Image-batch"].split("--"))
+                ids = [int(r[c]) for c in cols]
+            except ValueError:
+                raise ValueError(
+                    f"{path.name} line {line}: Image-batch must be 'a--b' and worker ids "
+                    f"integers; got {r['Image-batch']!r}, {[r[c] for c in cols]}"
+                ) from None
+            if not 0 <= a <= b < num_images:
+                raise ValueError(
+                    f"{path.name} line {line}: Image-batch must lie in [0, {num_images}); "
+                    f"got {a}--{b}"
+                )
+            out[a : b + 1] = ids
+    return out
+
+
+class LazyImages:
+    """Images ``indices`` of a zip, decoded when indexed: ``lazy[i] -> (32, 32, 3) uint8``."""
+
+    def __init__(self, images: Cifar10Images, indices: np.ndarray) -> None:
+        self.images, self.indices = images, np.asarray(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i):
+        if isinstance(i, (int, np.integer)):
+            return np.array(self.images.image(int(self.indices[i])), dtype=np.uint8)
+        return LazyImages(self.images, self.indices[i])
+
+
+def decode_images(
+    images: Cifar10Images, indices: np.ndarray, *, cache_dir: str | Path | None = None
+) -> np.ndarray | LazyImages:
+    """Images ``indices`` of ``images``: ``(len(indices), 32, 32, 3)`` uint8.
+
+    With ``cache_dir``, all images of the zip are decoded once into
+    ``cache_dir/cifar10_<zip stem>_<zip bytes>.npy`` (150 MB for the 50k training images)
+    and later calls read that file; without it a :class:`LazyImages` decodes each image when
+    it is used (a smoke run touching 48 images decodes 48).
+    """
+    if cache_dir is None:
+        return LazyImages(images, indices)
+    size = images.zip_path.stat().st_size
+    path = Path(cache_dir).expanduser() / f"cifar10_{images.zip_path.stem}_{size}.npy"
+    if path.is_file():
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        if arr.shape != (len(images), 32, 32, 3) or arr.dtype != np.uint8:
+            raise ValueError(
+                f"image cache {str(path)!r} must hold uint8 ({len(images)}, 32, 32, 3); "
+                f"got {arr.dtype} {arr.shape} (delete it to rebuild)"
+            )
+    else:
+        arr = images.array()
+        with atomic_write(path, "wb") as f:
+            np.save(f, arr, allow_pickle=False)
+    return np.ascontiguousarray(arr[np.asarray(indices)])
+
+
+def load_arrays(
+    data_root: str | Path,
+    label_set: str,
+    *,
+    train_size: int | None = None,
+    subset_seed: int = 0,
+    cache_dir: str | Path | None = None,
+) -> dict[str, np.ndarray | LazyImages]:
+    """Training images with noisy and clean labels, and the clean test split, as arrays.
+
+    Args:
+        data_root: folder holding ``cifar10/`` and ``cifar10n/``.
+        label_set: a CIFAR-10N label set (``aggre``, ``random1..3``, ``worst``, ``clean``).
+        train_size: keep a random subset of this many training images (``None``: all 50,000).
+        subset_seed: seed of that subset (fixed, so every run sees the same images).
+        cache_dir: decode each zip once into a ``.npy`` here (see :func:`decode_images`).
+
+    Returns:
+        ``x (n, 32, 32, 3) uint8``, ``noisy (n,)``, ``clean (n,)``, ``index (n,)`` (zip order
+        position), ``x_test (10000, 32, 32, 3)``, ``y_test (10000,)``, and ``worker (n,)``:
+        the id of the worker who wrote each label for ``random1..3`` (from
+        ``cifar10n/side_info_cifar10N.csv``), -1 for the other label sets.
+    """
+    images, noisy = load_cifar10n(data_root, label_set)
+    n = len(images)
+    if train_size is not None and not 0 < train_size <= n:
+        raise ValueError(f"train_size must be in [1, {n}]; got {train_size}")
+    index = np.arange(n)
+    if train_size is not None and train_size < n:
+        index = np.sort(np.random.default_rng(subset_seed).permutation(n)[:train_size])
+    worker = np.full(len(index), -1, dtype=np.int64)
+    if label_set in CIFAR10N_WORKER_LABEL_SETS:
+        side = Path(data_root) / "cifar10n" / "side_info_cifar10N.csv"
+        column = CIFAR10N_WORKER_LABEL_SETS.index(label_set)
+        assert images.train_index is not None  # the train split has it
+        worker = read_cifar10n_workers(side, n)[images.train_index[index], column]
+    test = read_cifar10(Path(data_root) / "cifar10", "test")
+    return {
+        "x": decode_images(images, index, cache_dir=cache_dir),
+        "noisy": noisy[index],
+        "clean": images.labels[index],
+        "index": index,
+        "worker": worker,
+        "x_test": decode_images(test, np.arange(len(test)), cache_dir=cache_dir),
+        "y_test": test.labels.copy(),
+    }
