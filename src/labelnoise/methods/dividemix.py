@@ -154,7 +154,7 @@ class DivideMix(Method):
 
     name = "dividemix"
     Options = DivideMixOptions
-    tasks = frozenset({"classification", "cifar10n"})
+    tasks = frozenset({"classification"})
     num_networks = 2
     single_process = True
 
