@@ -52,7 +52,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     n_ids = adapter.num_unit_ids(n_train) or n_train  # stateful losses: one slot per id
     models, optimizers, schedulers, losses = [], [], [], []
     for _ in range(method.num_networks):
-        model = adapter.build_model(splits)
+        model = method.build_model(splits)  # default: adapter.build_model(splits)
         optimizer, scheduler = build_optimizer(cfg, model.parameters(), run.total_steps)
         models.append(model)
         optimizers.append(optimizer)

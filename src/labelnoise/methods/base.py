@@ -11,6 +11,7 @@ Hooks, in the order the loop calls them::
 
     method = METHODS[name](options, run)
     train_split = method.train_dataset(run.splits.train)   # before the loaders are built
+    model = method.build_model(run.splits)                 # each network (default: the task's)
     method.setup(nets, selector)                           # prepared networks
     for epoch:
         batches = method.epoch_batches(epoch, skip)        # None: the loop's own loader
@@ -156,6 +157,14 @@ class Method:
     def train_dataset(self, train: Dataset) -> Dataset:
         """The training split the loop trains on (default: the task's, unchanged)."""
         return train
+
+    def build_model(self, splits: Any) -> nn.Module:
+        """One network's module, built before the optimizer and ``accelerator.prepare``
+        (default: the task's ``adapter.build_model(splits)``). A method that trains extra
+        modules with the network (PNT-Edge's shift network) or keeps extra weights in it (an
+        EMA teacher) wraps the task's model here, so they are optimized, prepared and
+        checkpointed with it."""
+        return self.run.adapter.build_model(splits)
 
     def setup(self, nets: Sequence[Net], selector: Any) -> None:
         """Keep the prepared networks and the run's selector (called once, before training)."""

@@ -11,6 +11,9 @@ from labelnoise.methods.adele import Adele
 from labelnoise.methods.base import Method
 from labelnoise.methods.coteaching import CoTeaching
 from labelnoise.methods.dividemix import DivideMix
+from labelnoise.methods.ema_distill import EmaDistill
+from labelnoise.methods.per_tag_small_loss import PerTagSmallLoss
+from labelnoise.methods.pnt_edge import PntEdge
 from labelnoise.methods.standard import Standard
 
 if TYPE_CHECKING:
@@ -24,6 +27,9 @@ METHODS: dict[str, type[Method]] = {
     "coteaching": CoTeaching,
     "dividemix": DivideMix,
     "adele": Adele,
+    "per_tag_small_loss": PerTagSmallLoss,
+    "pnt_edge": PntEdge,
+    "ema_distill": EmaDistill,
 }
 
 

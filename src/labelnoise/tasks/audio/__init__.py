@@ -1,11 +1,19 @@
 """Audio tagging with noisy labels: readers (FSDKaggle2019 CSVs, FSDD), log-mel features,
-a small CNN, tag or clip (multi-label softmax) units, per-tag small-loss selection for curated
-+ noisy training, lwlrap and mAP.
+a small CNN, tag or clip (multi-label softmax) units, the per-tag small-loss selector for
+curated + noisy training (trained by ``method: per_tag_small_loss``,
+:mod:`labelnoise.methods.per_tag_small_loss`), lwlrap and mAP. Training goes through the
+engine (:func:`labelnoise.engine.train`); :func:`predict_tags` is inference only.
 
 torchaudio is imported here only (never from :mod:`labelnoise.common`).
 """
 
-from labelnoise.tasks.audio.adapter import AudioAdapter, AudioConfig, TagNoiseConfig
+from labelnoise.tasks.audio.adapter import (
+    AudioAdapter,
+    AudioConfig,
+    HoldoutConfig,
+    TagNoiseConfig,
+    holdout_split,
+)
 from labelnoise.tasks.audio.dataset import AugmentParams, ClipDataset
 from labelnoise.tasks.audio.features import (
     LogMelParams,
@@ -14,7 +22,6 @@ from labelnoise.tasks.audio.features import (
     log_mel_transform,
     spec_augment,
 )
-from labelnoise.tasks.audio.fit import fit_tagger, predict_tags
 from labelnoise.tasks.audio.io import BadAudioFile, load_audio
 from labelnoise.tasks.audio.metrics import (
     average_precision_per_tag,
@@ -23,6 +30,7 @@ from labelnoise.tasks.audio.metrics import (
     per_tag_lwlrap,
 )
 from labelnoise.tasks.audio.model import SmallCNN, build_audio_model
+from labelnoise.tasks.audio.predict import predict_tags
 from labelnoise.tasks.audio.readers import (
     ClipRecord,
     load_clips,
@@ -40,6 +48,7 @@ __all__ = [
     "BadAudioFile",
     "ClipDataset",
     "ClipRecord",
+    "HoldoutConfig",
     "LogMelParams",
     "PerTagSmallLossSelector",
     "SmallCNN",
@@ -50,10 +59,10 @@ __all__ = [
     "cached_log_mels",
     "clip_units",
     "crop_or_pad",
-    "fit_tagger",
     "load_audio",
     "load_clips",
     "log_mel_transform",
+    "holdout_split",
     "lwlrap",
     "mean_average_precision",
     "multi_hot",

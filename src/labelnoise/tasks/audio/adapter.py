@@ -14,7 +14,10 @@ Units (``units``): each tag of a clip is a two-class unit
 ``K``-class unit with its tag set normalised to sum 1 as soft target (the core's ``ce`` is then
 the multi-label softmax loss; :mod:`~labelnoise.tasks.audio.units`). ``clip`` units are the
 training units only: in eval mode (metrics, label-issue detection) units stay per tag.
-Curated clips can weigh ``curated_weight``. Noise: the core's
+Curated clips can weigh ``curated_weight`` (a per-unit weight of the task, applied by every
+method's step; per-tag small-loss selection that always keeps curated clips is the method
+``per_tag_small_loss``). ``holdout`` trains on all training clips but one fold and tests on
+that fold (out-of-sample predictions for label-issue detection). Noise: the core's
 :func:`~labelnoise.common.noise.multilabel_noise` on the non-curated training and validation
 clips. Metrics: lwlrap (primary) and mAP.
 """
@@ -46,7 +49,14 @@ from labelnoise.tasks.audio.readers import (
 from labelnoise.tasks.audio.units import UnitsKind, tag_units
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 
-__all__ = ["AudioAdapter", "AudioConfig", "TagNoiseConfig", "tag_noise_rates"]
+__all__ = [
+    "AudioAdapter",
+    "AudioConfig",
+    "HoldoutConfig",
+    "TagNoiseConfig",
+    "holdout_split",
+    "tag_noise_rates",
+]
 
 
 @dataclass
@@ -65,6 +75,40 @@ class TagNoiseConfig:
     add_rate: float | None = None
     swap_rate: float = 0.0
     seed: int | None = None
+
+
+@dataclass
+class HoldoutConfig:
+    """Cross-validated predictions of the training clips.
+
+    With ``folds >= 2`` the training split is partitioned into ``folds`` seeded folds
+    (:func:`holdout_split`); the run trains on every fold but ``fold`` and its test split is
+    fold ``fold`` itself (noisy tags as ``target``, clean tags as ``clean_target``), so the
+    trained model predicts those clips out of sample (K-fold label-issue detection;
+    ``benchmarks/audio_fsdd.py``). ``folds = 0`` (default): off. ``seed``: the partition's
+    (default: the run seed + 17).
+    """
+
+    folds: int = 0
+    fold: int = 0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.folds != 0 and self.folds < 2:
+            raise ValueError(f"task.holdout.folds must be 0 (off) or >= 2; got {self.folds!r}")
+        if self.folds and not 0 <= self.fold < self.folds:
+            raise ValueError(
+                f"task.holdout.fold must be in [0, {self.folds - 1}]; got {self.fold!r}"
+            )
+
+
+def holdout_split(n: int, *, folds: int, fold: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(kept, held)``: sorted positions in ``range(n)`` outside / inside fold ``fold`` of a
+    ``folds``-way partition drawn with ``seed`` (``torch.randperm`` chunked in order)."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    held = torch.zeros(n, dtype=torch.bool)
+    held[torch.chunk(perm, folds)[fold]] = True
+    return (~held).nonzero().squeeze(1), held.nonzero().squeeze(1)
 
 
 @dataclass
@@ -95,6 +139,7 @@ class AudioConfig:
     dropout: float = 0.2
     backbone: str | None = None
     noise: TagNoiseConfig = field(default_factory=TagNoiseConfig)
+    holdout: HoldoutConfig = field(default_factory=HoldoutConfig)
 
 
 def tag_noise_rates(clean: torch.Tensor, rate: float) -> tuple[float, float]:
@@ -221,6 +266,16 @@ class AudioAdapter(TaskAdapter):
             )
 
         test = ClipDataset(test_feats, test_y, frames=cfg.frames)
+        if cfg.holdout.folds:
+            h = cfg.holdout
+            kept, held = holdout_split(
+                len(tr_idx),
+                folds=h.folds,
+                fold=h.fold,
+                seed=seed + 17 if h.seed is None else h.seed,
+            )
+            test, tr_idx = subset(tr_idx[held], None), tr_idx[kept]
+            info["holdout_clips"] = len(held)
         info.update(train_clips=len(tr_idx), val_clips=len(val_idx), test_clips=len(test))
         return DatasetSplits(
             train=subset(tr_idx, aug),

@@ -10,12 +10,16 @@ keeps ONE annotator, drawn with the seed; ``consensus`` -- pixels marked by at l
 the consensus labels. ``clean_target`` always carries every annotator (a bitmask, see
 :mod:`labelnoise.tasks.edges.data`), so clean metrics follow the BSDS protocol.
 
-Methods (``method``): ``ce`` -- class-balanced BCE of HED (with ``loss: {name: bce}`` or the
-default ``ce``, equal on two-class units); ``tolerance`` -- :func:`tolerance_targets`;
-``pnt_edge`` -- :class:`~labelnoise.tasks.edges.pnt_edge.PNTEdgeNet`; ``ema_distill`` --
-:class:`~labelnoise.tasks.edges.self_distill.MeanTeacherEdgeNet`; ``relax_negatives: r``
-ignores non-edge pixels within ``r`` of a labelled edge for any method. Metrics: ODS, OIS, AP
-(:mod:`labelnoise.tasks.edges.metrics`); model selection on ``ods``.
+Loss (task options): class-balanced BCE of HED (``class_balanced``; with ``loss: {name:
+bce}`` or the default ``ce``, equal on two-class units); ``tolerance_radius: r`` (> 0) makes it
+tolerance-aware: non-edge pixels within ``r`` of a labelled edge are ignored
+(:func:`~labelnoise.tasks.edges.tolerance.tolerance_targets`; ``tolerance_pool`` also lets the
+best logit within ``r`` answer for a labelled edge pixel). It applies under every method.
+Training methods are the recipe's ``method:`` (:mod:`labelnoise.methods`): ``standard``,
+``pnt_edge`` (:mod:`labelnoise.methods.pnt_edge`), ``ema_distill``
+(:mod:`labelnoise.methods.ema_distill`); they call :meth:`EdgeAdapter.train_units` on their
+own logits (and soft targets). Metrics: ODS, OIS, AP (:mod:`labelnoise.tasks.edges.metrics`);
+model selection on ``ods``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from labelnoise.common._random import numpy_rng
 from labelnoise.common.noise.edges import displacement_noise, drop_segments, spurious_edges
@@ -37,8 +41,6 @@ from labelnoise.tasks.edges.bsds import read_split
 from labelnoise.tasks.edges.data import EdgeDataset, decode_bitmask, encode_bitmask, prepare
 from labelnoise.tasks.edges.metrics import boundary_counts, edge_scores, thresholds_for
 from labelnoise.tasks.edges.models import SmallHED
-from labelnoise.tasks.edges.pnt_edge import PNTEdgeNet
-from labelnoise.tasks.edges.self_distill import MeanTeacherEdgeNet
 from labelnoise.tasks.edges.tolerance import class_balanced_weights, tolerance_targets
 
 __all__ = ["EdgeAdapter", "EdgesConfig"]
@@ -62,23 +64,18 @@ class EdgesConfig:
     val_size: int = 20
     test_split: str = "val"
     width_mult: int = 16
-    method: Literal["ce", "tolerance", "pnt_edge", "ema_distill"] = "ce"
     class_balanced: bool = True
-    tolerance_radius: int = 1
+    tolerance_radius: int = 0
     tolerance_pool: bool = False
-    relax_negatives: int = 0
-    pnt_max_shift: float = 4.0
-    pnt_density_weight: float = 1.0
-    pnt_window: int = 7
-    pnt_warmup_epochs: float = 2.0
-    distill_alpha: float = 0.8
-    distill_decay: float = 0.99
-    distill_warmup_epochs: float = 2.0
-    distill_ramp_epochs: float = 4.0
-    distill_eval_teacher: bool = False
     eval_thresholds: int = 25
     eval_correspondence: Literal["bipartite", "distance"] = "bipartite"
     noise: EdgeNoiseConfig = field(default_factory=EdgeNoiseConfig)
+
+    def __post_init__(self) -> None:
+        if self.tolerance_radius < 0:
+            raise ValueError(
+                f"task.tolerance_radius must be >= 0 (0: off); got {self.tolerance_radius!r}"
+            )
 
 
 @lru_cache(maxsize=4)
@@ -155,66 +152,47 @@ class EdgeAdapter(TaskAdapter):
             info={"noise": cfg.noise.kind, "label_to_union_pixel_ratio": float(agree)},
         )
 
-    def build_model(self, splits: DatasetSplits) -> nn.Module:
-        cfg = self.config
-        net = SmallHED(width=cfg.width_mult)
-        n_train = len(splits.train) if splits is not None else 0
-        if cfg.method == "pnt_edge":
-            net = PNTEdgeNet(
-                net,
-                max_shift=cfg.pnt_max_shift,
-                density_weight=cfg.pnt_density_weight,
-                window=cfg.pnt_window,
-                warmup_images=round(cfg.pnt_warmup_epochs * n_train),
-            )
-        elif cfg.method == "ema_distill":
-            net = MeanTeacherEdgeNet(
-                net,
-                decay=cfg.distill_decay,
-                alpha=cfg.distill_alpha,
-                warmup_images=round(cfg.distill_warmup_epochs * n_train),
-                ramp_images=round(cfg.distill_ramp_epochs * n_train),
-                eval_teacher=cfg.distill_eval_teacher,
-            )
-        return net
+    def build_model(self, splits: DatasetSplits | None) -> nn.Module:
+        return SmallHED(width=self.config.width_mult)
 
     def units(
         self, model: nn.Module, batch: dict[str, Any], *, target_key: str = "target"
     ) -> Units:
-        cfg, image = self.config, batch["image"]
-        target, ids = batch[target_key], batch["example_id"].long()
+        """Training (``model.training`` and the noisy ``target``): :meth:`train_units` of
+        ``model(image)``, with ``batch["soft_target"]`` when a method put one there. Else one
+        unit per pixel, ``pred (U, 2)`` = ``[0, logit]`` and the bitmask target."""
+        image, target, ids = batch["image"], batch[target_key], batch["example_id"].long()
         if model.training and target_key == "target":
-            net = getattr(model, "module", model)
-            soft = None
-            if cfg.method == "pnt_edge":
-                logits, _ = net.noisy_logits(image, target)
-            elif cfg.method == "ema_distill":
-                logits, soft = net.train_logits(image, target)
-            else:
-                logits = model(image)
-            if cfg.method == "tolerance":
-                logits, target = tolerance_targets(
-                    logits, target, radius=cfg.tolerance_radius, pool_positives=cfg.tolerance_pool
-                )
-            elif cfg.relax_negatives:
-                logits, target = tolerance_targets(
-                    logits, target, radius=cfg.relax_negatives, pool_positives=False
-                )
-            keep = target.reshape(-1) != IGNORE_INDEX
-            if soft is not None and soft.is_floating_point():
-                soft = torch.where(target == IGNORE_INDEX, soft.new_tensor(0.0), soft)
-                u = two_class_units(logits, soft, example_id=ids)
-                u = Units(u.pred[keep], u.target[keep], u.example_id[keep])
-            else:
-                u = two_class_units(logits, target, example_id=ids)
-            if not cfg.class_balanced:
-                return u
-            w = class_balanced_weights(target).reshape(-1)[keep]
-            return Units(u.pred, u.target, u.example_id, w)
+            return self.train_units(model(image), target, ids, soft=batch.get("soft_target"))
         x = model(image).reshape(-1)
         n, hw = image.shape[0], image.shape[-2] * image.shape[-1]
         per_unit = ids.view(n, 1).expand(n, hw).reshape(-1)
         return Units(torch.stack([torch.zeros_like(x), x], 1), target.reshape(-1), per_unit)
+
+    def train_units(
+        self, logits: Tensor, target: Tensor, example_id: Tensor, *, soft: Tensor | None = None
+    ) -> Units:
+        """Two-class training units of edge ``logits (N, 1, H, W)`` and the 0/1 ``target``
+        (same shape): the tolerance relaxation (``tolerance_radius``; ignored pixels are
+        dropped), then HED's class-balanced weights of the relaxed target
+        (``class_balanced``). ``soft``: float targets in ``[0, 1]`` of the same shape (an EMA
+        teacher's mix) used instead of ``target`` on the kept pixels."""
+        cfg = self.config
+        if cfg.tolerance_radius:
+            logits, target = tolerance_targets(
+                logits, target, radius=cfg.tolerance_radius, pool_positives=cfg.tolerance_pool
+            )
+        keep = target.reshape(-1) != IGNORE_INDEX
+        if soft is not None and soft.is_floating_point():
+            soft = torch.where(target == IGNORE_INDEX, soft.new_tensor(0.0), soft)
+            u = two_class_units(logits, soft, example_id=example_id)
+            u = Units(u.pred[keep], u.target[keep], u.example_id[keep])
+        else:
+            u = two_class_units(logits, target, example_id=example_id)
+        if not cfg.class_balanced:
+            return u
+        w = class_balanced_weights(target).reshape(-1)[keep]
+        return Units(u.pred, u.target, u.example_id, w)
 
     def eval_units(self, units: Units) -> Units:
         prob = torch.sigmoid(units.pred[:, 1] - units.pred[:, 0])[:, None]

@@ -87,8 +87,10 @@ class PNTEdgeNet(nn.Module):
     """Edge network + PSL module.
 
     ``forward(image)`` -> clean logits ``(N, 1, H, W)`` (evaluation, and any use without a
-    label). ``noisy_logits(image, target)`` -> the clean logits warped by the predicted field,
-    with the density regulariser's gradient attached (training).
+    label). ``noisy_logits(image, target)`` (or ``forward(image, target)``) -> the clean
+    logits warped by the predicted field, with the density regulariser's gradient attached
+    (training). Trained by ``method: pnt_edge`` (:mod:`labelnoise.methods.pnt_edge`), which
+    builds it around the task's network.
     """
 
     def __init__(
@@ -108,8 +110,12 @@ class PNTEdgeNet(nn.Module):
         self.warmup_images = warmup_images
         self.register_buffer("seen", torch.zeros((), dtype=torch.long))
 
-    def forward(self, image: Tensor) -> Tensor:
-        return self.backbone(image)
+    def forward(self, image: Tensor, target: Tensor | None = None) -> Tensor:
+        """The clean logits, or with the noisy ``target`` (training) the warped logits of
+        :meth:`noisy_logits`."""
+        if target is None:
+            return self.backbone(image)
+        return self.noisy_logits(image, target)[0]
 
     def noisy_logits(self, image: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         """``(warped logits (N, 1, H, W), delta (N, 2, H, W))`` for the noisy ``target``;

@@ -12,6 +12,10 @@ over many images and steps, pull the target towards what annotators agree on.
 epochs (PS-KD's linear schedule; its final value 0.8). At evaluation the network answers
 with the student's weights (default) or the teacher's (``eval_teacher=True``, as Mean Teacher
 reports; with a short budget the teacher lags behind a still-improving student).
+
+Trained by ``method: ema_distill`` (:mod:`labelnoise.methods.ema_distill`), which builds this
+module around the task's network; the teacher's weights and the images-seen counter are part
+of the module's state, so checkpoints carry them.
 """
 
 from __future__ import annotations
@@ -84,17 +88,28 @@ class MeanTeacherEdgeNet(nn.Module):
             else:
                 t.copy_(s)
 
-    def train_logits(self, image: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-        """``(student logits, target)`` of one training step; ``target (N, 1, H, W)`` in
-        {0, 1} (or ``IGNORE_INDEX``) -> float soft target where distillation is on. Updates the
-        teacher from the student's current weights first, and counts the images seen."""
+    def advance(self, images: int) -> None:
+        """Before a training step on ``images`` images: update the teacher from the student's
+        current weights, then count the images."""
         self.update_teacher()
-        self.seen += image.shape[0]
-        logits = self.student(image)
+        self.seen += images
+
+    def soft_target(self, image: Tensor, target: Tensor) -> Tensor:
+        """The training target of ``image``: ``target (N, 1, H, W)`` in {0, 1} (or
+        ``IGNORE_INDEX``) itself while ``alpha`` is 0, else the float mix
+        ``(1 - alpha) * target + alpha * sigmoid(teacher(image))`` (``IGNORE_INDEX`` kept)."""
         a = self.current_alpha()
         if a == 0.0:
-            return logits, target
+            return target
         self.teacher.eval()
-        p = torch.sigmoid(self.teacher(image).float())
+        with torch.no_grad():
+            p = torch.sigmoid(self.teacher(image).float())
         soft = (1 - a) * target.to(p.dtype) + a * p
-        return logits, torch.where(target == IGNORE_INDEX, target.to(p.dtype), soft)
+        return torch.where(target == IGNORE_INDEX, target.to(p.dtype), soft)
+
+    def train_logits(self, image: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+        """``(student logits, target)`` of one training step: :meth:`advance`, the student's
+        logits, :meth:`soft_target` (what ``method: ema_distill`` does through the engine)."""
+        self.advance(image.shape[0])
+        logits = self.student(image)
+        return logits, self.soft_target(image, target)
