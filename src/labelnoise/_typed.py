@@ -41,7 +41,7 @@ def build(cls: type, data: Any, path: str, *, extra: dict[str, Any] | None = Non
             allowed = sorted(n for n in fields if n not in (extra or {}))
             raise ValueError(f"unknown key {key!r}; expected one of {allowed}")
         t = hints[k]
-        if dataclasses.is_dataclass(t):
+        if isinstance(t, type) and dataclasses.is_dataclass(t):
             kwargs[k] = build(t, v, key)
         else:
             kwargs[k] = coerce(v, t, key)
@@ -49,7 +49,11 @@ def build(cls: type, data: Any, path: str, *, extra: dict[str, Any] | None = Non
         if name in kwargs:
             continue
         t = hints[name]
-        if dataclasses.is_dataclass(t) and f.default_factory is dataclasses.MISSING:
+        if (
+            isinstance(t, type)
+            and dataclasses.is_dataclass(t)
+            and f.default_factory is dataclasses.MISSING
+        ):
             kwargs[name] = build(t, {}, f"{path}.{name}" if path else name)
     return cls(**kwargs)
 
@@ -113,7 +117,7 @@ def coerce(value: Any, t: Any, key: str) -> Any:
         if value is not None:
             raise ValueError(f"{key} must be null; got {value!r}")
         return None
-    if dataclasses.is_dataclass(t):
+    if isinstance(t, type) and dataclasses.is_dataclass(t):
         return build(t, value, key)
     return plain(value)  # other classes (tensors, matrices): the builder checks them
 

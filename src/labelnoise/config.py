@@ -376,6 +376,7 @@ def _build_component(value: Any, section: str, default: str) -> ComponentConfig:
 
 def _component_builder(section: str, name: str) -> Callable[..., Any]:
     """The registered class/function behind ``loss`` / ``selector`` name ``name``."""
+    registry: Mapping[str, Callable[..., Any]]
     if section == "loss":
         from labelnoise.common.losses import LOSSES as registry
     else:
@@ -410,7 +411,7 @@ def to_dict(cfg: RunConfig) -> dict[str, Any]:
             out["task"] = {"name": v.name, **dataclasses.asdict(v.options)}
         elif isinstance(v, ComponentConfig):
             out[f.name] = {"name": v.name, **v.options}
-        elif dataclasses.is_dataclass(v):
+        elif dataclasses.is_dataclass(v) and not isinstance(v, type):
             out[f.name] = dataclasses.asdict(v)
         else:
             out[f.name] = copy.deepcopy(v)

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     from labelnoise._io import atomic_write
     from labelnoise.config import load_recipe, resolve
     from labelnoise.engine.collect import after_training
-    from labelnoise.engine.data import eval_loader
+    from labelnoise.engine.data import eval_loader, num_items
     from labelnoise.engine.outputs import evaluate_splits
     from labelnoise.engine.run import make_accelerator
     from labelnoise.engine.setup import build_task
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             process_index=accelerator.process_index,
         )
         for name, ds in (("val", task.splits.val), ("test", task.splits.test))
-        if ds is not None and len(ds) > 0
+        if ds is not None and num_items(ds) > 0
     }
     model = accelerator.prepare(model)
     after_training(

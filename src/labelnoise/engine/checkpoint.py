@@ -22,6 +22,12 @@ __all__ = ["Checkpointer"]
 _NAME = re.compile(r"^step-(\d{8})$")
 
 
+def _step_of(path: Path) -> int | None:
+    """The step of a complete checkpoint folder ``step-NNNNNNNN``, else None."""
+    m = _NAME.match(path.name)
+    return int(m.group(1)) if m else None
+
+
 class Checkpointer:
     """Saves and finds checkpoints under ``run_dir/checkpoints``; keeps the ``keep`` newest."""
 
@@ -33,8 +39,8 @@ class Checkpointer:
     def all(self) -> list[Path]:
         if not self.root.is_dir():
             return []
-        found = [p for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name)]
-        return sorted(found, key=lambda p: int(_NAME.match(p.name).group(1)))
+        found = [(_step_of(p), p) for p in self.root.iterdir() if p.is_dir()]
+        return [p for _, p in sorted((s, p) for s, p in found if s is not None)]
 
     def latest(self) -> Path | None:
         found = self.all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from typing import Any
 
 import torch
@@ -9,7 +10,16 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 
-__all__ = ["EpochSampler", "Reindexed", "eval_loader", "limit_splits", "make_loader"]
+__all__ = ["EpochSampler", "Reindexed", "eval_loader", "limit_splits", "make_loader", "num_items"]
+
+
+def num_items(dataset: Dataset) -> int:
+    """``len(dataset)``; the loops need map-style datasets with a length."""
+    if not isinstance(dataset, Sized):
+        raise TypeError(
+            f"datasets must be map-style with __len__; got {type(dataset).__name__} without it"
+        )
+    return len(dataset)
 
 
 class Reindexed(Dataset):
@@ -36,12 +46,14 @@ def limit_splits(splits: DatasetSplits, limit: int | None, eval_limit: int | Non
     """Keep the first ``limit`` training and ``eval_limit`` validation/test items."""
 
     def cut(ds: Dataset | None, n: int | None) -> Dataset | None:
-        if ds is None or n is None or n >= len(ds):
+        if ds is None or n is None or n >= num_items(ds):
             return ds
         return Reindexed(ds, list(range(n)))
 
+    train = cut(splits.train, limit)
+    assert train is not None  # splits.train is not None
     return DatasetSplits(
-        train=cut(splits.train, limit),
+        train=train,
         val=cut(splits.val, eval_limit),
         test=cut(splits.test, eval_limit),
         num_classes=splits.num_classes,
@@ -81,7 +93,7 @@ def make_loader(
 ) -> DataLoader:
     """A DataLoader over ``dataset`` with an :class:`EpochSampler` (Accelerate's
     ``loader.set_epoch(epoch)`` reaches it)."""
-    sampler = EpochSampler(len(dataset), seed=seed, shuffle=shuffle)
+    sampler = EpochSampler(num_items(dataset), seed=seed, shuffle=shuffle)
     loader = DataLoader(
         dataset,
         batch_size=batch_size,
@@ -104,7 +116,7 @@ def eval_loader(
     """A sequential loader over this process's share ``process_index::num_process`` of
     ``dataset``: no example is repeated across processes (unlike a padded distributed
     sampler), so gathered evaluation units need no de-duplication. Not for ``prepare``."""
-    share = Subset(dataset, range(process_index, len(dataset), num_process))
+    share = Subset(dataset, range(process_index, num_items(dataset), num_process))
     return DataLoader(
         share,
         batch_size=batch_size,

@@ -106,7 +106,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
             if hasattr(hook, "on_epoch_end"):
                 hook.on_epoch_end(state.epoch)
         method.on_epoch_end(state.epoch)
-        lr = nets[0].scheduler.get_last_lr()[0]
+        lr = float(nets[0].scheduler.get_last_lr()[0])
         end_of_epoch(run, nets[0].model, lr, reached_max)  # evaluate, select, history
         save_checkpoint(run, method)
     bar.close()

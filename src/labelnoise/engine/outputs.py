@@ -15,6 +15,7 @@ from labelnoise._io import atomic_write
 from labelnoise.common.transition import TransitionMatrix
 from labelnoise.config import RunConfig
 from labelnoise.engine.collect import evaluate_units
+from labelnoise.engine.data import num_items
 from labelnoise.engine.detect import Detection, issues_csv, train_labels
 from labelnoise.engine.state import LoopState
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
@@ -31,7 +32,7 @@ def selection_key(cfg: RunConfig, adapter: TaskAdapter, splits: DatasetSplits) -
     rule = cfg.train.select_by
     if rule == "last":
         return None
-    if splits.val is None or len(splits.val) == 0:
+    if splits.val is None or num_items(splits.val) == 0:
         raise ValueError(
             f"train.select_by {rule!r} needs a validation split; task {cfg.task.name!r} has "
             "none here (use train.select_by: last)"
@@ -138,7 +139,7 @@ def write_outputs(
         "test": {k[5:]: v for k, v in final.items() if k.startswith("test_")},
         "val": {k[4:]: v for k, v in final.items() if k.startswith("val_")},
         "train": {
-            "examples": len(splits.train),
+            "examples": num_items(splits.train),
             "steps": state.step,
             "epochs": state.epoch,
             "num_processes": num_processes,
@@ -150,9 +151,14 @@ def write_outputs(
     }
     with atomic_write(run_dir / "dynamics.npz", "wb") as f:
         empty = np.zeros(0, dtype=bool)
-        np.savez(f, **dynamics, is_corrupted=corrupted if corrupted is not None else empty)
+        # Any: numpy's stub would bind a key "allow_pickle" to its bool argument
+        arrays: dict[str, Any] = {
+            **dynamics,
+            "is_corrupted": corrupted if corrupted is not None else empty,
+        }
+        np.savez(f, **arrays)
     transitions: dict[str, Any] = {}
-    if clean is not None and splits.num_classes >= 2:
+    if clean is not None and noisy is not None and splits.num_classes >= 2:
         transitions["realised"] = (
             TransitionMatrix.from_counts(clean, noisy, num_classes=splits.num_classes)
             .numpy()

@@ -18,7 +18,7 @@ from labelnoise._io import atomic_write
 from labelnoise.config import RunConfig
 from labelnoise.engine.checkpoint import Checkpointer
 from labelnoise.engine.collect import after_training
-from labelnoise.engine.data import eval_loader, make_loader
+from labelnoise.engine.data import eval_loader, make_loader, num_items
 from labelnoise.engine.detect import detect_label_issues
 from labelnoise.engine.dynamics import Dynamics
 from labelnoise.engine.outputs import (
@@ -62,10 +62,10 @@ class Run:
     key: str | None
     lower: bool
     started: float
+    dynamics: Dynamics
+    ckpt: Checkpointer
     finished: dict[str, Any] | None = None
     state: LoopState = field(default_factory=LoopState)
-    dynamics: Dynamics | None = None
-    ckpt: Checkpointer | None = None
 
 
 def make_accelerator(cfg: RunConfig) -> Any:
@@ -120,7 +120,7 @@ def start(cfg: RunConfig, *, resume: bool, overwrite: bool) -> Run:
             process_index=accelerator.process_index,
         )
         for name, ds in (("val", splits.val), ("test", splits.test))
-        if ds is not None and len(ds) > 0
+        if ds is not None and num_items(ds) > 0
     }
     run = Run(
         cfg,
@@ -135,7 +135,7 @@ def start(cfg: RunConfig, *, resume: bool, overwrite: bool) -> Run:
         key,
         lower=adapter.primary_metric in adapter.lower_is_better,
         started=started,
-        dynamics=Dynamics(len(splits.train)),
+        dynamics=Dynamics(num_items(splits.train)),
         ckpt=Checkpointer(accelerator, run_dir, keep=cfg.train.keep_checkpoints),
     )
     if resume and (run_dir / "metrics.json").is_file():

@@ -15,7 +15,7 @@ import yaml
 
 from labelnoise._io import atomic_write
 from labelnoise.config import RunConfig, dump_yaml, to_dict
-from labelnoise.engine.data import limit_splits
+from labelnoise.engine.data import limit_splits, num_items
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 from labelnoise.tasks.registry import get_task
 
@@ -68,7 +68,7 @@ def build_task(cfg: RunConfig) -> Task:
     else:
         adapter = get_task(cfg.task.name)(cfg.task.options)
         splits = adapter.build_datasets(root, seed=cfg.seed)
-        if splits.train is None or len(splits.train) == 0:
+        if splits.train is None or num_items(splits.train) == 0:
             raise ValueError(
                 f"task {cfg.task.name!r} must provide a non-empty training split; got 0 items"
             )
@@ -155,6 +155,7 @@ def build_optimizer(
     """Optimizer and a per-optimizer-step LR schedule (warm-up, hold, then constant / cosine /
     linear decay to 0 at ``total_steps``)."""
     o = cfg.optim
+    opt: torch.optim.Optimizer
     if o.name == "sgd":
         opt = torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
     elif o.name == "adam":

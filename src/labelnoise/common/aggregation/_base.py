@@ -53,6 +53,13 @@ class Answers:
     def n_classes(self) -> int:
         return 0 if self.classes is None else len(self.classes)
 
+    @property
+    def categories(self) -> np.ndarray:
+        """``classes`` of categorical answers (numeric answers have none)."""
+        if self.classes is None:
+            raise ValueError("answers must be categorical here; got numeric ones (no classes)")
+        return self.classes
+
     def pair_matrix(self) -> sp.csr_matrix:
         """``(N, A*C)`` counts of (annotator, answered class) pairs per item."""
         c = self.n_classes
@@ -74,7 +81,7 @@ def _column(name: str, values: Any) -> pd.Series:
 
 def _factorize(name: str, s: pd.Series) -> tuple[np.ndarray, pd.Index]:
     if isinstance(s.dtype, pd.CategoricalDtype):
-        unused = s.cat.categories.difference(pd.Index(s.unique().dropna()))
+        unused = s.cat.categories.difference(pd.Index(s.dropna().unique()))
         if len(unused):
             raise ValueError(
                 f"every {name} must have at least one answer; got {len(unused)} {name}(s) "
@@ -167,13 +174,13 @@ class CategoricalAggregator:
             self._set_skills(answers, np.ones(answers.n_annotators))
         else:
             probas = self._fit(answers, **kwargs)
-        self.classes_ = answers.classes
+        self.classes_ = answers.categories
         self.annotators_ = answers.annotators
         self.probas_ = pd.DataFrame(
-            probas, index=answers.items, columns=pd.Index(answers.classes, name="label")
+            probas, index=answers.items, columns=pd.Index(answers.categories, name="label")
         )
         self.labels_ = pd.Series(
-            answers.classes[probas.argmax(1)], index=answers.items, name="agg_label"
+            answers.categories[probas.argmax(1)], index=answers.items, name="agg_label"
         )
         return self
 

@@ -28,10 +28,10 @@ def gold_codes(answers: Answers, gold: Mapping | pd.Series | None) -> tuple[np.n
             f"gold items must appear in the answers; got {int((pos < 0).sum())} unknown, "
             f"e.g. {g.index[pos < 0][0]!r}"
         )
-    cls = pd.Index(answers.classes).get_indexer(g.to_numpy())
+    cls = pd.Index(answers.categories).get_indexer(pd.Index(g.to_numpy()))
     if (cls < 0).any():
         raise ValueError(
-            f"gold labels must be classes seen in the answers {list(answers.classes)}; "
+            f"gold labels must be classes seen in the answers {list(answers.categories)}; "
             f"got {g.to_numpy()[cls < 0][0]!r}"
         )
     return pos.astype(np.int64), cls.astype(np.int64)
@@ -92,9 +92,11 @@ class DawidSkene(CategoricalAggregator):
         label: Any = None,
         *,
         gold: Mapping | pd.Series | None = None,
+        **kwargs: Any,
     ) -> Self:
-        """Fit by EM; ``gold`` optionally maps some item ids to known classes."""
-        return super().fit(item, annotator, label, gold=gold)
+        """Fit by EM; ``gold`` optionally maps some item ids to known classes (other keyword
+        arguments are refused by ``_fit``)."""
+        return super().fit(item, annotator, label, gold=gold, **kwargs)
 
     def _errors(self, pairs_t: sp.csr_matrix, probas: np.ndarray, a: int, c: int) -> np.ndarray:
         """M-step: ``errors[a, observed, true]`` normalised over ``observed``."""
@@ -138,7 +140,7 @@ class DawidSkene(CategoricalAggregator):
                 break
             loss = new_loss
         self.n_iter_ = len(self.loss_history_)
-        self.priors_ = pd.Series(priors, index=pd.Index(answers.classes, name="label"))
+        self.priors_ = pd.Series(priors, index=pd.Index(answers.categories, name="label"))
         self._set_confusions(errors)
         self._set_skills(answers, self._skills(priors, errors))
         return probas

@@ -111,7 +111,7 @@ class MACE(CategoricalAggregator):
     def _fit(self, answers: Answers) -> np.ndarray:
         a, c = answers.n_annotators, answers.n_classes
         rng = numpy_rng(self.seed)
-        best = (-np.inf, None, None)
+        best: tuple[float, np.ndarray, np.ndarray] | None = None
         for restart in range(self.n_restarts):
             if restart == 0:
                 spam, theta = np.full((a, 2), 0.5), np.full((a, c), 1.0 / c)
@@ -123,8 +123,9 @@ class MACE(CategoricalAggregator):
                 _, _, knowing = self._e_step(answers, spam, theta)
                 spam, theta = self._m_step(answers, knowing)
             loglik = self._e_step(answers, spam, theta)[0]
-            if loglik > best[0]:
+            if best is None or loglik > best[0]:
                 best = (loglik, spam, theta)
+        assert best is not None  # n_restarts >= 1
         self.log_likelihood_, spam, theta = best
         _, probas, _ = self._e_step(answers, spam, theta)
         spam = spam / spam.sum(1, keepdims=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def _read_table(path: Path, what: str) -> tuple[list[str], list[tuple[int, list[
     return header, rows
 
 
-def _layout(path: Path, header: list[str], layouts: dict[str, tuple[str, ...]]) -> str:
+def _layout(path: Path, header: list[str], layouts: Mapping[str, tuple[str, ...]]) -> str:
     for name, cols in layouts.items():
         if all(c in header for c in cols):
             return name
@@ -215,7 +216,10 @@ def load_crowd(data_dir: str | os.PathLike, name: str) -> tuple[pd.DataFrame, pd
         raise ValueError(f"name must be one of {CROWD_SETS}; got {name!r}")
     root = Path(data_dir) / "crowd" / name
     if name == "rte":
-        read = read_answers(root / "rte.standardized.tsv")
+        path = root / "rte.standardized.tsv"
+        read = read_answers(path)
+        if read.truth is None:
+            raise ValueError(f"{path} must carry Snow's gold column; got none")
         return read.answers, read.truth
     read = read_answers(root / "answer.csv")
     return read.answers, read_truth(root / "truth.csv", items=pd.Index(read.answers["task"]))

@@ -174,6 +174,7 @@ class StreamingConfidentLearning:
                 f"{self._q.shape[0]} units"
             )
         thr = self._thr
+        assert thr is not None  # set with the unit scores above
         cut = thr - _EPS
         pmax = x.max(axis=1)
         amax = first_argmax(x, pmax)
@@ -284,13 +285,15 @@ class StreamingConfidentLearning:
             is_issue[s : s + b.shape[0]] = sel & ((b & SIGN) == 0)
             if keep_unit_quality:
                 b &= ~SIGN
+        unit_quality: np.ndarray | None = q
         if not keep_unit_quality:
             del bits, b
             q.resize((u + 3) // 4, refcheck=False)
-            is_issue, q = q.view(np.bool_)[:u], None
+            is_issue, unit_quality = q.view(np.bool_)[:u], None
         ids, eq = self._ex_ids[: self._n_ex].copy(), self._ex_q[: self._n_ex].copy()
+        assert self._thr is not None  # set by the first score call
         return StreamingResult(
-            is_issue, q, ids, eq, k, self._thr, self._cj.copy(), self._counts.copy()
+            is_issue, unit_quality, ids, eq, k, self._thr, self._cj.copy(), self._counts.copy()
         )
 
 

@@ -48,6 +48,7 @@ class Target:
         """``sum_c t_c x_c`` over dim 1: ``x (N, C, *)`` -> ``(N, *)``."""
         if self.hard is not None:
             return x.gather(1, self.hard.unsqueeze(1)).squeeze(1)
+        assert self.soft is not None  # exactly one of hard / soft is set
         return (self.soft * x).sum(1)
 
     def pick_map(self, x: Tensor, fn: Callable[[Tensor], Tensor]) -> Tensor:
@@ -61,6 +62,7 @@ class Target:
         """The target as a distribution ``(N, C, *)`` (one-hot for hard targets)."""
         if self.soft is not None:
             return self.soft.to(like.dtype)
+        assert self.hard is not None  # exactly one of hard / soft is set
         return torch.zeros_like(like).scatter_(1, self.hard.unsqueeze(1), 1.0)
 
 
@@ -149,6 +151,7 @@ def unit_weight(t: Target, weight: Tensor | None, like: Tensor) -> Tensor | None
     w = weight.to(dtype=like.dtype, device=like.device)
     if t.hard is not None:
         return w[t.hard]
+    assert t.soft is not None  # exactly one of hard / soft is set
     return (t.soft.to(like.dtype) * w.view(1, -1, *([1] * (t.soft.dim() - 2)))).sum(1)
 
 

@@ -69,6 +69,9 @@ class ELRLoss(nn.Module):
     (``reduction`` default ``"none"``). The memory is the buffer ``memory`` (in ``state_dict``).
     """
 
+    memory: Tensor  # (num_ids, C) buffer
+    class_weight: Tensor | None  # (C,) buffer
+
     def __init__(
         self,
         num_ids: int,

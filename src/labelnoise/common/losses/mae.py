@@ -14,7 +14,7 @@ def mae_terms(lp: Tensor, t: Target) -> Tensor:
     """Per-unit ``||p - t||_1 / 2`` (``1 - p_y`` for a hard target) from ``lp (N, C, *)``."""
     if t.hard is not None:
         return 1.0 - t.pick(lp).exp()
-    return 0.5 * (lp.exp() - t.soft.to(lp.dtype)).abs().sum(1)
+    return 0.5 * (lp.exp() - t.probs(lp)).abs().sum(1)
 
 
 def mae(

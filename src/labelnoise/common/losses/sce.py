@@ -26,7 +26,7 @@ def reverse_ce(lp: Tensor, t: Target, min_prob: float) -> Tensor:
     ``lp (N, C, *)`` -> ``(N, *)``."""
     if t.hard is not None:
         return -math.log(min_prob) * (1.0 - t.pick(lp).exp())
-    return -(lp.exp() * t.soft.to(lp.dtype).clamp(min_prob, 1.0).log()).sum(1)
+    return -(lp.exp() * t.probs(lp).clamp(min_prob, 1.0).log()).sum(1)
 
 
 def rce(

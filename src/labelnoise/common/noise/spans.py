@@ -275,7 +275,18 @@ def calibrate_span_noise(
     for _ in range(max_iter):
         scale = (lo + hi) / 2
         rates = {k: min(1.0, scale * float(mix.get(k, 0.0))) for k in SPAN_EVENTS}
-        nt = span_noise(tags, example_id, names, seed=seed, **rates)
+        nt = span_noise(
+            tags,
+            example_id,
+            names,
+            seed=seed,
+            missing=rates["missing"],
+            type_swap=rates["type_swap"],
+            expand=rates["expand"],
+            shrink=rates["shrink"],
+            move=rates["move"],
+            spurious=rates["spurious"],
+        )
         noisy = [names[i] for i in nt.noisy.tolist()]
         share = entity_noise_share(
             [noisy[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)], clean_sents

@@ -46,12 +46,16 @@ def per_example(values: Tensor, example_id: Tensor) -> tuple[Tensor, Tensor, Ten
     return ids, sums / counts, inverse
 
 
-def require_hard_logits(selector: str, logits: Tensor | None, target: Tensor | None) -> None:
-    """Raise unless ``logits (U, C)`` and a hard ``target (U,)`` were passed to ``selector``."""
+def require_hard_logits(
+    selector: str, logits: Tensor | None, target: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """``(logits, target)``; raise unless ``logits (U, C)`` and a hard ``target (U,)`` were
+    passed to ``selector``."""
     if logits is None or target is None or target.dim() != 1:
         raise ValueError(
             f"{selector} needs logits (U, C) and hard target (U,); got None or a soft target"
         )
+    return logits, target
 
 
 def check_int(name: str, value: Any, low: int) -> int:

@@ -54,7 +54,7 @@ class AdaptiveKSelector(Selector):
 
     def _select(self, unit_loss: Tensor, example_id: Tensor, **_: Any) -> Tensor:
         if self.level == "example":
-            _, values, inverse = per_example(unit_loss, example_id)
+            _ids, values, inverse = per_example(unit_loss, example_id)
         else:
             values, inverse = unit_loss, None
         everything = gather_all(values, self.gather)

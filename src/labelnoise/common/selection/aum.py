@@ -79,7 +79,7 @@ class AUMSelector(Selector):
         target: Tensor | None,
         **_: Any,
     ) -> Tensor:
-        require_hard_logits("aum", logits, target)
+        logits, target = require_hard_logits("aum", logits, target)
         self.memory.add(margins(logits, target), example_id, self.gather)
         return self.keep.to(unit_loss.device)[example_id]
 

@@ -51,7 +51,7 @@ class ORGateTopKSelector(Selector):
         target: Tensor | None,
         **_: Any,
     ) -> Tensor:
-        require_hard_logits("or_gate_topk", logits, target)
+        logits, target = require_hard_logits("or_gate_topk", logits, target)
         k = min(self.k, logits.shape[1])
         top = logits.detach().topk(k, dim=1).indices
         hit = (top == target.long().unsqueeze(1)).any(1).float()

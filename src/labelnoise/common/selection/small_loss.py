@@ -42,6 +42,8 @@ def small_loss_mask(
     examples with ``level="example"`` using mean loss per example); ties at the threshold keep.
     """
     if level == "example":
+        if example_id is None:
+            raise ValueError("example_id must be given with level='example'; got None")
         _, means, inverse = per_example(values, example_id)
         return small_loss_mask(means, rate, gather)[inverse]
     everything = gather_all(values, gather)
