@@ -27,45 +27,52 @@ clean and CE on noisy both decided by argmax (the standard baseline); the last c
 on noisy with the prior-matched rule as its baseline instead, i.e. what the method adds on top
 of the rule.
 
+Every number comes from the engine (:func:`labelnoise.engine.train`): each run is a recipe of
+``recipes/segmentation/`` plus overrides (``seed``, ``task.noise.preset``, ``task.decision:
+prior_match``, the loss or ``task.ignore_boundary`` for methods without a recipe of their
+own, and the protocol flags below); the JSON rows and the table name them. With
+``task.decision: prior_match`` the adapter reports both decisions of the same trained model
+(``test.miou`` prior-matched, ``test.miou_argmax``), so each (method, level, seed) trains once.
+
     python benchmarks/segmentation_noise.py --data-dir /path/to/data --json out.json
     python benchmarks/segmentation_noise.py --data-dir DIR --levels hard --methods all --tag methods
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from _common import data_dir_or_exit, markdown_table, parser, report, row
 
-from labelnoise.common.decision import apply_offsets, class_frequencies, fit_prior_offsets
 from labelnoise.common.detection.transition_estimation import estimate_transition_anchor
-from labelnoise.common.noise.masks import semantic_mask_noise
-from labelnoise.tasks.segmentation.boundary import ignore_near_boundary
-from labelnoise.tasks.segmentation.data import read_isbi2012, resize_batch
-from labelnoise.tasks.segmentation.loop import AdeleConfig, fit_segmentation, predict
-from labelnoise.tasks.segmentation.metrics import (
-    boundary_f1,
-    confusion_matrix,
-    segmentation_metrics,
-)
-from labelnoise.tasks.segmentation.models import TinyUNet
+from labelnoise.config import load_recipe, resolve
+from labelnoise.engine import train
+from labelnoise.engine.setup import build_task
+from labelnoise.tasks.segmentation.data import stack_items
+from labelnoise.tasks.segmentation.metrics import confusion_matrix, segmentation_metrics
+from labelnoise.tasks.segmentation.models import predict
 
-METHODS = {
-    "ce": {},
-    "bootstrap_hard": {"loss": "bootstrap_hard", "loss_options": {"beta": 0.8}},
-    "gce": {"loss": "gce", "loss_options": {"q": 0.7}},
-    "sce": {"loss": "sce", "loss_options": {"alpha": 0.1, "beta": 1.0}},
-    "elr": {"loss": "elr", "loss_options": {"lam": 3.0, "beta": 0.7}},
-    "small_loss": {
-        "selector": "small_loss",
-        "selector_options": {"forget_rate": 0.2, "num_gradual": 5},
-    },
-    "forward": {"loss": "forward"},  # transition estimated from the CE model
-    "relax": {},  # CE with pixels within 1 px of the noisy boundary ignored
-    "adele": {"adele": AdeleConfig()},
+RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "segmentation"
+
+# method -> (recipe in recipes/segmentation/, overrides on top of it). Paper defaults: see above.
+METHODS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ce": ("isbi2012_hard_ce.yaml", {}),
+    "bootstrap_hard": ("isbi2012_hard_bootstrap_hard.yaml", {}),
+    "gce": ("isbi2012_hard_ce.yaml", {"loss": {"name": "gce", "q": 0.7}}),
+    "sce": ("isbi2012_hard_ce.yaml", {"loss": {"name": "sce", "alpha": 0.1, "beta": 1.0}}),
+    "elr": ("isbi2012_hard_elr_prior.yaml", {}),
+    "small_loss": ("isbi2012_hard_small_loss.yaml", {}),
+    "forward": ("isbi2012_hard_ce.yaml", {"loss": {"name": "forward"}}),  # + T of the CE run
+    "relax": ("isbi2012_hard_ce.yaml", {"task": {"ignore_boundary": 1}}),  # 1 px band ignored
+    "adele": ("isbi2012_hard_adele.yaml", {}),
 }
+KEYS = ("miou_argmax", "miou", "boundary_f1_argmax", "boundary_f1")  # table column order
 
 
 def main() -> None:
@@ -81,76 +88,78 @@ def main() -> None:
         help=f"'all' or of {sorted(METHODS)}",
     )
     p.add_argument("--tag", default="", help="results file suffix: segmentation_noise_<tag>.md")
+    p.add_argument("--runs-dir", type=Path, default=None, help="keep the run directories here")
     args = p.parse_args()
-    root = data_dir_or_exit(args) / "isbi2012"
+    data_dir = data_dir_or_exit(args)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(1)
     t0 = time.time()
-    x256, y256 = read_isbi2012(root, image_size=256)
-    size = args.image_size
-    x, y = resize_batch(x256, size, mask=False), resize_batch(y256, size, mask=True)
-    tr, te = slice(0, 24), slice(24, 30)
     seeds = [int(s) for s in args.seeds.split(",")]
     methods = (
         [m for m in METHODS if m != "ce"] if args.methods == "all" else args.methods.split(",")
     )
+    for m in methods:
+        if m not in METHODS:
+            raise SystemExit(f"--methods must be 'all' or of {sorted(METHODS)}; got {m!r}")
+    tmp = tempfile.TemporaryDirectory() if args.runs_dir is None else None
+    runs = Path(tmp.name) if tmp is not None else args.runs_dir
+    protocol = {
+        "task": {"image_size": args.image_size, "decision": "prior_match"},
+        "data": {"batch_size": args.batch_size},
+        "train": {"epochs": args.epochs, "num_threads": 1, "progress": False},
+    }
 
-    def miou(pred, target):
-        return segmentation_metrics(confusion_matrix(pred, target, 2))["miou"]
-
-    def scores(pred, target):
-        bf1 = np.mean([boundary_f1(a.numpy(), b.numpy()) for a, b in zip(pred, target)])
-        return miou(pred, target), float(bf1)
-
-    def run(labels, method, seed, transition=None):
-        torch.manual_seed(seed)
-        model = TinyUNet(num_classes=2, width=8, depth=3)
-        options = dict(METHODS[method])
-        prior = class_frequencies(labels, 2)  # of the (noisy) training masks, before relax
-        if method == "forward":
-            options["loss_options"] = {"transition": transition}
-        if method == "relax":
-            labels = ignore_near_boundary(labels, k=1)
-        res = fit_segmentation(
-            model,
-            x[tr],
-            labels,
-            num_classes=2,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seed=seed,
-            **options,
-        )
-        test_logits = predict(model, x[te], output="logits")
-        match = fit_prior_offsets(predict(model, x[tr], output="logits"), prior)
-        out = {"model": model, "res": res, "offset": float(match.offsets[1])}
-        for rule, pred in (
-            ("argmax", test_logits.argmax(1)),
-            ("prior", apply_offsets(test_logits, match.offsets)),
-        ):
-            out[f"miou_{rule}"], out[f"bf1_{rule}"] = scores(pred, y[te])
-            out[f"membrane_{rule}"] = float((pred == 0).float().mean())
+    def run(level: str, method: str, seed: int, extra: dict | None = None) -> dict[str, Any]:
+        """Train one recipe + overrides through the engine; its test metrics and facts."""
+        recipe, overrides = METHODS[method]
+        named = _merge(overrides, {"seed": seed, "task": {"noise": {"preset": level}}}, extra or {})
+        local = {"data": {"data_dir": str(data_dir)}, "output_dir": str(runs / level / method)}
+        local["output_dir"] += f"/seed{seed}"
+        cfg = resolve(load_recipe(RECIPES / recipe), _merge(protocol, named, local))
+        metrics = train(cfg, overwrite=True)
+        task = build_task(cfg)  # the engine's cached task: its adapter holds the offsets
+        out = {k: metrics["test"][k] for k in KEYS}
+        out |= {
+            "recipe": f"recipes/segmentation/{recipe}",
+            "overrides": named,
+            "cfg": cfg,
+            "noise_rate": metrics["data"]["train_pixel_noise_rate"],
+            "label_miou": metrics["data"]["train_label_miou"],
+            "offset": float(task.adapter.offsets[1] - task.adapter.offsets[0]),
+            "wall_s": metrics["train"]["wall_time_s"],
+        }
+        if method == "adele":
+            labels = torch.load(cfg.run_dir / "adele_labels.pt", weights_only=True)
+            clean = torch.stack([task.splits.train[i]["clean_target"] for i in range(len(labels))])
+            out["corrected_label_miou"] = miou(labels, clean)
         return out
 
-    results = {}  # results[(level, method)] = list over seeds
-    results[("clean", "ce")] = [run(y[tr], "ce", s) for s in seeds]
-    stats = {}
+    def transition(ce: dict[str, Any]) -> list[list[float]]:
+        """Anchor-point T (Patrini et al. 2017) from the CE run's selected model's posteriors
+        on the training pixels (a re-evaluation of its best_model.pt, no training)."""
+        cfg = ce["cfg"]
+        task = build_task(cfg)
+        model = task.adapter.build_model(task.splits)
+        state = torch.load(cfg.run_dir / "best_model.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+        images, _ = stack_items(task.splits.train)
+        probs = predict(model, images).permute(0, 2, 3, 1).reshape(-1, task.splits.num_classes)
+        return estimate_transition_anchor(probs.numpy()).matrix.tolist()
+
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    results[("clean", "ce")] = [run("none", "ce", s) for s in seeds]
     for level in args.levels.split(","):
         for s in seeds:
-            noisy = semantic_mask_noise(y256[tr], num_classes=2, preset=level, seed=s).noisy
-            labels = resize_batch(noisy, size, mask=True)
-            stats.setdefault(level, []).append(
-                ((labels != y[tr]).float().mean().item(), miou(labels, y[tr]))
-            )
-            base = run(labels, "ce", s)
+            base = run(level, "ce", s)
             results.setdefault((level, "ce"), []).append(base)
-            t = None
-            if "forward" in methods:
-                probs = predict(base["model"], x[tr]).permute(0, 2, 3, 1).reshape(-1, 2)
-                t = torch.as_tensor(estimate_transition_anchor(probs.numpy()).matrix).float()
             for m in methods:
-                out = run(labels, m, s, transition=t)
-                results.setdefault((level, m), []).append(out)
+                extra = None
+                if m == "forward":
+                    extra = {"loss": {"transition": transition(base)}}
+                results.setdefault((level, m), []).append(run(level, m, s, extra))
         print(f"{level} done after {time.time() - t0:.0f} s", flush=True)
+    if tmp is not None:
+        tmp.cleanup()
 
     def mean(level, method, key):
         return float(np.mean([r[key] for r in results[(level, method)]]))
@@ -158,82 +167,66 @@ def main() -> None:
     def gap(value, base, top):
         return (value - base) / (top - base) if top > base else float("nan")
 
+    def source(rs):
+        r = rs[0]
+        over = {k: v for k, v in r["overrides"].items() if k != "seed"}
+        if "transition" in over.get("loss", {}):
+            over["loss"] = dict(over["loss"], transition="<anchor T of the CE run>")
+        return f"{Path(r['recipe']).name} {_flat(over)}"
+
+    def json_row(level, m, value, **extra):
+        rs = results[(level, m)]
+        return row(
+            level,
+            m,
+            "miou",
+            value,
+            recipe=rs[0]["recipe"],
+            overrides=[_jsonable(r["overrides"]) for r in rs],
+            per_seed=[r["miou_argmax"] for r in rs],
+            miou_prior_matched=mean(level, m, "miou"),
+            per_seed_prior_matched=[r["miou"] for r in rs],
+            boundary_f1=mean(level, m, "boundary_f1_argmax"),
+            boundary_f1_prior_matched=mean(level, m, "boundary_f1"),
+            membrane_logit_offset=mean(level, m, "offset"),
+            run_wall_s=[r["wall_s"] for r in rs],
+            **extra,
+        )
+
     clean = mean("clean", "ce", "miou_argmax")
     rs = results[("clean", "ce")]
-    table = [
-        [
-            "clean",
-            "-",
-            "CE on clean",
-            _ms(rs, "miou_argmax"),
-            _ms(rs, "miou_prior"),
-            _ms(rs, "bf1_argmax"),
-            _ms(rs, "bf1_prior"),
-            "-",
-            "-",
-            "-",
-        ]
-    ]
-    rows = [
-        row(
-            "clean",
-            "ce_clean",
-            "miou",
-            clean,
-            per_seed=[r["miou_argmax"] for r in rs],
-            miou_prior_matched=mean("clean", "ce", "miou_prior"),
-            per_seed_prior_matched=[r["miou_prior"] for r in rs],
-        )
-    ]
+    table = [["clean", "-", "CE on clean", *(_ms(rs, k) for k in KEYS), "-", "-", "-", source(rs)]]
+    rows = [json_row("clean", "ce", clean)]
+    rows[0]["method"] = "ce_clean"
     for level in args.levels.split(","):
-        rate, label_miou = np.mean(stats[level], axis=0)
+        rate = mean(level, "ce", "noise_rate")
         base = mean(level, "ce", "miou_argmax")
-        base_prior = mean(level, "ce", "miou_prior")
+        base_prior = mean(level, "ce", "miou")
         for m in ["ce", *methods]:
             rs = results[(level, m)]
-            am, pm = mean(level, m, "miou_argmax"), mean(level, m, "miou_prior")
+            am, pm = mean(level, m, "miou_argmax"), mean(level, m, "miou")
             gaps = (gap(am, base, clean), gap(pm, base, clean), gap(pm, base_prior, clean))
             name = "CE on noisy" if m == "ce" else m
-            table.append(
-                [
-                    level,
-                    rate,
-                    name,
-                    _ms(rs, "miou_argmax"),
-                    _ms(rs, "miou_prior"),
-                    _ms(rs, "bf1_argmax"),
-                    _ms(rs, "bf1_prior"),
-                    *gaps,
-                ]
-            )
+            table.append([level, rate, name, *(_ms(rs, k) for k in KEYS), *gaps, source(rs)])
             rows.append(
-                row(
+                json_row(
                     level,
-                    "ce_noisy" if m == "ce" else m,
-                    "miou",
+                    m,
                     am,
-                    per_seed=[r["miou_argmax"] for r in rs],
-                    miou_prior_matched=pm,
-                    per_seed_prior_matched=[r["miou_prior"] for r in rs],
-                    boundary_f1=mean(level, m, "bf1_argmax"),
-                    boundary_f1_prior_matched=mean(level, m, "bf1_prior"),
-                    test_membrane_fraction=mean(level, m, "membrane_argmax"),
-                    test_membrane_fraction_prior_matched=mean(level, m, "membrane_prior"),
-                    membrane_logit_offset=mean(level, m, "offset"),
                     gap_recovered=gaps[0],
                     gap_recovered_prior_matched=gaps[1],
                     gap_recovered_prior_matched_vs_ce_prior_matched=gaps[2],
                     pixel_noise_rate=rate,
-                    label_miou=label_miou,
+                    label_miou=mean(level, m, "label_miou"),
                     corrected_label_miou=(
-                        float(np.mean([miou(r["res"].labels, y[tr]) for r in rs]))
-                        if m == "adele"
-                        else None
+                        mean(level, m, "corrected_label_miou") if m == "adele" else None
                     ),
                 )
             )
+            rows[-1]["method"] = "ce_noisy" if m == "ce" else m
     wall = time.time() - t0
-    rows.append(row("all", "all", "wall_s", wall))
+    load = os.getloadavg()
+    rows.append(row("all", "all", "wall_s", wall, load_average=list(load)))
     header = [
         "noise",
         "pixel noise rate",
@@ -245,22 +238,56 @@ def main() -> None:
         "gap rec. argmax",
         "gap rec. prior-matched",
         "gap rec. prior-matched vs CE prior-matched",
+        "recipe + overrides",
     ]
-    clean_membrane = float((y[te] == 0).float().mean())
     preamble = (
-        f"ISBI-2012, 24 train / 6 test, noise at 256 px, trained at {size}x{size}, TinyUNet, "
-        f"{args.epochs} epochs, batch {args.batch_size}, seeds {args.seeds} (noise and init), "
-        f"1 thread; wall {wall:.0f} s. mIoU against the clean test masks, mean ± sd over seeds. "
-        "prior-matched: per-class logit offsets fitted so that the model's predicted class "
-        "fractions on the training images equal the class frequencies of its (noisy) training "
-        "masks, applied on test (no clean or test labels used). gap rec. = (method - CE noisy "
-        "argmax) / (CE clean argmax - CE noisy argmax) on the means over seeds; the last "
-        "column's baseline is CE noisy prior-matched instead. Test membrane fraction (clean): "
-        f"{clean_membrane:.3f}; the --json rows add per-seed values, predicted membrane "
-        "fractions and the fitted offsets."
+        f"ISBI-2012, 24 train / 6 test, noise at 256 px, trained at {args.image_size}x"
+        f"{args.image_size}, TinyUNet, {args.epochs} epochs, batch {args.batch_size}, seeds "
+        f"{args.seeds} (noise and init), 1 thread, every run through labelnoise.engine.train "
+        "from the recipe named in the last column (recipes/segmentation/) plus the overrides "
+        "shown and, on every run, seed, task.decision: prior_match (both decisions of one "
+        "trained model), task.image_size, train.epochs, data.batch_size; wall "
+        f"{wall:.0f} s (load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end). "
+        "mIoU against the clean test masks, mean ± sd over seeds. prior-matched: per-class "
+        "logit offsets fitted so that the model's predicted class fractions on the training "
+        "images equal the class frequencies of its (noisy) training masks, applied on test (no "
+        "clean or test labels used). gap rec. = (method - CE noisy argmax) / (CE clean argmax "
+        "- CE noisy argmax) on the means over seeds; the last gap column's baseline is CE noisy "
+        "prior-matched instead. The --json rows add per-seed values, the overrides of each run "
+        "and the fitted offsets."
     )
     name = "segmentation_noise" + (f"_{args.tag}" if args.tag else "")
     report(name, markdown_table(header, table), rows, args.json, preamble)
+
+
+def miou(pred: torch.Tensor, target: torch.Tensor) -> float:
+    return segmentation_metrics(confusion_matrix(pred, target, 2))["miou"]
+
+
+def _merge(*parts: dict[str, Any]) -> dict[str, Any]:
+    """Nested dict merge, later parts win."""
+    out: dict[str, Any] = {}
+    for part in parts:
+        for k, v in part.items():
+            out[k] = (
+                _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+            )
+    return out
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> str:
+    """``{"task": {"noise": {"preset": "hard"}}}`` -> ``task.noise.preset=hard``."""
+    parts = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            parts.append(_flat(v, f"{prefix}{k}."))
+        else:
+            parts.append(f"{prefix}{k}={v}")
+    return " ".join(p for p in parts if p)
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: _jsonable(v) if isinstance(v, dict) else v for k, v in d.items()}
 
 
 def _ms(rs: list[dict], key: str) -> str:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 from sklearn.metrics import f1_score, jaccard_score
 
 from labelnoise.common.units import IGNORE_INDEX
+from labelnoise.config import resolve
+from labelnoise.engine import train
+from labelnoise.engine.setup import build_task
 from labelnoise.tasks.registry import get_task
 from labelnoise.tasks.segmentation.adele import (
     correct_labels,
@@ -16,7 +21,7 @@ from labelnoise.tasks.segmentation.adele import (
     multiscale_consistency,
     multiscale_probs,
 )
-from labelnoise.tasks.segmentation.loop import AdeleConfig, fit_segmentation
+from labelnoise.tasks.segmentation.data import stack_items
 from labelnoise.tasks.segmentation.metrics import (
     boundary_f1,
     confusion_matrix,
@@ -24,7 +29,7 @@ from labelnoise.tasks.segmentation.metrics import (
     iou_scores,
     segmentation_metrics,
 )
-from labelnoise.tasks.segmentation.models import TinyUNet, build_smp_model
+from labelnoise.tasks.segmentation.models import TinyUNet, build_smp_model, predict
 
 
 def test_iou_dice_match_sklearn():
@@ -84,24 +89,51 @@ def test_multiscale_consistency_zero_for_equal_views_and_grads():
     )
 
 
-def test_adele_loop_corrects_flipped_region():
-    torch.manual_seed(0)
-    x = torch.randn(4, 1, 16, 16)
-    y = (x[:, 0] > 0).long()
-    noisy = y.clone()
-    noisy[:, :4, :4] = 0
-    res = fit_segmentation(
-        torch.nn.Conv2d(1, 2, 1),
-        x,
-        noisy,
-        num_classes=2,
-        epochs=20,
-        lr=0.5,
-        adele=AdeleConfig(scales=(1.0,), tau=0.7, min_epochs=3),
-        batch_size=4,
-    )
-    assert res.iou_curve.shape == (20, 2) and all(o is not None and o >= 3 for o in res.onset)
-    assert (res.labels == y).float().mean() > (noisy == y).float().mean()
+def test_adele_through_the_engine_fits_the_decision_on_the_original_masks(isbi_like, tmp_path):
+    """``method: adele`` with ``decision: prior_match``: the masks it trains on are corrected,
+    but the offsets are fitted on the ORIGINAL noisy masks' class frequencies (recomputed here
+    from best_model.pt: the predicted membrane fraction on the training images equals it)."""
+    data_dir, _ = isbi_like
+    recipe = {
+        "method": {"name": "adele", "r": 0.2, "tau": 0.6, "scales": [1.0], "min_epochs": 3},
+        "task": {
+            "name": "segmentation",
+            "dataset": "syn",
+            "image_size": 32,
+            "val_count": 2,
+            "width": 4,
+            "encoder_depth": 2,
+            "decision": "prior_match",
+            "noise": {"preset": "hard"},
+        },
+        "data": {"batch_size": 4, "eval_batch_size": 4, "data_dir": str(data_dir)},
+        "optim": {"name": "adam", "lr": 0.02},
+        "train": {"epochs": 6, "progress": False, "num_threads": 1, "select_by": "last"},
+        "detection": {"method": "none"},
+        "output_dir": str(tmp_path / "r"),
+    }
+    cfg = resolve(recipe)
+    metrics = train(cfg)
+    assert {"miou", "miou_argmax", "boundary_f1", "boundary_f1_argmax"} <= set(metrics["test"])
+    task = build_task(cfg)
+    images, noisy = stack_items(task.splits.train)
+    corrected = torch.load(tmp_path / "r" / "adele_labels.pt", weights_only=True)
+    info = json.loads((tmp_path / "r" / "adele.json").read_text())
+    assert len(info["iou_curve"]) == 6 and all(len(v) == 2 for v in info["iou_curve"])
+    model = task.adapter.build_model(task.splits)
+    model.load_state_dict(torch.load(tmp_path / "r" / "best_model.pt", weights_only=True))
+    margin = predict(model, images, output="logits").diff(dim=1)[:, 0].flatten().double()
+    x_te, y_te = stack_items(task.splits.test)
+    margin_te = predict(model, x_te, output="logits").diff(dim=1)[:, 0].double()
+
+    def miou_with_prior(masks):  # two classes: the rule is a quantile threshold on the margin
+        threshold = torch.quantile(margin, float((masks == 0).double().mean()))
+        pred = (margin_te > threshold).long()
+        return jaccard_score(y_te.flatten(), pred.flatten(), average="macro")
+
+    assert metrics["test"]["miou"] == pytest.approx(miou_with_prior(noisy), abs=2e-3)
+    assert (corrected != noisy).any()  # ADELE relabelled some pixels ...
+    assert (corrected == 0).sum() != (noisy == 0).sum()  # ... so their prior differs
 
 
 def test_smp_builder_and_adapter_units():

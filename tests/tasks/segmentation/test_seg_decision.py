@@ -25,13 +25,37 @@ def test_prior_match_fits_offsets_on_train_units_and_moves_the_decision():
     adapter.after_training(lambda: train)
     keep = train.target != IGNORE_INDEX
     pred = adapter.eval_units(Units(train.pred[keep], train.target[keep], train.example_id[keep]))
-    frac = float((pred.pred == 0).double().mean())
+    assert pred.pred.shape == (int(keep.sum()), 2)  # [prior-matched, argmax]
+    assert torch.equal(pred.pred[:, 1], train.pred[keep].argmax(1))
+    frac = float((pred.pred[:, 0] == 0).double().mean())
     assert frac == pytest.approx(float((train.target[keep] == 0).double().mean()), abs=1e-3)
     assert float((train.pred.argmax(1) == 0).double().mean()) < 0.15  # argmax: far too few
     test = _units(3000, 1)  # same offsets on other units: still near the prior
-    assert float((adapter.eval_units(test).pred == 0).double().mean()) == pytest.approx(
+    assert float((adapter.eval_units(test).pred[:, 0] == 0).double().mean()) == pytest.approx(
         0.3, abs=0.03
     )
+
+
+def test_prior_match_metrics_report_both_decisions():
+    """With offsets fitted, metrics() reads [decision, argmax] columns: ``miou`` of the
+    decision, ``miou_argmax`` of the argmax, each equal to the metrics of that decision alone."""
+    cls = get_task("segmentation")
+    adapter = cls(cls.Config(decision="prior_match"))
+    adapter.after_training(lambda: _units(5000, 0))
+    u = _units(3000, 1)
+    keep = u.target != IGNORE_INDEX
+    both = adapter.metrics(adapter.eval_units(u))
+    plain = cls(cls.Config())
+    decided = adapter.eval_units(u).pred[:, 0]
+    alone = plain.metrics(Units(decided, u.target, u.example_id))
+    assert {k: both[k] for k in alone} == pytest.approx(alone)
+    argmax = plain.metrics(Units(u.pred.argmax(1), u.target, u.example_id))
+    assert {f"{k}_argmax": v for k, v in argmax.items()} == pytest.approx(
+        {k: v for k, v in both.items() if k.endswith("_argmax")}
+    )
+    assert both["miou"] != both["miou_argmax"] and bool(keep.any())
+    adapter.build_model(DatasetSplits(None, None, None, num_classes=2))  # a new run's model
+    assert adapter.offsets is None  # stale offsets of an earlier run are dropped
 
 
 def test_argmax_decision_never_runs_the_training_pass():

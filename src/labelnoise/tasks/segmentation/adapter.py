@@ -3,15 +3,23 @@
 Every loss and selector of the core applies per pixel; per-image scores reduce with
 ``labelnoise.common.units.reduce_units``. In training mode each batch is flipped horizontally
 and vertically with probability 1/2 each (``flip``; torch's RNG, which the engine seeds and
-checkpoints), as in :func:`labelnoise.tasks.segmentation.loop.fit_segmentation`. Evaluation keeps only argmax predictions
-(:meth:`SegmentationAdapter.eval_units`), so metrics (mIoU, Dice) scale to many pixels.
+checkpoints). Evaluation keeps only class decisions (:meth:`SegmentationAdapter.eval_units`),
+so metrics (mIoU, Dice, pixel accuracy, boundary F1) scale to many pixels.
 
 ``decision: prior_match`` replaces the argmax of the final evaluation by the prior-matched
 rule (:func:`labelnoise.common.decision.fit_prior_offsets`): after training, per-class logit
 offsets are fitted on the selected model's predictions for the training split so that it
 predicts each class for the fraction of pixels the class has in the (noisy) training masks;
-the final val/test metrics (and ``labelnoise evaluate``) use ``argmax(logits + offsets)``.
-No clean or test labels are used. Per-epoch evaluations during training stay argmax.
+the final val/test metrics (and ``labelnoise evaluate``) use ``argmax(logits + offsets)``
+and also report the argmax decision of the same model under ``<metric>_argmax`` (one run
+gives both). No clean or test labels are used. Per-epoch evaluations during training stay
+argmax.
+
+``ignore_boundary: k`` (default 0) sets the training masks' pixels within ``k`` pixels
+(Chebyshev) of a class boundary to the ignore index
+(:func:`labelnoise.tasks.segmentation.boundary.ignore_near_boundary`, a boundary-tolerant
+"relaxed" target): they carry no loss. The prior of ``prior_match`` is then taken from the
+noisy masks before the band is removed.
 """
 
 from __future__ import annotations
@@ -28,13 +36,18 @@ from labelnoise.common.decision import apply_offsets, class_frequencies, fit_pri
 from labelnoise.common.noise.masks import semantic_mask_noise
 from labelnoise.common.units import IGNORE_INDEX, Units, flatten_units
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
+from labelnoise.tasks.segmentation.boundary import ignore_near_boundary
 from labelnoise.tasks.segmentation.data import (
     ISBI_CLASSES,
     MaskDataset,
     read_isbi2012,
     resize_batch,
 )
-from labelnoise.tasks.segmentation.metrics import confusion_matrix, segmentation_metrics
+from labelnoise.tasks.segmentation.metrics import (
+    boundary_f1,
+    confusion_matrix,
+    segmentation_metrics,
+)
 
 __all__ = ["NOISE_SIZE", "SegmentationAdapter", "SegmentationConfig"]
 
@@ -61,7 +74,12 @@ class SegmentationConfig:
     encoder_weights: str | None = None
     flip: bool = True
     decision: Literal["argmax", "prior_match"] = "argmax"
+    ignore_boundary: int = 0
     noise: MaskNoiseOptions = field(default_factory=MaskNoiseOptions)
+
+    def __post_init__(self) -> None:
+        if self.ignore_boundary < 0:
+            raise ValueError(f"task.ignore_boundary must be >= 0; got {self.ignore_boundary!r}")
 
 
 class SegmentationAdapter(TaskAdapter):
@@ -75,6 +93,7 @@ class SegmentationAdapter(TaskAdapter):
     def __init__(self, config: SegmentationConfig) -> None:
         super().__init__(config)
         self.offsets: torch.Tensor | None = None  # (C,) set by after_training (prior_match)
+        self.prior: torch.Tensor | None = None  # (C,) noisy training masks before ignore band
 
     def build_datasets(self, data_dir: Path | None, *, seed: int) -> DatasetSplits:
         c = self.config
@@ -87,8 +106,14 @@ class SegmentationAdapter(TaskAdapter):
         noisy = resize_batch(noisy, c.image_size, mask=True)
         x, y = resize_batch(x, c.image_size, mask=False), resize_batch(y, c.image_size, mask=True)
         n_tr = len(y) - c.val_count
+        train_masks = noisy[:n_tr]
+        self.prior = None
+        if c.ignore_boundary > 0:
+            self.prior = class_frequencies(train_masks, 2)
+            train_masks = ignore_near_boundary(train_masks, k=c.ignore_boundary)
+        train_cm = confusion_matrix(noisy[:n_tr], y[:n_tr], 2)
         return DatasetSplits(
-            train=MaskDataset(x[:n_tr], noisy[:n_tr], y[:n_tr]),
+            train=MaskDataset(x[:n_tr], train_masks, y[:n_tr]),
             val=MaskDataset(x[n_tr:], noisy[n_tr:], y[n_tr:]),
             test=MaskDataset(x[n_tr:], y[n_tr:], y[n_tr:]),
             num_classes=2,
@@ -96,11 +121,16 @@ class SegmentationAdapter(TaskAdapter):
             info={
                 "noise_preset": c.noise.preset,
                 "pixel_noise_rate": float((noisy != y).float().mean()),
+                "train_pixel_noise_rate": float((noisy[:n_tr] != y[:n_tr]).float().mean()),
+                "train_label_miou": segmentation_metrics(train_cm)["miou"],
             },
         )
 
     def build_model(self, splits: DatasetSplits) -> nn.Module:
+        """A fresh network; it also drops the decision offsets of an earlier run of this
+        adapter (the engine reuses a task built for the same data and seed)."""
         c = self.config
+        self.offsets = None
         if c.arch == "tiny":
             from labelnoise.tasks.segmentation.models import TinyUNet
 
@@ -117,7 +147,7 @@ class SegmentationAdapter(TaskAdapter):
 
     def num_unit_ids(self, num_examples: int) -> int:
         """One id per training pixel (``example_id * H * W + pixel``): ELR's memory is per
-        pixel, as in :func:`labelnoise.tasks.segmentation.loop.fit_segmentation`."""
+        pixel."""
         return num_examples * self.config.image_size**2
 
     def units(self, model: nn.Module, batch: dict, *, target_key: str = "target") -> Units:
@@ -133,26 +163,67 @@ class SegmentationAdapter(TaskAdapter):
         return replace(u, unit_id=pixel.reshape(-1)[target.reshape(-1) != IGNORE_INDEX])
 
     def after_training(self, train_units: Callable[[], Units]) -> None:
-        """``decision: prior_match``: fit the logit offsets on the training split's units."""
+        """``decision: prior_match``: fit the logit offsets on the training split's units so
+        the predicted class fractions equal the noisy training masks' class frequencies."""
         if self.config.decision != "prior_match":
             return
         u = train_units()
         keep = u.target != IGNORE_INDEX
-        prior = class_frequencies(u.target[keep], u.pred.shape[1])
+        prior = self.prior
+        if prior is None:
+            prior = class_frequencies(u.target[keep], u.pred.shape[1])
         self.offsets = fit_prior_offsets(u.pred[keep], prior).offsets
 
     def eval_units(self, units: Units) -> Units:
+        """Class decisions: ``pred (U,)`` argmax; once ``prior_match`` offsets are fitted,
+        ``pred (U, 2)`` = [prior-matched decision, argmax] (both are reported)."""
+        argmax = units.pred.argmax(1)
         if self.offsets is None:
-            pred = units.pred.argmax(1)
-        else:
-            pred = apply_offsets(units.pred.float(), self.offsets.to(units.pred.device))
-        return Units(pred, units.target, units.example_id)
+            return Units(argmax, units.target, units.example_id)
+        decided = apply_offsets(units.pred.float(), self.offsets.to(units.pred.device))
+        return Units(torch.stack([decided, argmax], 1), units.target, units.example_id)
 
     def metrics(self, units: Units) -> dict[str, float]:
-        pred = units.pred if units.pred.dim() == 1 else units.pred.argmax(1)
-        num_classes = 2 if units.pred.dim() == 1 else units.pred.shape[1]
+        """``miou``, ``dice``, ``pixel_accuracy`` and the mean per-image ``boundary_f1``
+        (:func:`~labelnoise.tasks.segmentation.metrics.boundary_f1`, tolerance 2 px; over the
+        images whose ``image_size**2`` pixels are all present) of the decisions; with
+        ``prior_match`` offsets also the same metrics of the argmax as ``<name>_argmax``.
+        ``units.pred``: decisions from :meth:`eval_units` or ``(U, C)`` logits."""
+        pred = units.pred
+        if pred.dim() == 2 and self.offsets is not None and pred.shape[1] == 2:
+            decisions = {"": pred[:, 0], "_argmax": pred[:, 1]}  # from eval_units
+        elif pred.dim() == 2:
+            decisions = {"": pred.argmax(1)}  # logits
+        else:
+            decisions = {"": pred}
+        num_classes = 2 if pred.dim() == 1 or self.offsets is not None else pred.shape[1]
         num_classes = max(num_classes, int(units.target.max()) + 1 if len(units) else 1)
-        return segmentation_metrics(confusion_matrix(pred.long(), units.target, num_classes))
+        out: dict[str, float] = {}
+        for suffix, p in decisions.items():
+            p = p.long()
+            m = segmentation_metrics(confusion_matrix(p, units.target, num_classes))
+            bf1 = self._boundary_f1(p, units)
+            if bf1 is not None:
+                m["boundary_f1"] = bf1
+            out |= {f"{k}{suffix}": v for k, v in m.items()}
+        return out
+
+    def _boundary_f1(self, pred: torch.Tensor, units: Units) -> float | None:
+        """Mean boundary F1 over the images with all ``S * S`` pixels (row-major per image,
+        as :func:`flatten_units` lays them out); None when there is none."""
+        side = self.config.image_size
+        order = torch.sort(units.example_id, stable=True).indices
+        ids, p, t = units.example_id[order], pred[order], units.target[order]
+        _, counts = torch.unique_consecutive(ids, return_counts=True)
+        scores, start = [], 0
+        for n in counts.tolist():
+            if n == side * side:
+                sl = slice(start, start + n)
+                scores.append(
+                    boundary_f1(p[sl].view(side, side).numpy(), t[sl].view(side, side).numpy())
+                )
+            start += n
+        return float(sum(scores) / len(scores)) if scores else None
 
     @property
     def primary_metric(self) -> str:

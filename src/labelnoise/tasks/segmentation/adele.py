@@ -13,9 +13,9 @@ Liu, Liu, Fernandez-Granda et al., CVPR 2022. Three pieces, each a function here
    rescaled inputs, mapped back to the input size, are pulled towards their mean
    (``mean_s KL(p_bar || p_s)``, ``p_bar`` detached).
 
-:func:`adele_epoch_end` chains 1 and 2 at the end of an epoch; both training loops call it
-(:func:`labelnoise.tasks.segmentation.loop.fit_segmentation` and ``method: adele`` recipes,
-:mod:`labelnoise.train_adele`), with the options of :class:`AdeleConfig`.
+:func:`adele_epoch_end` chains 1 and 2 at the end of an epoch; ``method: adele``
+(:mod:`labelnoise.methods.adele`) calls it in the engine's loop, with the options of
+:class:`AdeleConfig`.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def stack_items(dataset: Dataset) -> tuple[Tensor, Tensor]:
 
 class RelabeledMasks(Dataset):
     """The items of ``dataset`` with ``"target"`` read from ``self.target (N, H, W)`` instead:
-    a loop that corrects the training masks (ADELE, :mod:`labelnoise.train_adele`) assigns
+    a method that corrects the training masks (ADELE, :mod:`labelnoise.methods.adele`) assigns
     ``self.target`` and its loader serves the new masks from then on, while ``dataset`` keeps
     the original (noisy) ones. ``self.target`` starts as a copy of ``dataset``'s masks
     (``masks``: those masks already stacked by :func:`stack_items`, to skip a second pass)."""
