@@ -1,5 +1,9 @@
 """Audio tagging with noisy labels on FSDD: BCE against robust methods at 40 % tag noise.
 
+Every number comes from the engine (:func:`labelnoise.engine.train`) on a variant of
+``recipes/audio/fsdd_tags.yaml`` plus overrides (seed, noise, the data and cache folders,
+evaluation only after the last epoch); each row names its recipe, variant and overrides.
+
 The Free Spoken Digit Dataset as a 10-tag task (each clip carries its digit as its one tag);
 speaker-disjoint split: theo and yweweler (1,000 clips) are the clean test set, the other
 four speakers (2,000 clips) train. 10 % of the training clips are curated (clean, flagged);
@@ -7,59 +11,83 @@ the others get 40 % tag noise from the core simulator
 (:func:`labelnoise.common.noise.multilabel_noise`): each true tag goes missing with
 probability 0.4 and spurious tags are added with probability 0.4/9 per absent tag (as many as
 40 % of the true tags). Same small CNN on cached log-mels, same schedule (AdamW, cosine,
-batch 32, lr 3e-3, 20 epochs), seed and augmentation stream for every method; lwlrap
-(DCASE 2019 Task 2) and mAP on the clean test tags after the last epoch, averaged over seeds
-(each seed: its own noise draw, curated draw, init and order). ``bce_clean`` /
-``softmax_clean`` train on the clean tags (the ceiling).
+batch 32, lr 3e-3, 20 epochs) for every method; lwlrap (DCASE 2019 Task 2) and mAP on the
+clean test tags after the last epoch, averaged over seeds (each seed: its own noise draw,
+curated draw, init and order). ``<variant>_clean`` trains on the clean tags
+(``--task.noise.kind=none``: the ceiling).
+
+Label-issue detection: ``--detection-folds K`` engine runs of the ``bce`` variant
+(``--task.holdout.folds=K --task.holdout.fold=f``, ``--detection-epochs`` epochs) each predict
+their held-out fold of the noisy training clips (their test split); the out-of-sample tag
+probabilities are scored by our multi-label confident learning and cleanlab's.
 
     python benchmarks/audio_fsdd.py --data-dir /work/shared/data --json /tmp/audio_fsdd.json
 """
 
 from __future__ import annotations
 
-import copy
 import os
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from _common import data_dir_or_exit, markdown_table, parser, report, row
-from torch.utils.data import Subset
 
-from labelnoise.common.losses import build_loss
-from labelnoise.common.selection import build_selector
-from labelnoise.tasks.audio import (
-    AudioAdapter,
-    AudioConfig,
-    PerTagSmallLossSelector,
-    TagNoiseConfig,
-    fit_tagger,
-    lwlrap,
-    mean_average_precision,
-    predict_tags,
-)
+from labelnoise.config import load_recipe, resolve
+from labelnoise.engine import train
+from labelnoise.engine.setup import build_task
+from labelnoise.tasks.audio import holdout_split, predict_tags
 
-#: method -> (units, loss name, loss options, selection or None, train on clean tags?);
-#: selection: per-tag small-loss options, or ``{core selector name: options}``.
+RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "audio" / "fsdd_tags.yaml"
+#: benchmark method -> (variant of fsdd_tags.yaml, train on the clean tags?)
 METHODS = {
-    "bce": ("tags", "bce", {}, None, False),
-    "softmax": ("clip", "ce", {}, None, False),
-    "softmax_gce": ("clip", "gce", {"q": 0.7}, None, False),
-    "softmax_elr": ("clip", "elr", {"lam": 3.0}, None, False),
-    "asl": ("tags", "asl", {"gamma_neg": 4.0, "gamma_pos": 0.0, "clip": 0.05}, None, False),
-    "gce_binary": ("tags", "gce_binary", {"q": 0.7}, None, False),
-    "per_tag_small_loss": (
-        "tags",
-        "bce",
-        {},
-        {"forget_rate": 0.4, "negative_forget_rate": 0.05},
-        False,
-    ),
-    "large_loss": ("tags", "bce", {}, {"large_loss": {"delta_rel": 0.002}}, False),
-    "bce_clean": ("tags", "bce", {}, None, True),
-    "softmax_clean": ("clip", "ce", {}, None, True),
+    "bce": ("bce", False),
+    "softmax": ("softmax", False),
+    "softmax_gce": ("softmax_gce", False),
+    "asl": ("asl", False),
+    "gce_binary": ("gce", False),
+    "per_tag_small_loss": ("per_tag_small_loss", False),
+    "large_loss": ("large_loss", False),
+    "or_gate": ("or_gate", False),
+    "bce_clean": ("bce", True),
+    "softmax_clean": ("softmax", True),
 }
+
+
+def overrides(args: Any, data_dir: Path, seed: int, out: Path, **task: Any) -> dict[str, Any]:
+    """The overrides of one run: seed, noise rate (or none), data and cache folders, output
+    directory, one evaluation after the last epoch; ``task`` adds task options."""
+    return {
+        "seed": seed,
+        "output_dir": str(out),
+        "task": {
+            "noise": {"rate": args.rate},
+            "cache_dir": str(args.cache_dir),
+            "val_fraction": 0.2 if args.validate else 0.0,
+            **task,
+        },
+        "data": {"data_dir": str(data_dir), "batch_size": args.batch_size},
+        "optim": {"lr": args.lr},
+        "train": {"epochs": args.epochs, "eval_every": args.epochs, "progress": False},
+    }
+
+
+def _label(over: dict[str, Any]) -> str:
+    """``--section.key=value`` text of the overrides that define a result (not the paths)."""
+    flat: list[str] = []
+
+    def walk(d: dict[str, Any], prefix: str) -> None:
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(v, f"{prefix}{k}.")
+            elif k not in ("output_dir", "cache_dir", "data_dir", "progress"):
+                flat.append(f"--{prefix}{k}={v}")
+
+    walk(over, "")
+    return " ".join(flat)
 
 
 def main() -> None:
@@ -83,82 +111,100 @@ def main() -> None:
         default=Path.home() / ".cache" / "labelnoise" / "audio",
         help="log-mel cache (computed once)",
     )
-    p.add_argument("--num-threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument(
         "--detection-folds",
         type=int,
         default=2,
-        help="K-fold BCE models for multi-label label-issue detection on the first seed (0: skip)",
+        help="K-fold BCE runs for multi-label label-issue detection on the first seed (0: skip)",
     )
     p.add_argument(
-        "--detection-epochs", type=int, default=8, help="epochs of each K-fold detection model"
+        "--detection-epochs", type=int, default=8, help="epochs of each K-fold detection run"
     )
     args = p.parse_args()
     data_dir = data_dir_or_exit(args)
-    if args.num_threads:
-        torch.set_num_threads(args.num_threads)
-    t0 = time.perf_counter()
+    t0, load0 = time.perf_counter(), os.getloadavg()[0]
     seeds = [int(v) for v in args.seeds.split(",")]
     methods = args.methods.split(",")
-    cfg = AudioConfig(
-        dataset="fsdd",
-        val_fraction=0.2 if args.validate else 0.0,
-        curated_fraction=0.1,
-        cache_dir=str(args.cache_dir),
-        noise=TagNoiseConfig(kind="tags", rate=args.rate),
-    )
-    adapter = AudioAdapter(cfg)
+    recipe = load_recipe(RECIPE)
     setting = f"fsdd_tags_{args.rate:g}"
     scores: dict[str, list[tuple[float, float, float]]] = {m: [] for m in methods}
-    rows, info = [], {}
-    for seed in seeds:
-        splits = adapter.build_datasets(data_dir, seed=seed)
-        info = splits.info
-        for name in methods:
-            lw, ap, secs = _run(adapter, splits, name, args, seed)
-            scores[name].append((lw, ap, secs))
-            rows += [
-                row(setting, name, "lwlrap", lw, seed=seed, seconds=secs),
-                row(setting, name, "mAP", ap, seed=seed, seconds=secs),
-            ]
+    rows, info, labels = [], {}, {}
+    split = "val" if args.validate else "test"
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            for name in methods:
+                variant, clean = METHODS[name]
+                task = {"noise": {"kind": "none"}} if clean else {}
+                over = overrides(args, data_dir, seed, Path(tmp) / f"{name}_{seed}", **task)
+                labels[name] = f"fsdd_tags.yaml#{variant} " + _label(
+                    {k: v for k, v in over.items() if k != "seed"}
+                )
+                m = train(resolve(recipe, over, variant=variant))
+                if not clean or not info:
+                    info = m["data"]
+                res = m[split]
+                lw, ap = (
+                    (res["lwlrap"], res["mAP"])
+                    if not args.validate
+                    else (
+                        res["noisy_lwlrap"],
+                        res["noisy_mAP"],
+                    )
+                )
+                secs = float(m["train"]["wall_time_s"])
+                scores[name].append((lw, ap, secs))
+                extra = {"seed": seed, "seconds": secs, "recipe": labels[name]}
+                rows += [
+                    row(setting, name, "lwlrap", lw, **extra),
+                    row(setting, name, "mAP", ap, **extra),
+                ]
+        det_text = ""
+        if args.detection_folds:
+            det_table, det_rows, det_label = _detection(recipe, args, data_dir, seeds[0], tmp)
+            rows += [row(setting, *r, recipe=det_label) for r in det_rows]
+            det_text = (
+                f"\n\nMulti-label label-issue detection on the noisy training clips (seed "
+                f"{seeds[0]}, {args.detection_folds} engine runs `{det_label}` "
+                f"(--task.holdout.fold=0..{args.detection_folds - 1}), each predicting its "
+                "held-out fold; a clip is corrupted when any of its tags differs from the clean "
+                "tags). Same predicted probabilities for both libraries.\n\n" + det_table
+            )
     base = np.mean([v[0] for v in scores["bce"]]) if "bce" in scores else None
     table = []
     for name in methods:
         lw = np.array([v[0] for v in scores[name]])
         ap = np.array([v[1] for v in scores[name]])
         delta = "" if base is None or name == "bce" else f"{100 * (lw.mean() - base):+.1f}"
-        units, loss_name, opts, sel, clean = METHODS[name]
         table.append(
             [
                 name,
-                f"{units} units, {loss_name} {opts or ''}".strip()
-                + _selection_label(sel)
-                + (" (clean tags)" if clean else ""),
+                f"`{labels[name]}`",
                 float(lw.mean()),
+                float(lw.std()),
                 " / ".join(f"{v:.3f}" for v in lw),
                 float(ap.mean()),
                 delta,
                 f"{sum(v[2] for v in scores[name]):.0f}",
             ]
         )
-    header = ["method", "loss", "lwlrap", "lwlrap per seed", "mAP", "Δ lwlrap (pts)", "train s"]
-    text = markdown_table(header, table)
-    if args.detection_folds:
-        splits = adapter.build_datasets(data_dir, seed=seeds[0])
-        det_table, det_rows = _detection(adapter, splits, args.detection_folds, args, seeds[0])
-        rows += [row(setting, *r) for r in det_rows]
-        text += (
-            f"\n\nMulti-label label-issue detection on the noisy training clips (seed {seeds[0]}, "
-            f"{args.detection_folds}-fold out-of-sample BCE models, {args.detection_epochs} "
-            "epochs; a clip is corrupted when any of its tags differs from the clean tags). "
-            "Same predicted probabilities for both libraries.\n\n" + det_table
-        )
+    header = [
+        "method",
+        "recipe#variant + overrides (and --seed)",
+        "lwlrap",
+        "lwlrap std",
+        "lwlrap per seed",
+        "mAP",
+        "Δ lwlrap (pts)",
+        "train s",
+    ]
+    text = markdown_table(header, table) + det_text
     preamble = (
         f"FSDD, 10 tags, speaker-disjoint (test: theo, yweweler; {info['test_clips']} clips), "
         f"train {info['train_clips']} clips (~10 % curated), tag noise rate {args.rate:g} "
-        f"(drop {info['drop_rate']:.3f}, add {info['add_rate']:.4f}; "
+        f"(drop {info.get('drop_rate', 0):.3f}, add {info.get('add_rate', 0):.4f}; "
         f"{100 * info['tag_noise_rate']:.1f} % of the training tag entries wrong), "
-        f"{args.epochs} epochs (batch {args.batch_size}, lr {args.lr:g}), seeds {args.seeds}. "
+        f"{args.epochs} epochs (batch {args.batch_size}, lr {args.lr:g}), seeds {args.seeds}; "
+        "every run through the engine (labelnoise.engine.train). "
         + (
             f"VALIDATION run: lwlrap / mAP on the NOISY tags of {info['val_clips']} held-out "
             "training clips (no test clip used)"
@@ -166,44 +212,48 @@ def main() -> None:
             else "Clean test lwlrap / mAP"
         )
         + " after the last "
-        f"epoch, mean over seeds. Total {time.perf_counter() - t0:.0f} s (all runs; "
-        f"1-minute load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)."
+        f"epoch, mean (and population std) over seeds. Total {time.perf_counter() - t0:.0f} s "
+        f"(all runs; 1-minute load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} "
+        f"at the end on {os.cpu_count()} cores)."
     )
     report("audio_fsdd" + args.tag, text, rows, args.json, preamble)
 
 
 def _detection(
-    adapter: AudioAdapter, splits, folds: int, args, seed: int
-) -> tuple[str, list[tuple]]:
-    """Out-of-sample tag probabilities by K-fold, then per-tag confident learning (ours vs
-    cleanlab's ``multilabel_classification``), scored against the known corruption mask."""
+    recipe: dict[str, Any], args: Any, data_dir: Path, seed: int, tmp: str
+) -> tuple[str, list[tuple], str]:
+    """Out-of-sample tag probabilities from K engine runs (each holds one fold out), then
+    per-tag confident learning (ours vs cleanlab's ``multilabel_classification``), scored
+    against the known corruption mask."""
     from cleanlab.multilabel_classification.filter import find_label_issues as cl_find
     from cleanlab.multilabel_classification.rank import get_label_quality_scores as cl_scores
 
     from labelnoise.common.detection import find_label_issues, get_multilabel_quality_scores
     from labelnoise.common.metrics import auprc, auroc, precision_recall_f1
 
-    train = splits.train
-    n = len(train)
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 17))
-    probs = torch.zeros(n, train.target.shape[1])
-    for f, held in enumerate(torch.chunk(perm, folds)):
-        rest = perm[~torch.isin(perm, held)]
-        torch.manual_seed(seed + 100 + f)
-        model = adapter.build_model(splits)
-        fit_tagger(
-            model,
-            Subset(train, rest.tolist()),
-            loss_fn=build_loss("bce"),
-            epochs=args.detection_epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            seed=seed + f,
-        )
-        logits, _ = predict_tags(model, Subset(train, held.tolist()))
+    k = args.detection_folds
+    base = overrides(args, data_dir, seed, Path(tmp) / "det")
+    base["train"]["epochs"] = base["train"]["eval_every"] = args.detection_epochs
+    clips = build_task(resolve(recipe, base, variant="bce")).splits.train  # all training clips
+    n = len(clips)
+    probs = torch.zeros(n, clips.target.shape[1])
+    label = ""
+    for f in range(k):
+        over = overrides(args, data_dir, seed, Path(tmp) / f"det_{f}", holdout={"folds": k})
+        over["train"]["epochs"] = over["train"]["eval_every"] = args.detection_epochs
+        label = "fsdd_tags.yaml#bce " + _label({key: v for key, v in over.items() if key != "seed"})
+        over["task"]["holdout"]["fold"] = f
+        cfg = resolve(recipe, over, variant="bce")
+        train(cfg)
+        task = build_task(cfg)
+        model = task.adapter.build_model(task.splits)
+        model.load_state_dict(torch.load(cfg.run_dir / "best_model.pt", weights_only=True))
+        logits, _ = predict_tags(model, task.splits.test)  # the held-out fold, in order
+        _, held = holdout_split(n, folds=k, fold=f, seed=seed + 17)
+        assert torch.equal(task.splits.test.target, clips.target[held])
         probs[held] = torch.sigmoid(logits)
-    labels = train.target.long().numpy()
-    corrupted = (train.target != train.clean).any(1).numpy()
+    labels = clips.target.long().numpy()
+    corrupted = (clips.target != clips.clean).any(1).numpy()
     p = probs.double().numpy()
     ours_mask = find_label_issues(labels, p, multi_label=True)
     ours_q = get_multilabel_quality_scores(labels, p)
@@ -224,61 +274,7 @@ def _detection(
     same = float((ours_mask == cl_mask).mean())
     header = ["library", "quality AUPRC", "quality AUROC", "issue precision", "issue recall"]
     note = f"\n\nCorrupted clips: {int(corrupted.sum())} of {n}; masks agree on {100 * same:.2f} %."
-    return markdown_table(header, table) + note, det_rows
-
-
-def _selection_label(sel: dict | None) -> str:
-    if not sel:
-        return ""
-    if "large_loss" in sel:
-        return f" + LL-R {sel['large_loss']}"
-    return f" + per-tag small-loss {sel}"
-
-
-def _loss(name: str, opts: dict, *, num_examples: int) -> torch.nn.Module:
-    if name == "elr":  # a memory per clip over the K tags
-        return build_loss(name, num_classes=10, num_examples=num_examples, **opts)
-    return build_loss(name, **opts)
-
-
-def _run(adapter: AudioAdapter, splits, name: str, args, seed: int) -> tuple[float, ...]:
-    units, loss_name, opts, sel_opts, clean = METHODS[name]
-    train = splits.train
-    if clean:
-        train = copy.copy(train)
-        train.target = train.clean
-    torch.manual_seed(seed)
-    model = adapter.build_model(splits)
-    selector = None
-    if sel_opts is not None and "large_loss" in sel_opts:
-        selector = build_selector("large_loss", num_examples=len(train), **sel_opts["large_loss"])
-    elif sel_opts is not None:
-        selector = PerTagSmallLossSelector(
-            num_examples=len(train),
-            num_tags=10,
-            num_gradual=3,
-            curated=train.curated,
-            **sel_opts,
-        )
-    t = time.perf_counter()
-    fit_tagger(
-        model,
-        train,
-        loss_fn=_loss(loss_name, opts, num_examples=len(train)),
-        units=units,
-        selector=selector,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=seed,
-    )
-    if args.validate:  # the held-out training clips and their noisy tags
-        logits, _ = predict_tags(model, splits.val)
-        truth = splits.val.target
-    else:
-        logits, truth = predict_tags(model, splits.test)
-    secs = time.perf_counter() - t
-    return lwlrap(logits, truth), mean_average_precision(logits, truth), secs
+    return markdown_table(header, table) + note, det_rows, label
 
 
 if __name__ == "__main__":
