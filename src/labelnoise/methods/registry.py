@@ -9,12 +9,15 @@ from typing import TYPE_CHECKING, Any
 from labelnoise._typed import build
 from labelnoise.methods.adele import Adele
 from labelnoise.methods.base import Method
+from labelnoise.methods.confrag import ConFrag
 from labelnoise.methods.coteaching import CoTeaching
 from labelnoise.methods.dividemix import DivideMix
 from labelnoise.methods.ema_distill import EmaDistill
+from labelnoise.methods.mixture_refit import MixtureRefit
 from labelnoise.methods.per_tag_small_loss import PerTagSmallLoss
 from labelnoise.methods.pnt_edge import PntEdge
 from labelnoise.methods.standard import Standard
+from labelnoise.methods.trimmed_refit import TrimmedRefit
 
 if TYPE_CHECKING:
     from labelnoise.config import RunConfig
@@ -30,6 +33,9 @@ METHODS: dict[str, type[Method]] = {
     "per_tag_small_loss": PerTagSmallLoss,
     "pnt_edge": PntEdge,
     "ema_distill": EmaDistill,
+    "mixture_refit": MixtureRefit,
+    "trimmed_refit": TrimmedRefit,
+    "confrag": ConFrag,
 }
 
 

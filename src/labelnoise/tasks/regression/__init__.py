@@ -1,22 +1,28 @@
-"""Regression with noisy targets: readers, MLP and scikit-learn models, robust training,
-ConFrag sample selection, mixture select-then-refit, detection and metrics (MAE / RMSE on
-clean targets, ERR)."""
+"""Regression with noisy targets: readers, the MLP and scikit-learn models, the task adapter,
+ConFrag's selection arithmetic, phase schedules of the multi-network regression methods, the
+scikit-learn-like :class:`NoisyRegressor` (a thin wrapper of the engine), detection helpers and
+metrics (MAE / RMSE on clean targets, ERR).
+
+The methods themselves (``mixture_refit``, ``trimmed_refit``, ``confrag``) are in
+:mod:`labelnoise.methods` and train in the one loop, :func:`labelnoise.engine.train`.
+"""
 
 from labelnoise.tasks.regression.adapter import (
     RegressionAdapter,
     RegressionConfig,
     RegressionNoiseConfig,
     corrupt_targets,
+    standardize_targets,
 )
 from labelnoise.tasks.regression.confrag import (
-    ConFragConfig,
-    ConFragSelection,
-    confrag_select,
+    agreement_score,
     contrastive_pairs,
-    fit_confrag,
+    expert_votes,
+    fragment_of,
+    jittered_window,
 )
+from labelnoise.tasks.regression.estimator import DEFAULT_RECIPE, NoisyRegressor
 from labelnoise.tasks.regression.metrics import error_residual_ratio, mae, rmse
-from labelnoise.tasks.regression.mixture_refit import MixtureRefit, fit_mixture_refit
 from labelnoise.tasks.regression.models import MLP, SklearnRegressor, cross_val_predictions
 from labelnoise.tasks.regression.readers import (
     RegressionData,
@@ -25,32 +31,29 @@ from labelnoise.tasks.regression.readers import (
     read_raters,
     read_table,
 )
-from labelnoise.tasks.regression.training import FittedMLP, TrainConfig, fit_mlp
 
 __all__ = [
+    "DEFAULT_RECIPE",
     "MLP",
-    "ConFragConfig",
-    "ConFragSelection",
-    "FittedMLP",
-    "MixtureRefit",
+    "NoisyRegressor",
     "RegressionAdapter",
     "RegressionConfig",
     "RegressionData",
     "RegressionNoiseConfig",
     "SklearnRegressor",
-    "TrainConfig",
     "aggregate_raters",
-    "confrag_select",
+    "agreement_score",
     "contrastive_pairs",
     "corrupt_targets",
     "cross_val_predictions",
     "error_residual_ratio",
-    "fit_confrag",
-    "fit_mixture_refit",
-    "fit_mlp",
+    "expert_votes",
+    "fragment_of",
+    "jittered_window",
     "load_sklearn",
     "mae",
     "read_raters",
     "read_table",
     "rmse",
+    "standardize_targets",
 ]
