@@ -16,6 +16,9 @@ TASKS: dict[str, str] = {
     "ner": "labelnoise.tasks.ner.adapter:NERAdapter",
     "regression": "labelnoise.tasks.regression.adapter:RegressionAdapter",
     "segmentation": "labelnoise.tasks.segmentation.adapter:SegmentationAdapter",
+    "instance_segmentation": (
+        "labelnoise.tasks.segmentation.instance_adapter:InstanceSegmentationAdapter"
+    ),
 }
 
 

@@ -2,9 +2,11 @@
 
 :func:`build_maskrcnn` gives torchvision's ResNet-50-FPN Mask R-CNN (``weights=None`` and
 ``weights_backbone=None`` offline / in tests) or, with ``backbone="tiny"``, the same detector on
-a four-layer CNN backbone for CPU tests. :func:`train_maskrcnn` and :func:`predict_instances`
-are a minimal loop; noisy annotations come from
-:func:`labelnoise.common.noise.instance_mask_noise`.
+a four-layer CNN backbone for CPU tests. Training runs in the engine: task
+``instance_segmentation`` (:mod:`labelnoise.tasks.segmentation.instance_adapter`) with
+``method: maskrcnn`` (:mod:`labelnoise.methods.maskrcnn`); noisy annotations come from
+:func:`labelnoise.common.noise.instance_mask_noise`. :func:`predict_instances` runs a trained
+model for :func:`labelnoise.tasks.segmentation.mask_ap.mask_average_precision`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["build_maskrcnn", "predict_instances", "to_target", "train_maskrcnn"]
+__all__ = ["build_maskrcnn", "predict_instances", "to_target"]
 
 
 class _TinyBackbone(nn.Sequential):
@@ -34,11 +36,17 @@ def build_maskrcnn(
     *,
     backbone: Literal["tiny", "resnet50_fpn"] = "tiny",
     image_size: int = 64,
+    width: int = 32,
+    detections_per_img: int | None = None,
 ) -> nn.Module:
-    """A Mask R-CNN for ``num_classes`` classes including background (class 0).
+    """A Mask R-CNN for ``num_classes`` classes including background (class 0), randomly
+    initialised (``weights=None, weights_backbone=None``: nothing is downloaded).
 
-    ``image_size`` sets torchvision's resize (``min_size = max_size = image_size``).
+    ``image_size`` sets torchvision's resize (``min_size = max_size = image_size``);
+    ``width``: channels of the tiny backbone; ``detections_per_img``: at most this many
+    detections per image (default: torchvision's 100, or 20 for ``tiny``).
     """
+    extra = {} if detections_per_img is None else {"box_detections_per_img": detections_per_img}
     from torchvision.models.detection import MaskRCNN, maskrcnn_resnet50_fpn
     from torchvision.models.detection.anchor_utils import AnchorGenerator
     from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
@@ -52,11 +60,12 @@ def build_maskrcnn(
             num_classes=num_classes,
             min_size=image_size,
             max_size=image_size,
+            **extra,
         )
     if backbone != "tiny":
         raise ValueError(f"backbone must be 'tiny' or 'resnet50_fpn'; got {backbone!r}")
     anchors = AnchorGenerator(sizes=((8, 16, 32),), aspect_ratios=((0.5, 1.0, 2.0),))
-    body = _TinyBackbone()
+    body = _TinyBackbone(width)
     w = body.out_channels
     return MaskRCNN(
         body,
@@ -71,7 +80,7 @@ def build_maskrcnn(
         rpn_pre_nms_top_n_test=100,
         rpn_post_nms_top_n_test=50,
         box_batch_size_per_image=64,
-        box_detections_per_img=20,
+        box_detections_per_img=20 if detections_per_img is None else detections_per_img,
         box_head=TwoMLPHead(w * 7 * 7, 128),
         box_predictor=FastRCNNPredictor(128, num_classes),
         mask_head=MaskRCNNHeads(w, [w, w], 1),
@@ -90,32 +99,6 @@ def to_target(masks: np.ndarray | Tensor, labels: np.ndarray | Tensor) -> dict[s
         ys, xs = torch.nonzero(mi, as_tuple=True)
         boxes[i] = torch.stack([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]).float()
     return {"boxes": boxes, "labels": y, "masks": m.to(torch.uint8)}
-
-
-def train_maskrcnn(
-    model: nn.Module,
-    images: Sequence[Tensor],
-    targets: Sequence[dict[str, Tensor]],
-    *,
-    steps: int = 100,
-    batch_size: int = 4,
-    lr: float = 1e-3,
-    seed: int = 0,
-) -> list[float]:
-    """Adam on the sum of Mask R-CNN's losses; returns the loss per step."""
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    history = []
-    for _ in range(steps):
-        idx = torch.randint(0, len(images), (batch_size,), generator=g).tolist()
-        losses = model([images[i] for i in idx], [targets[i] for i in idx])
-        total = sum(losses.values())
-        opt.zero_grad()
-        total.backward()
-        opt.step()
-        history.append(float(total.detach()))
-    return history
 
 
 @torch.no_grad()
