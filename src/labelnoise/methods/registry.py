@@ -13,6 +13,7 @@ from labelnoise.methods.confrag import ConFrag
 from labelnoise.methods.coteaching import CoTeaching
 from labelnoise.methods.dividemix import DivideMix
 from labelnoise.methods.ema_distill import EmaDistill
+from labelnoise.methods.maskrcnn import MaskRCNN
 from labelnoise.methods.mixture_refit import MixtureRefit
 from labelnoise.methods.per_tag_small_loss import PerTagSmallLoss
 from labelnoise.methods.pnt_edge import PntEdge
@@ -30,6 +31,7 @@ METHODS: dict[str, type[Method]] = {
     "coteaching": CoTeaching,
     "dividemix": DivideMix,
     "adele": Adele,
+    "maskrcnn": MaskRCNN,
     "per_tag_small_loss": PerTagSmallLoss,
     "pnt_edge": PntEdge,
     "ema_distill": EmaDistill,
