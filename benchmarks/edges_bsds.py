@@ -1,6 +1,8 @@
 """Edge detection on BSDS500 with real single-annotator noise and synthetic displacement noise.
 
-Every run goes through the engine (`labelnoise train` recipes under recipes/edges/): a
+Every run goes through the engine (variants of the recipes under recipes/edges/, run by
+``labelnoise.commands.train.run_recipe`` -> ``labelnoise.engine.train``; each row names its
+recipe, variant and overrides): a
 SmallHED network at 96 x 144 px on CPU, trained on the BSDS train split minus 20 validation
 images, the last epoch's model (one evaluation per run), scores on the 100 BSDS val images against
 all annotators (ODS / OIS / AP, bipartite correspondence, 25 thresholds).
@@ -9,11 +11,12 @@ Settings: ``real`` -- one seeded annotator per training image; ``disp2`` / ``dis
 consensus labels (>= half the annotators) moved along a smooth random field of <= 2 / 4 px;
 ``oracle`` -- a reference, not a noisy setting: CE trained on the labels of ALL annotators
 (pixels marked by >= 20% of them), i.e. what removing the annotator noise could reach.
-Methods: ``ce`` (class-balanced BCE, HED), ``tolerance`` (non-edge pixels within 1 px of a
-labelled edge ignored), ``pnt_edge`` (PNT-Edge shift learning + edge-density regulariser, after
-a 2-epoch warm-up), ``ema_distill`` (soft targets mixed with an EMA teacher's probabilities).
-Every method's options are the fixed defaults of ``EdgesConfig`` (literature defaults, none
-tuned on BSDS val).
+Methods (the recipes' variants): ``ce`` (class-balanced BCE, HED), ``tolerance`` (the task's
+tolerance option: non-edge pixels within 1 px of a labelled edge ignored), ``pnt_edge``
+(``method: pnt_edge``: PNT-Edge shift learning + edge-density regulariser, after a 2-epoch
+warm-up), ``ema_distill`` (``method: ema_distill``: soft targets mixed with an EMA teacher's
+probabilities). Every method's options are its defaults (literature defaults, none tuned on
+BSDS val).
 Also: bipartite vs distance-transform correspondence on a fixture (blurred consensus maps of
 the first 20 val images as predictions).
 
@@ -33,18 +36,23 @@ from _common import data_dir_or_exit, markdown_table, parser, report, row
 from scipy import ndimage
 
 from labelnoise.commands.train import run_recipe
-from labelnoise.config import load_recipe, parse_overrides
+from labelnoise.config import deep_merge, load_recipe
 from labelnoise.tasks.edges.bsds import read_split
 from labelnoise.tasks.edges.data import prepare
 from labelnoise.tasks.edges.metrics import evaluate_edges
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes" / "edges"
-METHODS = {
-    "ce": {"task": {"method": "ce"}},
-    "tolerance": {"task": {"method": "tolerance", "tolerance_radius": 1, "tolerance_pool": False}},
-    "pnt_edge": {"task": {"method": "pnt_edge", "pnt_max_shift": 4.0}},
-    "ema_distill": {"task": {"method": "ema_distill"}},
-}
+
+
+def _flags(d: dict, prefix: str = "") -> list[str]:
+    """``--section.key=value`` text of nested overrides."""
+    out = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out += _flags(v, f"{prefix}{k}.")
+        else:
+            out.append(f"--{prefix}{k}={v}")
+    return out
 
 
 def correspondence_gap(root: Path) -> dict[str, dict[str, float]]:
@@ -81,6 +89,7 @@ def main() -> int:
         "disp2": ("bsds_displacement.yaml", {"task": {"noise": {"max_shift": 2.0}}}),
         "disp4": ("bsds_displacement.yaml", {"task": {"noise": {"max_shift": 4.0}}}),
     }
+    labels: dict[tuple[str, str], str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for setting in args.settings.split(","):
             name, extra = settings[setting]
@@ -90,19 +99,31 @@ def main() -> int:
                 methods = ["ce"]
             for seed in seeds if real else seeds[:1]:
                 recipe = load_recipe(RECIPES / name)
-                recipe["variants"] = {
-                    m: {"task": {**extra.get("task", {}), **METHODS[m]["task"]}} for m in methods
+                unknown = sorted(set(methods) - set(recipe["variants"]))
+                if unknown:
+                    raise SystemExit(
+                        f"methods must be variants of {name} {sorted(recipe['variants'])}; "
+                        f"got {unknown}"
+                    )
+                recipe["variants"] = {m: recipe["variants"][m] for m in methods}
+                protocol = {
+                    "train": {
+                        "epochs": args.epochs,
+                        "select_by": "last",
+                        "eval_every": args.epochs,
+                    },
+                    **extra,
                 }
-                overrides = parse_overrides(
-                    [
-                        f"--train.epochs={args.epochs}",
-                        "--train.progress=false",
-                        "--train.select_by=last",
-                        f"--train.eval_every={args.epochs}",
-                        f"--seed={seed}",
-                        f"--data.data_dir={root}",
-                        f"--output_dir={tmp}/{setting}_{seed}",
-                    ]
+                for m in methods:
+                    labels[(setting, m)] = f"{name}#{m} " + " ".join(_flags(protocol))
+                overrides = deep_merge(
+                    protocol,
+                    {
+                        "seed": seed,
+                        "train": {"progress": False},
+                        "data": {"data_dir": str(root)},
+                        "output_dir": f"{tmp}/{setting}_{seed}",
+                    },
                 )
                 for method, metrics in run_recipe(recipe, overrides, report=False):
                     results[(setting, method, seed)] = metrics
@@ -116,7 +137,17 @@ def main() -> int:
             [setting, method, seed, t["ods"], t["ois"], t["ap"], m["train"]["wall_time_s"]]
         )
         for k in ("ods", "ois", "ap"):
-            rows.append(row(setting, method, k, t[k], seed=seed, epochs=args.epochs))
+            rows.append(
+                row(
+                    setting,
+                    method,
+                    k,
+                    t[k],
+                    seed=seed,
+                    epochs=args.epochs,
+                    recipe=labels[(setting, method)],
+                )
+            )
     for setting in dict.fromkeys(s for s, _, _ in results):
         runs = {k: v for k, v in results.items() if k[0] == setting}
         mean = {
@@ -139,7 +170,9 @@ def main() -> int:
         f"{gap['bipartite']['ods']:.4f}, distance-transform ODS {gap['distance']['ods']:.4f}."
     )
     header = ["setting", "method", "seed", "ODS", "OIS", "AP", "train s"]
-    report("edges_bsds" + args.tag, markdown_table(header, table), rows, args.json, preamble=pre)
+    runs = "\n".join(f"- {s} / {m}: `{lab} --seed=<seed>`" for (s, m), lab in labels.items())
+    text = markdown_table(header, table) + "\n\nRuns (recipe#variant + overrides):\n\n" + runs
+    report("edges_bsds" + args.tag, text, rows, args.json, preamble=pre)
     return 0
 
 

@@ -109,20 +109,20 @@ def _batch(h=16, w=24):
     }, annot
 
 
-@pytest.mark.parametrize("method", ["ce", "tolerance", "pnt_edge", "ema_distill"])
-def test_adapter_units_train_and_eval(method):
+@pytest.mark.parametrize("tolerance", [0, 1])
+def test_adapter_units_train_and_eval(tolerance):
     torch.manual_seed(0)
-    ad = EdgeAdapter(EdgesConfig(height=16, width=24, width_mult=4, method=method))
+    ad = EdgeAdapter(EdgesConfig(height=16, width=24, width_mult=4, tolerance_radius=tolerance))
     model = ad.build_model(None)
     batch, annot = _batch()
     model.train()
     u = ad.units(model, batch)
     assert u.pred.shape[1] == 2 and u.weight is not None and len(u) == len(u.weight)
+    ignored = (tolerance_targets(batch["target"], batch["target"], radius=tolerance)[1] < 0).sum()
+    assert len(u) == 2 * 16 * 24 - int(ignored) and (ignored > 0) == (tolerance > 0)
     loss = (u.weight * torch.nn.functional.cross_entropy(u.pred, u.target, reduction="none")).sum()
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
-    if method == "pnt_edge":
-        assert model.shift.net[-1].weight.grad.abs().sum() > 0
     model.eval()
     with torch.no_grad():
         ev = ad.eval_units(ad.units(model, batch, target_key="clean_target"))
@@ -131,6 +131,24 @@ def test_adapter_units_train_and_eval(method):
     got = ad.metrics(ev)
     ref = evaluate_edges(list(probs), list(annot), thresholds=25)
     assert got["ods"] == pytest.approx(ref["ods"]) and got["ap"] == pytest.approx(ref["ap"])
+
+
+def test_train_units_with_a_soft_target_keep_the_hard_target_weights():
+    ad = EdgeAdapter(EdgesConfig(height=16, width=24, tolerance_radius=1))
+    t = _target()
+    logits = torch.randn(t.shape)
+    soft = torch.rand(t.shape)
+    u = ad.train_units(logits, t, torch.tensor([0, 1]), soft=soft)
+    _, relaxed = tolerance_targets(logits, t, radius=1)
+    keep = (relaxed != IGNORE_INDEX).reshape(-1)
+    torch.testing.assert_close(u.target[:, 1], soft.reshape(-1)[keep])
+    torch.testing.assert_close(u.weight, class_balanced_weights(relaxed).reshape(-1)[keep])
+    torch.testing.assert_close(u.pred[:, 1], logits.reshape(-1)[keep])
+
+
+def test_negative_tolerance_is_refused():
+    with pytest.raises(ValueError, match=r"task\.tolerance_radius must be >= 0 \(0: off\); got -1"):
+        EdgesConfig(tolerance_radius=-1)
 
 
 def test_pnt_edge_warmup_trains_the_backbone_alone_then_through_the_warp():
