@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from labelnoise.tasks.base import DatasetSplits
+from labelnoise.tasks.base import DatasetSplits, TensorDataset
 from labelnoise.tasks.classification import (
     ClassificationAdapter,
     ClassificationConfig,
@@ -104,3 +104,138 @@ def test_image_folder_and_cnn(tmp_path):
     model = adapter.build_model(splits)
     u = adapter.units(model.eval(), adapter.collate([splits.train[0], splits.train[1]]))
     assert u.pred.shape == (2, 2)
+
+
+# --- the cifar10n dataset ------------------------------------------------------------------
+
+
+def test_cifar10n_dataset_splits_units_and_workers(tmp_path):
+    from labelnoise.common.datasets.cifar10n import CIFAR10_CLASSES
+    from tests.common.datasets.test_cifar10n import fake_cifar10n_root
+
+    root, clean_std, worst_std, random1_std = fake_cifar10n_root(tmp_path)
+    adapter = _adapter(dataset="cifar10n", label_set="worst", val_fraction=0.2, model="small_cnn")
+    splits = adapter.build_datasets(root, seed=0)
+    assert (len(splits.train), len(splits.val), len(splits.test)) == (24, 6, 10)
+    assert splits.class_names == list(CIFAR10_CLASSES) and splits.num_classes == 10
+    # every item's labels are the ones of its image (brightness = 8 x standard index)
+    for ds in (splits.train, splits.val):
+        for i in range(len(ds)):
+            item = ds[i]
+            std = round(float(item["x"][0, 16, 16]) * 0.2470 / 8 * 255 + 0.4914 * 255 / 8)
+            assert int(item["target"]) == worst_std[std]
+            assert int(item["clean_target"]) == clean_std[std]
+            assert item["example_id"] == i and "worker_id" not in item
+    noisy, clean = splits.train.target, splits.train.clean
+    assert splits.info["noise_rate_realised"] == pytest.approx(
+        float((noisy != clean).double().mean())
+    )
+    assert all(int(splits.test[i]["target"]) == i for i in range(10))  # clean, one per class
+    batch = adapter.collate([splits.train[i] for i in range(4)])
+    model = adapter.build_model(splits).eval()
+    u = adapter.units(model, batch)
+    assert u.pred.shape == (4, 10) and torch.equal(u.example_id, torch.arange(4))
+    # random1: each item carries the worker who wrote its label
+    splits = _adapter(dataset="cifar10n", label_set="random1", val_fraction=0.0).build_datasets(
+        root, seed=0
+    )
+    for i in range(len(splits.train)):
+        item = splits.train[i]
+        std = round(float(item["x"][0, 16, 16]) * 0.2470 / 8 * 255 + 0.4914 * 255 / 8)
+        assert int(item["worker_id"]) == std // 10 and int(item["target"]) == random1_std[std]
+    with pytest.raises(FileNotFoundError, match="data.data_dir"):
+        adapter.build_datasets(None, seed=0)
+
+
+def test_cifar10n_options_are_checked():
+    with pytest.raises(ValueError, match="task.label_set must be one of .*'worst'.*got 'worse'"):
+        ClassificationConfig(dataset="cifar10n", label_set="worse")
+    with pytest.raises(ValueError, match=r"task.val_fraction must be in \[0, 1\); got 1.0"):
+        ClassificationConfig(val_fraction=1.0)
+    from labelnoise.tasks.classification import ImageArrayDataset
+
+    with pytest.raises(ValueError, match="length 3 .*got target 2, clean 3"):
+        ImageArrayDataset(np.zeros((3, 32, 32, 3), np.uint8), np.zeros(2, int), np.zeros(3, int))
+
+
+def test_cifar10n_is_not_a_separate_task():
+    from labelnoise.tasks.registry import TASKS
+
+    assert "cifar10n" not in TASKS
+    with pytest.raises(ValueError, match="task.name must be one of"):
+        from labelnoise.config import resolve
+
+        resolve({"task": {"name": "cifar10n"}})
+
+
+def test_augment_is_a_padded_crop_and_flip():
+    from labelnoise.tasks.classification import augment
+
+    x = torch.randn(5, 3, 32, 32)
+    out = augment(x, torch.Generator().manual_seed(3))
+    g = torch.Generator().manual_seed(3)  # the same draws, in the same order
+    dy, dx = torch.randint(0, 9, (5,), generator=g), torch.randint(0, 9, (5,), generator=g)
+    flip = torch.rand(5, generator=g) < 0.5
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4), mode="reflect")
+    for i in range(5):
+        ref = padded[i, :, dy[i] : dy[i] + 32, dx[i] : dx[i] + 32]
+        torch.testing.assert_close(out[i], ref.flip(2) if flip[i] else ref)
+
+
+@pytest.mark.parametrize("name", ["small_cnn", "resnet18", "preact_resnet18"])
+def test_cifar_models_give_logits(name):
+    splits = DatasetSplits(
+        train=TensorDataset(
+            torch.zeros(2, 3, 32, 32), torch.zeros(2).long(), torch.zeros(2).long()
+        ),
+        val=None,
+        test=None,
+        num_classes=10,
+    )
+    adapter = _adapter(model=name, width=8, augment=True)
+    model = adapter.build_model(splits)
+    batch = {"x": torch.randn(2, 3, 32, 32), "target": torch.zeros(2).long()}
+    batch["example_id"] = torch.arange(2)
+    assert adapter.units(model.train(), batch).pred.shape == (2, 10)
+    flat = DatasetSplits(
+        TensorDataset(torch.zeros(2, 5), torch.zeros(2).long(), torch.zeros(2).long()),
+        None,
+        None,
+        10,
+    )
+    with pytest.raises(
+        ValueError, match=r"task.model '.*' needs \(3, 32, 32\) images; got x of shape \(5,\)"
+    ):
+        adapter.build_model(flat)
+
+
+def test_cifar10n_real_data_label_sets(data_dir):
+    """The real data: each label set's labels on a 300-image subset are the published array
+    at the images' standard indices (read independently through the CSV), with the
+    published noise rates roughly; random2 items carry the CSV's Worker2-id."""
+    import csv
+
+    from labelnoise.common.datasets.cifar10n import read_cifar10n
+    from tests.conftest import require_data
+
+    require_data(data_dir / "cifar10" / "train.zip")
+    require_data(data_dir / "cifar10n" / "CIFAR-10_human.pt")
+    with open(data_dir / "cifar10" / "train_labels.csv", newline="") as f:
+        train_index = np.array([int(r["cifar10_train_index"]) for r in csv.DictReader(f)])
+    subset = np.sort(np.random.default_rng(0).permutation(50_000)[:300])  # subset_seed 0
+    std = train_index[subset]
+    with open(data_dir / "cifar10n" / "side_info_cifar10N.csv", newline="") as f:
+        worker2 = np.repeat([int(r["Worker2-id"]) for r in csv.DictReader(f)], 10)
+    clean = read_cifar10n(data_dir / "cifar10n" / "CIFAR-10_human.pt", "clean")[std]
+    for label_set, rate in (("worst", 0.4021), ("aggre", 0.0901), ("random2", 0.1812)):
+        adapter = _adapter(dataset="cifar10n", label_set=label_set, train_size=300, val_fraction=0)
+        splits = adapter.build_datasets(data_dir, seed=0)
+        given = read_cifar10n(data_dir / "cifar10n" / "CIFAR-10_human.pt", label_set)[std]
+        np.testing.assert_array_equal(splits.train.target.numpy(), given)
+        np.testing.assert_array_equal(splits.train.clean.numpy(), clean)
+        assert abs(float((given != clean).mean()) - rate) < 0.08, label_set
+        assert len(splits.test) == 10_000
+        if label_set == "random2":
+            np.testing.assert_array_equal(splits.train.worker.numpy(), worker2[std])
+        else:
+            assert splits.train.worker is None

@@ -12,10 +12,13 @@ import pytest
 from PIL import Image
 
 from labelnoise.common.datasets.cifar10n import (
+    CIFAR10_CLASSES,
     CIFAR10N_LABEL_SETS,
+    load_arrays,
     load_cifar10n,
     read_cifar10,
     read_cifar10n,
+    read_cifar10n_workers,
 )
 from tests.conftest import require_data
 
@@ -133,3 +136,114 @@ def test_unsafe_pickle_is_refused(tmp_path):
     lf = _label_file(tmp_path, {"aggre_label": Evil()})
     with pytest.raises(ValueError, match="only hold numpy arrays; got global"):
         read_cifar10n(lf, "aggre")
+
+
+# --- load_arrays and the worker ids -------------------------------------------------------
+
+N_PER_CLASS = 3  # fake root: 30 training images, 10 test images
+
+
+def _gray(value: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (value, value, value)).save(buf, format="JPEG", quality=95)
+    return buf.getvalue()
+
+
+def fake_cifar10n_root(tmp_path):
+    """``cifar10/{train,test}.zip`` + CSVs, ``cifar10n/CIFAR-10_human.pt`` and
+    ``cifar10n/side_info_cifar10N.csv`` in the published layout (tests of the classification
+    task use it too). Image brightness = 8 x standard training index, so the mapping is
+    visible in the pixels; the worker of label set k on image i is ``100 k + i // 10``.
+
+    Returns ``(root, clean_std, worst_std, random1_std)`` (labels in the standard order).
+    """
+    cifar = tmp_path / "cifar10"
+    cifar.mkdir()
+    n = 10 * N_PER_CLASS
+    clean_std = np.arange(n) % 10  # standard order: classes interleaved
+    worst_std = (clean_std + (np.arange(n) % 3 == 0)) % 10  # every third label shifted
+    random1_std = (clean_std + (np.arange(n) % 5 == 0)) % 10
+    rows = ["zip_index,path,label,class_name,cifar10_train_index"]
+    with zipfile.ZipFile(cifar / "train.zip", "w", zipfile.ZIP_STORED) as z:
+        for c, name in enumerate(CIFAR10_CLASSES):
+            for k, i in enumerate(np.flatnonzero(clean_std == c)):
+                z.writestr(f"{name}/{k:04d}.jpg", _gray(8 * int(i)))
+                rows.append(f"{len(rows) - 1},{name}/{k:04d}.jpg,{c},{name},{i}")
+    (cifar / "train_labels.csv").write_text("\n".join(rows) + "\n")
+    rows = ["zip_index,path,label,class_name"]
+    with zipfile.ZipFile(cifar / "test.zip", "w", zipfile.ZIP_STORED) as z:
+        for c, name in enumerate(CIFAR10_CLASSES):
+            z.writestr(f"{name}/0000.jpg", _gray(250))
+            rows.append(f"{c},{name}/0000.jpg,{c},{name}")
+    (cifar / "test_labels.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "cifar10n").mkdir()
+    arrays = {"clean_label": clean_std, "worse_label": worst_std, "random_label1": random1_std}
+    with zipfile.ZipFile(tmp_path / "cifar10n" / "CIFAR-10_human.pt", "w") as z:
+        z.writestr("archive/data.pkl", pickle.dumps(arrays, protocol=2))
+    side = [
+        "Image-batch,Worker1-id,Work-time-in-seconds-1,Worker2-id,Work-time-in-seconds-2,"
+        "Worker3-id,Work-time-in-seconds-3"
+    ]
+    side += [
+        f"{a}--{a + 9},{a // 10},5,{100 + a // 10},5,{200 + a // 10},5" for a in range(0, n, 10)
+    ]
+    (tmp_path / "cifar10n" / "side_info_cifar10N.csv").write_text("\n".join(side) + "\n")
+    return tmp_path, clean_std, worst_std, random1_std
+
+
+def test_load_arrays_maps_labels_to_pixels_and_cache_matches(tmp_path):
+    root, clean_std, worst_std, _ = fake_cifar10n_root(tmp_path)
+    lazy = load_arrays(root, "worst", train_size=12, subset_seed=1)
+    cached = load_arrays(root, "worst", train_size=12, subset_seed=1, cache_dir=tmp_path / "c")
+    assert len(list((tmp_path / "c").glob("*.npy"))) == 2
+    x = np.stack([lazy["x"][i] for i in range(12)])
+    np.testing.assert_array_equal(x, cached["x"])
+    std_index = np.round(x[:, 16, 16, 0] / 8).astype(int)  # brightness encodes the index
+    np.testing.assert_array_equal(lazy["noisy"], worst_std[std_index])
+    np.testing.assert_array_equal(lazy["clean"], clean_std[std_index])
+    assert (lazy["worker"] == -1).all()  # the worst label has no single worker
+    assert cached["x_test"].shape == (10, 32, 32, 3) and list(cached["y_test"]) == list(range(10))
+    with pytest.raises(ValueError, match=r"train_size must be in \[1, 30\]; got 31"):
+        load_arrays(root, "worst", train_size=31)
+
+
+def test_worker_ids_follow_the_image(tmp_path):
+    root, _, _, random1_std = fake_cifar10n_root(tmp_path)
+    d = load_arrays(root, "random1")
+    std_index = np.round(np.stack([d["x"][i] for i in range(30)])[:, 16, 16, 0] / 8).astype(int)
+    np.testing.assert_array_equal(d["worker"], std_index // 10)  # Worker1-id of its batch
+    np.testing.assert_array_equal(d["noisy"], random1_std[std_index])
+    w = read_cifar10n_workers(root / "cifar10n" / "side_info_cifar10N.csv", 30)
+    np.testing.assert_array_equal(w[:, 2], 200 + np.arange(30) // 10)
+
+
+def test_worker_file_errors_name_the_problem(tmp_path):
+    bad = tmp_path / "side.csv"
+    bad.write_text("Image-batch,Worker1-id\n0--9,3\n")
+    with pytest.raises(ValueError, match="missing \\['Worker2-id', 'Worker3-id'\\]"):
+        read_cifar10n_workers(bad)
+    bad.write_text("Image-batch,Worker1-id,Worker2-id,Worker3-id\n0--10,1,2,3\n")
+    with pytest.raises(ValueError, match=r"line 2: Image-batch must lie in \[0, 5\); got 0--10"):
+        read_cifar10n_workers(bad, 5)
+    with pytest.raises(FileNotFoundError, match="side-info file must exist"):
+        read_cifar10n_workers(tmp_path / "none.csv")
+
+
+def test_real_worker_ids(cifar_root):
+    """The published side info, read independently: 747 workers, 10 images per row, and the
+    README's facts (5,000 rows; each image has three workers)."""
+    import csv
+
+    path = cifar_root / "cifar10n" / "side_info_cifar10N.csv"
+    w = read_cifar10n_workers(path)
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 5000 and (w >= 0).all()
+    assert len(np.unique(w)) == 747
+    for r in (rows[0], rows[1234], rows[-1]):
+        a, b = (int(v) for v in r["Image-batch"].split("--"))
+        expect = [int(r["Worker1-id"]), int(r["Worker2-id"]), int(r["Worker3-id"])]
+        assert (w[a : b + 1] == expect).all()
+    d = load_arrays(cifar_root, "random2", train_size=50, subset_seed=3)
+    images, _ = load_cifar10n(cifar_root, "random2")
+    np.testing.assert_array_equal(d["worker"], w[images.train_index[d["index"]], 1])
