@@ -1,42 +1,33 @@
-"""The full path on 20 synthetic clips: wav files -> log-mels -> model -> two-class units ->
-core loss -> lwlrap; the per-tag small-loss selector; the adapter's noise and curated flags."""
+"""The full path on 20 synthetic clips through the engine: wav files -> log-mels -> model ->
+two-class units -> core loss -> lwlrap; the per-tag small-loss selector; the adapter's noise,
+curated flags and held-out folds."""
 
 from __future__ import annotations
 
-import numpy as np
+import json
+
 import pytest
-import soundfile
 import torch
 from sklearn.metrics import label_ranking_average_precision_score
-from torch.utils.data import DataLoader
 
-from labelnoise.common.losses import build_loss
+from labelnoise.config import resolve
+from labelnoise.engine import train
+from labelnoise.engine.setup import build_task
 from labelnoise.tasks.audio import (
     AudioAdapter,
     AudioConfig,
+    HoldoutConfig,
     PerTagSmallLossSelector,
     TagNoiseConfig,
+    holdout_split,
+    predict_tags,
 )
-from labelnoise.tasks.registry import get_task
-
-FREQS = {"low": 300.0, "mid": 900.0, "high": 2500.0}
+from tests.tasks.audio.fixtures import FREQS, RECIPE, write_clips
 
 
 @pytest.fixture
 def clips(tmp_path):
-    rng = np.random.default_rng(0)
-    rows = []
-    sr = 8000
-    t = np.arange(int(0.4 * sr)) / sr
-    for i in range(20):
-        tags = [k for k in FREQS if rng.random() < 0.4]
-        wave = 0.01 * rng.normal(size=t.shape)
-        for k in tags:
-            wave += 0.3 * np.sin(2 * np.pi * FREQS[k] * t)
-        soundfile.write(str(tmp_path / f"clip{i}.wav"), wave.astype(np.float32), sr)
-        rows.append(f'clip{i}.wav,"{",".join(tags)}"')
-    (tmp_path / "train.csv").write_text("fname,labels\n" + "\n".join(rows) + "\n")
-    return tmp_path
+    return write_clips(tmp_path)
 
 
 def _config(**kw):
@@ -54,40 +45,31 @@ def _config(**kw):
     )
 
 
-def test_twenty_clips_train_end_to_end(clips):
-    torch.manual_seed(0)
-    adapter = get_task("audio")(_config(augment=False))
-    assert isinstance(adapter, AudioAdapter)
-    splits = adapter.build_datasets(clips, seed=0)
-    assert len(splits.train) == 15 and len(splits.test) == 5
-    model = adapter.build_model(splits)
-    loss_fn = build_loss("bce")
-    opt = torch.optim.Adam(model.parameters(), lr=3e-2)
-    batch = adapter.collate([splits.train[i] for i in range(len(splits.train))])
-    assert batch["x"].shape == (15, 1, 16, 16)
-    losses = []
-    for _ in range(15):
-        units = adapter.units(model, batch)
-        assert units.pred.shape == (45, 2)
-        loss = loss_fn(units.pred, units.target, units.example_id).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    assert losses[-1] < 0.8 * losses[0]
-    model.eval()
-    test_batch = next(iter(DataLoader(splits.test, batch_size=5, collate_fn=adapter.collate)))
-    with torch.no_grad():
-        units = adapter.units(model, test_batch)
-        logits = model(test_batch["x"]).numpy()
-    metrics = adapter.metrics(units)
-    truth = test_batch["target"].numpy().astype(int)
+def test_twenty_clips_train_end_to_end_through_the_engine(clips):
+    recipe = {**RECIPE, "task": {**RECIPE["task"], "augment": False}}
+    over = {
+        "data": {"data_dir": str(clips), "batch_size": 15},
+        "output_dir": str(clips / "run"),
+        "train": {"epochs": 15},
+    }
+    cfg = resolve(recipe, over)
+    metrics = train(cfg)
+    task = build_task(cfg)
+    assert isinstance(task.adapter, AudioAdapter)
+    assert len(task.splits.train) == 15 and len(task.splits.test) == 5
+    history = [json.loads(x) for x in (clips / "run" / "history.jsonl").read_text().splitlines()]
+    assert len(history) == 15 and history[-1]["train_loss"] < 0.8 * history[0]["train_loss"]
+    # the engine's test lwlrap, recomputed with sklearn from the saved model's logits
+    model = task.adapter.build_model(task.splits)
+    model.load_state_dict(torch.load(clips / "run" / "best_model.pt", weights_only=True))
+    logits, truth = predict_tags(model, task.splits.test)
+    truth, logits = truth.numpy().astype(int), logits.numpy()
     has = truth.sum(1) > 0
     ref = label_ranking_average_precision_score(
         truth[has], logits[has], sample_weight=truth[has].sum(1)
     )
-    assert metrics["lwlrap"] == pytest.approx(ref)
-    assert 0.0 <= metrics["mAP"] <= 1.0
+    assert metrics["test"]["lwlrap"] == pytest.approx(ref)
+    assert 0.0 <= metrics["test"]["mAP"] <= 1.0
 
 
 def test_adapter_noise_spares_curated_clips_and_weights_them(clips):
@@ -135,3 +117,33 @@ def test_per_tag_small_loss_ranks_each_tag_and_label_apart():
             expected[dropped] = 0.0
     assert torch.equal(w, expected)
     assert torch.all(w[ids == 0] == 1)
+
+
+def test_holdout_folds_partition_the_training_clips(clips):
+    noise = TagNoiseConfig(kind="tags", rate=0.4, add_rate=0.3)
+    full = AudioAdapter(_config(noise=noise)).build_datasets(clips, seed=2).train
+    seen = []
+    for fold in range(3):
+        cfg = _config(noise=noise, holdout=HoldoutConfig(folds=3, fold=fold))
+        splits = AudioAdapter(cfg).build_datasets(clips, seed=2)
+        kept, held = holdout_split(len(full), folds=3, fold=fold, seed=2 + 17)
+        assert len(splits.train) + len(splits.test) == len(full) == 15
+        # the held-out fold is the test split, with its noisy and clean tags, in order
+        assert torch.equal(splits.test.target, full.target[held])
+        assert torch.equal(splits.test.clean, full.clean[held])
+        assert torch.equal(splits.train.target, full.target[kept])
+        assert splits.info["holdout_clips"] == len(held)
+        seen += held.tolist()
+    assert sorted(seen) == list(range(15))
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"folds": 1}, r"task\.holdout\.folds must be 0 \(off\) or >= 2; got 1"),
+        ({"folds": 2, "fold": 2}, r"task\.holdout\.fold must be in \[0, 1\]; got 2"),
+    ],
+)
+def test_bad_holdout_names_the_key(kw, match):
+    with pytest.raises(ValueError, match=match):
+        resolve({**RECIPE, "task": {**RECIPE["task"], "holdout": kw}})

@@ -1,24 +1,24 @@
-"""Clip units (multi-label softmax), tag units, and the per-epoch augmentation stream."""
+"""Clip units (multi-label softmax), tag units, and the per-epoch augmentation stream (set by\nthe engine's loop)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Subset
 
 from labelnoise.common.losses import build_loss
+from labelnoise.config import resolve
+from labelnoise.engine import train
 from labelnoise.tasks.audio import (
     AudioAdapter,
     AudioConfig,
     AugmentParams,
     ClipDataset,
-    SmallCNN,
     clip_units,
-    fit_tagger,
     tag_units,
 )
 from labelnoise.tasks.base import DatasetSplits
+from tests.tasks.audio.fixtures import RECIPE, write_clips
 
 
 def _tags(n: int = 6, k: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,21 +81,24 @@ def test_augmentation_is_a_function_of_seed_epoch_and_index():
     assert not torch.equal(_dataset(seed=4)[3]["x"], _dataset(seed=3)[3]["x"])
 
 
-def test_fit_tagger_sets_the_epoch_under_a_subset_and_trains_clip_units():
-    ds = _dataset(n=8)
-    torch.manual_seed(0)
-    model = SmallCNN(4, channels=(4,), dropout=0.0)
+def test_the_engine_sets_the_augmentation_epoch_and_trains_clip_units(tmp_path, monkeypatch):
+    write_clips(tmp_path)
     seen: list[int] = []
-    fit_tagger(
-        model,
-        Subset(ds, range(6)),
-        loss_fn=build_loss("ce"),
-        units="clip",
-        epochs=3,
-        batch_size=4,
-        on_epoch_end=lambda e, m: seen.append(ds.epoch),
-    )
-    assert seen == [0, 1, 2]
+    original = ClipDataset.set_epoch
+
+    def record(self, epoch):
+        if self.augment is not None:  # the training split
+            seen.append(epoch)
+        original(self, epoch)
+
+    monkeypatch.setattr(ClipDataset, "set_epoch", record)
+    recipe = {**RECIPE, "task": {**RECIPE["task"], "units": "clip"}, "loss": {"name": "ce"}}
+    over = {"data": {"data_dir": str(tmp_path)}, "output_dir": str(tmp_path / "r")}
+    metrics = train(resolve(recipe, over))
+    # each epoch's augmentation before its batches (the loader may set it more than once)
+    assert sorted(set(seen)) == [0, 1, 2] and seen == sorted(seen)
+    assert metrics["train"]["epochs"] == 3
+    assert metrics["test"]["lwlrap"] > 0
 
 
 def test_adapter_clip_units_train_only():
