@@ -92,7 +92,11 @@ def make_loader(
     num_workers: int = 0,
 ) -> DataLoader:
     """A DataLoader over ``dataset`` with an :class:`EpochSampler` (Accelerate's
-    ``loader.set_epoch(epoch)`` reaches it)."""
+    ``loader.set_epoch(epoch)`` reaches it).
+
+    The loader draws its workers' base seed from its own generator, not from the global
+    RNG: a run resumed mid-epoch starts a new iterator where the straight run did not, so a
+    draw from the global RNG there would shift dropout and augmentation after the resume."""
     sampler = EpochSampler(num_items(dataset), seed=seed, shuffle=shuffle)
     loader = DataLoader(
         dataset,
@@ -100,6 +104,7 @@ def make_loader(
         sampler=sampler,
         collate_fn=adapter.collate,
         num_workers=num_workers,
+        generator=torch.Generator().manual_seed(seed),
     )
     return loader
 

@@ -16,6 +16,7 @@ import yaml
 from labelnoise._io import atomic_write
 from labelnoise.config import RunConfig, dump_yaml, to_dict
 from labelnoise.engine.data import limit_splits, num_items
+from labelnoise.methods.base import Selector, UnitLoss
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 from labelnoise.tasks.registry import get_task
 
@@ -132,15 +133,20 @@ def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
-def build_loss_fn(cfg: RunConfig, num_classes: int, num_examples: int) -> torch.nn.Module:
+def build_loss_fn(
+    cfg: RunConfig, num_classes: int, num_examples: int, *, device: Any = None
+) -> UnitLoss:
+    """The configured per-unit loss module (on ``device`` when given); stateful losses (ELR)
+    keep one memory slot per id in ``[0, num_examples)``."""
     from labelnoise.common.losses import build_loss
 
-    return build_loss(
+    loss = build_loss(
         cfg.loss.name, num_classes=num_classes, num_examples=num_examples, **cfg.loss.options
     )
+    return loss if device is None else loss.to(device)
 
 
-def build_selector_fn(cfg: RunConfig, num_examples: int, gather: Any) -> Any:
+def build_selector_fn(cfg: RunConfig, num_examples: int, gather: Any) -> Selector:
     """The configured selector (``none``: every unit has weight 1)."""
     from labelnoise.common.selection import build_selector
 

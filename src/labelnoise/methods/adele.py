@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from labelnoise._io import atomic_write
-from labelnoise.methods.base import Net, StepOutput
+from labelnoise.methods.base import Net, Selector, StepOutput
 from labelnoise.methods.standard import Standard
 from labelnoise.tasks.segmentation.adele import (
     AdeleConfig,
@@ -79,7 +79,7 @@ class Adele(Standard):
         self.changed: list[float] = []
         return self.relabeled
 
-    def setup(self, nets: Sequence[Net], selector: Any) -> None:
+    def setup(self, nets: Sequence[Net], selector: Selector) -> None:
         super().setup(nets, selector)
         self.multiscale = _MultiScale(self.nets[0].model, self.options.scales)
         self.images = self.images.to(self.run.accelerator.device)

@@ -38,6 +38,7 @@ from torch.utils.data import Dataset
 from labelnoise.common.units import Units
 
 if TYPE_CHECKING:
+    from labelnoise.config import RunConfig
     from labelnoise.engine.run import Run
 
 __all__ = [
@@ -60,7 +61,7 @@ class UnitLoss(Protocol):
 
     def state_dict(self) -> dict[str, Any]: ...
 
-    def load_state_dict(self, state: dict[str, Any]) -> Any: ...
+    def load_state_dict(self, state: dict[str, Any], /) -> Any: ...
 
 
 @runtime_checkable
@@ -68,11 +69,21 @@ class Selector(Protocol):
     """A core selector: ``selector(unit_loss, example_id, step=, logits=, target=) -> (U,)``
     weights in ``[0, 1]`` (see :mod:`labelnoise.common.selection`)."""
 
-    def __call__(self, unit_loss: Tensor, example_id: Tensor, **kwargs: Any) -> Tensor: ...
+    def __call__(
+        self,
+        unit_loss: Tensor,
+        example_id: Tensor,
+        *,
+        step: int,
+        logits: Tensor | None = None,
+        target: Tensor | None = None,
+    ) -> Tensor: ...
+
+    def on_epoch_end(self, epoch: int, /) -> None: ...
 
     def state_dict(self) -> dict[str, Any]: ...
 
-    def load_state_dict(self, state: dict[str, Any]) -> Any: ...
+    def load_state_dict(self, state: dict[str, Any], /) -> Any: ...
 
 
 @runtime_checkable
@@ -80,7 +91,14 @@ class TwoNetworkSelector(Selector, Protocol):
     """A selector that also picks, from two networks' losses, what each other trains on."""
 
     def select(
-        self, loss_a: Tensor, loss_b: Tensor, example_id: Tensor, **kwargs: Any
+        self,
+        loss_a: Tensor,
+        loss_b: Tensor,
+        example_id: Tensor,
+        *,
+        step: int,
+        logits_a: Tensor | None = None,
+        logits_b: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]: ...
 
 
@@ -141,14 +159,15 @@ class Method:
     num_networks: ClassVar[int] = 1
     single_process: ClassVar[bool] = False
 
+    selector: Selector  # the run's selector, set by :meth:`setup`
+
     def __init__(self, options: Any, run: Run) -> None:
         self.options = options
         self.run = run
         self.nets: list[Net] = []
-        self.selector: Any = None
 
     @classmethod
-    def check_config(cls, cfg: Any) -> None:
+    def check_config(cls, cfg: RunConfig) -> None:
         """Config-time checks beyond the options' types (e.g. which selector is needed);
         raise ``ValueError`` naming the dotted key. Default: nothing."""
 
@@ -166,7 +185,7 @@ class Method:
         checkpointed with it."""
         return self.run.adapter.build_model(splits)
 
-    def setup(self, nets: Sequence[Net], selector: Any) -> None:
+    def setup(self, nets: Sequence[Net], selector: Selector) -> None:
         """Keep the prepared networks and the run's selector (called once, before training)."""
         self.nets = list(nets)
         self.selector = selector

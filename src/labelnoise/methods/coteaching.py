@@ -16,12 +16,24 @@ memory, ...). The reported training loss is the sum of both networks' losses.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+from labelnoise.common.selection.coteaching import CoTeaching as CoTeachingSelector
 from labelnoise.common.selection.coteaching import jocor_loss
-from labelnoise.methods.base import Method, StepOutput, weighted_mean
+from labelnoise.methods.base import (
+    Method,
+    Net,
+    Selector,
+    StepOutput,
+    TwoNetworkSelector,
+    weighted_mean,
+)
+
+if TYPE_CHECKING:
+    from labelnoise.config import RunConfig
 
 __all__ = ["CoTeaching"]
 
@@ -33,7 +45,7 @@ class CoTeaching(Method):
     num_networks = 2
 
     @classmethod
-    def check_config(cls, cfg: Any) -> None:
+    def check_config(cls, cfg: RunConfig) -> None:
         from labelnoise.common.selection import SELECTORS
 
         builder = SELECTORS.get(cfg.selector.name)
@@ -44,6 +56,12 @@ class CoTeaching(Method):
                 f"method 'coteaching'; got {cfg.selector.name!r}"
             )
 
+    def setup(self, nets: Sequence[Net], selector: Selector) -> None:
+        if not isinstance(selector, TwoNetworkSelector):  # check_config guarantees one
+            raise TypeError(f"coteaching needs a two-network selector; got {selector!r}")
+        super().setup(nets, selector)
+        self.pair: TwoNetworkSelector = selector
+
     def step(self, batch: Any) -> StepOutput:
         (net_a, net_b), run = self.nets, self.run
         ua = run.adapter.units(net_a.model, batch)
@@ -51,7 +69,7 @@ class CoTeaching(Method):
         la = net_a.loss_fn(ua.pred, ua.target, ua.loss_id)
         lb = net_b.loss_fn(ub.pred, ub.target, ub.loss_id)
         self.check_finite(torch.cat([la, lb]))
-        w_a, w_b = self.selector.select(
+        w_a, w_b = self.pair.select(
             la.detach(),
             lb.detach(),
             ua.example_id,
@@ -59,9 +77,10 @@ class CoTeaching(Method):
             logits_a=ua.pred.detach(),
             logits_b=ub.pred.detach(),
         )
-        if getattr(self.selector, "variant", "coteaching") == "jocor":
+        sel = self.pair
+        if isinstance(sel, CoTeachingSelector) and sel.variant == "jocor":
             # JoCoR trains both networks on one joint loss (CE + symmetric KL).
-            joint = jocor_loss(ua.pred, ub.pred, la, lb, co_lambda=self.selector.co_lambda)
+            joint = jocor_loss(ua.pred, ub.pred, la, lb, co_lambda=sel.co_lambda)
             loss = 2 * weighted_mean(w_a, joint)
         else:
             loss = weighted_mean(w_a, la) + weighted_mean(w_b, lb)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -41,6 +41,10 @@ from torch import Tensor, nn
 
 from labelnoise.common.selection.mixture import fit_gmm_1d
 from labelnoise.methods.base import Method, StepOutput
+
+if TYPE_CHECKING:
+    from labelnoise.config import RunConfig
+    from labelnoise.engine.run import Run
 
 __all__ = ["DivideMix", "DivideMixOptions", "codivide", "dividemix_loss"]
 
@@ -158,14 +162,14 @@ class DivideMix(Method):
     num_networks = 2
     single_process = True
 
-    def __init__(self, options: DivideMixOptions, run: Any) -> None:
+    def __init__(self, options: DivideMixOptions, run: Run) -> None:
         super().__init__(options, run)
         self.prob: list[np.ndarray] | None = None  # each network's clean probabilities
         self.prob_epoch = -1  # the epoch they were computed for
         self.gen = torch.Generator().manual_seed(run.cfg.seed)
 
     @classmethod
-    def check_config(cls, cfg: Any) -> None:
+    def check_config(cls, cfg: RunConfig) -> None:
         if cfg.detection.method == "dynamics":
             raise ValueError(
                 "detection.method must be 'kfold' or 'none' for method 'dividemix' (its "
