@@ -93,25 +93,31 @@ def describe(recipe: str, variant: str | None, overrides: dict[str, Any]) -> str
     return text + "".join(f" --{k}={v}" for k, v in overrides.items())
 
 
+def build_config(label_set: str, method: str, spec: dict[str, Any], output_dir: str):
+    """The :class:`~labelnoise.config.RunConfig` of one row: its recipe and variant, the row's
+    overrides (``spec["overrides"]``), the data and cache dirs, no progress bar."""
+    from labelnoise.config import load_recipe, resolve
+
+    recipe, variant = recipe_of(label_set, method)
+    extra = {"output_dir": output_dir, "data.data_dir": spec["data_dir"]}
+    extra |= {"train.progress": False, "task.cache_dir": spec["cache_dir"]}
+    return resolve(load_recipe(ROOT / recipe), nest(spec["overrides"] | extra), variant=variant)
+
+
 def _job(job: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
     label_set, method, spec = job
-    from labelnoise.config import load_recipe, resolve
     from labelnoise.engine import train
 
     t0 = time.time()
     recipe, variant = recipe_of(label_set, method)
-    over = dict(spec["overrides"])
     with tempfile.TemporaryDirectory() as tmp:
-        extra = {"output_dir": f"{tmp}/run", "data.data_dir": spec["data_dir"]}
-        extra |= {"train.progress": False, "task.cache_dir": spec["cache_dir"]}
-        cfg = resolve(load_recipe(ROOT / recipe), nest(over | extra), variant=variant)
-        metrics = train(cfg)
+        metrics = train(build_config(label_set, method, spec, f"{tmp}/run"))
         out: dict[str, Any] = {
             "label_set": label_set,
             "method": method,
             "acc": metrics["test"]["accuracy"],
             "noise": metrics["noise_rate_realised"],
-            "recipe": describe(recipe, variant, over),
+            "recipe": describe(recipe, variant, spec["overrides"]),
         }
         probs_file = Path(tmp) / "run" / "detection_pred_probs.npy"
         if probs_file.is_file():

@@ -81,17 +81,22 @@ def describe(name: str, flat: dict[str, Any]) -> str:
     )
 
 
+def build_config(name: str, args: Any, seed: int, data_dir: Path, output_dir: str):
+    """The :class:`~labelnoise.config.RunConfig` of one row: its recipe, the row's overrides
+    (:func:`overrides`), the data dir, the output dir, no progress bar."""
+    from labelnoise.config import load_recipe, resolve
+
+    extra = {"output_dir": output_dir, "data.data_dir": str(data_dir), "train.progress": False}
+    return resolve(load_recipe(ROOT / METHODS[name][0]), nest(overrides(name, args, seed) | extra))
+
+
 def run_one(name: str, args: Any, seed: int, data_dir: Path) -> tuple[dict[str, Any], str]:
     """Train one row's recipe through the engine; its metrics and provenance."""
-    from labelnoise.config import load_recipe, resolve
     from labelnoise.engine import train
 
-    flat = overrides(name, args, seed)
     with tempfile.TemporaryDirectory() as tmp:
-        extra = {"output_dir": f"{tmp}/run", "data.data_dir": str(data_dir)}
-        extra["train.progress"] = False
-        cfg = resolve(load_recipe(ROOT / METHODS[name][0]), nest(flat | extra))
-        return train(cfg), describe(name, flat)
+        cfg = build_config(name, args, seed, data_dir, f"{tmp}/run")
+        return train(cfg), describe(name, overrides(name, args, seed))
 
 
 def main() -> int:

@@ -91,15 +91,22 @@ def describe(name: str, flat: dict[str, Any]) -> str:
     return f"{RECIPE} [{METHODS[name][0]}]" + "".join(f" --{k}={v}" for k, v in shown.items())
 
 
-def run_one(name: str, kind: str, seed: int, extra: dict[str, Any] | None = None) -> float:
-    """Train one run of the recipe through the engine; its clean test accuracy."""
+def build_config(name: str, kind: str, seed: int, output_dir: str, extra: dict | None = None):
+    """The :class:`~labelnoise.config.RunConfig` of one run: the recipe's variant, the
+    overrides of :func:`overrides` (+ ``extra``, dotted) and the output directory."""
     from labelnoise.config import load_recipe, resolve
-    from labelnoise.engine import train
 
     flat = overrides(name, kind, seed) | (extra or {})
+    over = nest(flat, kind) | {"output_dir": output_dir}
+    return resolve(load_recipe(ROOT / RECIPE), over, variant=METHODS[name][0])
+
+
+def run_one(name: str, kind: str, seed: int, extra: dict[str, Any] | None = None) -> float:
+    """Train one run of the recipe through the engine; its clean test accuracy."""
+    from labelnoise.engine import train
+
     with tempfile.TemporaryDirectory() as tmp:
-        over = nest(flat, kind) | {"output_dir": f"{tmp}/run"}
-        cfg = resolve(load_recipe(ROOT / RECIPE), over, variant=METHODS[name][0])
+        cfg = build_config(name, kind, seed, f"{tmp}/run", extra)
         return float(train(cfg)["test"]["accuracy"])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -239,3 +241,75 @@ def test_cifar10n_real_data_label_sets(data_dir):
             np.testing.assert_array_equal(splits.train.worker.numpy(), worker2[std])
         else:
             assert splits.train.worker is None
+
+
+# --- the benchmarks build RunConfigs from recipes and train through the engine ----------------
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _benchmark(name: str):
+    import importlib
+    import sys
+
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    return importlib.import_module(name)
+
+
+def test_robust_digits_rows_are_recipe_variants(tmp_path):
+    from labelnoise.common.transition import TransitionMatrix
+
+    rd = _benchmark("robust_digits")
+    for name in rd.METHODS:  # every row resolves (names a variant; options valid)
+        cfg = rd.build_config(name, "symmetric", 1, str(tmp_path / "x"))
+        assert cfg.seed == 1 and cfg.task.options.noise.kind == "symmetric"
+    cfg = rd.build_config("forward (true T)", "pair_flip", 3, str(tmp_path / "f"))
+    assert cfg.loss.name == "forward" and cfg.task.options.noise.rate == 0.4
+    np.testing.assert_allclose(
+        cfg.loss.options["transition"], TransitionMatrix.pair_flip(10, 0.4).numpy()
+    )
+    jocor = rd.build_config("jocor", "symmetric", 0, str(tmp_path / "j"))
+    assert jocor.method.name == "coteaching" and jocor.selector.options["variant"] == "jocor"
+    # the protocol: 1,200 training digits, no validation, the same 597 test digits every seed
+    a = ClassificationAdapter(cfg.task.options).build_datasets(None, seed=0)
+    b = ClassificationAdapter(cfg.task.options).build_datasets(None, seed=4)
+    assert (len(a.train), a.val, len(a.test)) == (1200, None, 597)
+    assert torch.equal(a.test.x, b.test.x) and not torch.equal(a.train.target, b.train.target)
+    assert "forward" in rd.describe(
+        "forward (true T)", rd.overrides("forward (true T)", "pair_flip", 3)
+    )
+    acc = rd.run_one("co-teaching", "pair_flip", 0, {"train.max_steps": 2, "data.limit": 64})
+    assert 0.0 <= acc <= 1.0
+
+
+def test_cifar10n_benchmark_rows_run_through_the_engine(tmp_path):
+    from types import SimpleNamespace
+
+    from tests.common.datasets.test_cifar10n import fake_cifar10n_root
+
+    bench = _benchmark("cifar10n")
+    root, *_ = fake_cifar10n_root(tmp_path)
+    smoke = ["data.limit=16", "train.max_steps=2", "data.batch_size=8", "detection.epochs=1"]
+    a = SimpleNamespace(seed=0, train_size=20, epochs=1, num_gradual=1, set=smoke)
+
+    def spec(method):
+        over = bench.overrides_of(a, method)
+        return {"overrides": over, "data_dir": str(root), "cache_dir": str(tmp_path / "c")}
+
+    cfg = bench.build_config("worst", "dividemix", spec("dividemix"), str(tmp_path / "d"))
+    assert (cfg.method.name, cfg.method.options["lambda_u"]) == ("dividemix", 25.0)
+    assert cfg.task.options.dataset == "cifar10n" and cfg.task.options.train_size == 20
+    assert cfg.detection.method == "none" and cfg.train.select_by == "last"
+    co = bench.build_config("aggre", "coteaching", spec("coteaching"), str(tmp_path / "a"))
+    assert co.selector.options == {"forget_rate": 0.1, "num_gradual": 1}
+    clean = bench.build_config("clean", "ce", spec("ce"), str(tmp_path / "k"))
+    assert clean.task.options.label_set == "clean"
+    r = bench._job(("worst", "ce", spec("ce")))  # with the recipe's k-fold detection
+    assert 0.0 <= r["acc"] <= 1.0 and r["recipe"].startswith("recipes/cifar10n/worst_small_cnn")
+    assert r["probs"].shape == (16, 10) and np.allclose(r["probs"].sum(1), 1.0)
+    assert len(r["labels"]) == len(r["corrupted"]) == 16
+    names = [name for name, _ in bench._detection_rows(r)]
+    assert "cleanlab find_label_issues (mask)" in names
+    r = bench._job(("worst", "dividemix", spec("dividemix")))
+    assert "probs" not in r and 0.0 <= r["acc"] <= 1.0
