@@ -269,6 +269,12 @@ def test_robust_digits_rows_are_recipe_variants(tmp_path):
     np.testing.assert_allclose(
         cfg.loss.options["transition"], TransitionMatrix.pair_flip(10, 0.4).numpy()
     )
+    # the written-out recipe is the same run: same task, same true T
+    from labelnoise.config import load_recipe, resolve
+
+    written = resolve(load_recipe(rd.ROOT / "recipes/classification/digits_forward_pair_flip.yaml"))
+    assert written.task.options == cfg.task.options and written.loss.name == "forward"
+    np.testing.assert_allclose(written.loss.options["transition"], cfg.loss.options["transition"])
     jocor = rd.build_config("jocor", "symmetric", 0, str(tmp_path / "j"))
     assert jocor.method.name == "coteaching" and jocor.selector.options["variant"] == "jocor"
     # the protocol: 1,200 training digits, no validation, the same 597 test digits every seed
