@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from labelnoise.report import write_report
+    from labelnoise.engine.report import write_report
 
     print(write_report(args.run_dir))
     return 0

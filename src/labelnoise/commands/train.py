@@ -83,7 +83,7 @@ def run_recipe(
     """Train every run of ``recipe``; print the comparison table; return ``(name, metrics)``."""
     from labelnoise.config import resolve
     from labelnoise.engine import train
-    from labelnoise.report import summary_table, write_report, write_summary
+    from labelnoise.engine.report import summary_table, write_report, write_summary
 
     runs = resolve_runs(recipe, overrides)
     results = []

@@ -1,8 +1,8 @@
 """Boundary validation shared by every public entry point of the core.
 
 Each check raises ``ValueError`` whose message names the argument, what was expected and
-what was received (DESIGN.md, style rule 9). Checks run once at the public boundary; the
-private ``_compute_*`` fast paths behind them assume valid input.
+what was received. Checks run once at the public boundary; the private ``_compute_*`` fast
+paths behind them assume valid input.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Explicit randomness: the core never seeds globally (DESIGN.md)."""
+"""Explicit randomness: the core never seeds the global RNGs; every random function takes a
+seed or generator, so results do not depend on what ran before."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from labelnoise.common.detection._pruning import _compute_find_label_issues, _smallest
 from labelnoise.common.detection._validate import check_multilabel_inputs
 from labelnoise.common.detection.quality import QualityMethod, _compute_quality
 from labelnoise.common.units import reduce_units
@@ -92,8 +93,6 @@ def _find_multilabel_issues(
     return_indices_ranked_by: str | None,
     rank_by_kwargs: dict,
 ) -> np.ndarray:
-    from labelnoise.common.detection.filter import _compute_find_label_issues, _smallest
-
     n, k = p.shape
     if filter_by in ("low_self_confidence", "low_normalized_margin"):
         num = int(
