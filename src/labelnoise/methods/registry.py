@@ -15,6 +15,8 @@ from labelnoise.methods.dividemix import DivideMix
 from labelnoise.methods.ema_distill import EmaDistill
 from labelnoise.methods.maskrcnn import MaskRCNN
 from labelnoise.methods.mixture_refit import MixtureRefit
+from labelnoise.methods.ner_prune import NerPrune
+from labelnoise.methods.ner_relabel import NerRelabel
 from labelnoise.methods.per_tag_small_loss import PerTagSmallLoss
 from labelnoise.methods.pnt_edge import PntEdge
 from labelnoise.methods.standard import Standard
@@ -31,6 +33,8 @@ METHODS: dict[str, type[Method]] = {
     "coteaching": CoTeaching,
     "dividemix": DivideMix,
     "adele": Adele,
+    "ner_prune": NerPrune,
+    "ner_relabel": NerRelabel,
     "maskrcnn": MaskRCNN,
     "per_tag_small_loss": PerTagSmallLoss,
     "pnt_edge": PntEdge,

@@ -1,19 +1,20 @@
-"""The NER adapter on a tiny random BERT: alignment, units, metrics, bad input, training."""
+"""The NER adapter on a tiny random BERT: alignment, units, metrics, bad input, and both modes
+(fine-tuning, frozen features + head) trained by the engine."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from labelnoise.common.units import IGNORE_INDEX
+from labelnoise.config import resolve
+from labelnoise.engine import train
 from labelnoise.tasks.ner.adapter import NERAdapter, NERConfig
 from labelnoise.tasks.ner.align import encode_words, first_subword_labels, word_values
-from labelnoise.tasks.ner.frozen import HeadConfig, encode_features, fit_head, predict_head
-from labelnoise.tasks.ner.training import TrainConfig, predict_probs, train_ner
 from labelnoise.tasks.registry import get_task
+from tests.tasks.ner.tiny import recipe, write_conll
 
 TRAIN = (
     "-DOCSTART- -X- -X- O\n\n"
@@ -100,48 +101,48 @@ def test_tag_set_mismatch_between_train_and_test(tiny_model, conll_dir):
         adapter.build_datasets(conll_dir, seed=0)
 
 
-@pytest.mark.parametrize("method", ["ce", "relabel"])
-def test_training_loops_run(tiny_model, conll_dir, method):
-    adapter = NERAdapter(NERConfig(dataset="conll03", model=tiny_model))
-    splits = adapter.build_datasets(conll_dir, seed=0)
-    before = [list(t) for t in splits.train.tags]
-    cfg = TrainConfig(method=method, epochs=2, batch_size=2, relabel_min_confidence=0.0)
-    model = train_ner(adapter, splits.train, cfg)
-    assert splits.train.tags == before  # relabelling never leaks out of the loop
-    probs, feats = predict_probs(adapter, model, splits.test)
-    assert [p.shape for p in probs] == [(4, 9), (4, 9), (3, 9)]
-    np.testing.assert_allclose([p.sum(1) for p in probs][0], 1.0, rtol=1e-5)
-    if method == "relabel":
-        assert "relabelled_tokens" in cfg.log[0]
-    f = encode_features(adapter, model, splits.train)
-    head = fit_head(
-        f,
-        splits.train.tags,
-        splits.class_names,
-        HeadConfig(method=method, epochs=2, relabel_from=1),
+def test_frozen_units_are_the_same_words_with_encoder_features(tiny_model, conll_dir, tmp_path):
+    """Frozen mode: the same word units (targets, sentence and word ids) as fine-tuning; each
+    word's features are the encoder's last two layers at its first sub-word (recomputed)."""
+    from transformers import AutoModel
+
+    tuned = NERAdapter(NERConfig(dataset="conll03", model=tiny_model))
+    frozen = NERAdapter(
+        NERConfig(
+            dataset="conll03", model=tiny_model, frozen=True, feature_cache=str(tmp_path / "c")
+        )
     )
-    assert [p.shape for p in predict_head(head, f)] == [(4, 9), (4, 9), (3, 9)]
+    a, b = (x.build_datasets(conll_dir, seed=0) for x in (tuned, frozen))
+    n = len(a.train)
+    ua = tuned.units(tuned.build_model(a), tuned.collate([a.train[i] for i in range(n)]))
+    head = frozen.build_model(b)
+    ub = frozen.units(head, frozen.collate([b.train[i] for i in range(n)]))
+    assert ub.pred.shape == (11, 9) and frozen.num_unit_ids(n) == 11
+    for x, y in ((ua, ub),):
+        assert torch.equal(x.target, y.target) and torch.equal(x.example_id, y.example_id)
+        assert torch.equal(x.unit_id, y.unit_id) and x.unit_id.tolist() == list(range(11))
+    encoder = AutoModel.from_pretrained(tiny_model).eval()
+    item = a.train[1]
+    with torch.no_grad():
+        hs = encoder(input_ids=torch.tensor([item["input_ids"]]), output_hidden_states=True)
+    first = [k for k, t in enumerate(item["target"]) if t != IGNORE_INDEX]
+    want = torch.cat([hs.hidden_states[-1], hs.hidden_states[-2]], -1)[0, first]
+    torch.testing.assert_close(b.train[1]["features"], want, rtol=1e-4, atol=1e-5)
 
 
-def test_prune_option_ignores_the_flagged_words(tiny_model, conll_dir):
-    """``prune=True``: the words flagged by K-fold frozen-feature heads leave the loss."""
-    plain = NERAdapter(NERConfig(dataset="conll03", model=tiny_model)).build_datasets(
-        conll_dir, seed=0
+@pytest.mark.parametrize("frozen", [False, True])
+def test_both_modes_train_through_the_engine(tiny_model, tmp_path, frozen):
+    """One recipe, fine-tuned or frozen: the engine trains it, ELR keeps one slot per word."""
+    write_conll(tmp_path / "data")
+    rec = recipe(
+        tiny_model,
+        tmp_path / "data",
+        tmp_path / "run",
+        task={"frozen": frozen},
+        loss={"name": "elr"},
+        train={"epochs": 2},
     )
-    cfg = NERConfig(
-        dataset="conll03",
-        model=tiny_model,
-        prune=True,
-        prune_folds=3,
-        prune_epochs=1,
-        prune_filter_by="predicted_neq_given",
-    )
-    splits = NERAdapter(cfg).build_datasets(conll_dir, seed=0)
-    ignored = [
-        sum(t == IGNORE_INDEX for t in s.items[i]["target"])
-        for s in (plain.train, splits.train)
-        for i in range(len(s))
-    ]
-    n = len(plain.train)
-    assert splits.info["pruned_tokens"] == sum(ignored[n:]) - sum(ignored[:n]) > 0
-    assert splits.train.tags == plain.train.tags  # the given tags are kept for reports
+    metrics = train(resolve(rec))
+    assert metrics["train"]["epochs"] == 2 and 0.0 <= metrics["test"]["entity_f1"] <= 1.0
+    ckpt = sorted((tmp_path / "run").rglob("*.pt"))
+    assert ckpt  # a resumable run directory

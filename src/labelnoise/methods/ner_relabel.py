@@ -1,0 +1,122 @@
+"""``ner_relabel``: confident token relabelling for NER from a given epoch on.
+
+After every epoch ``e`` (1-based) with ``relabel_from <= e < train.epochs``, network 0
+predicts the training words (eval mode) and :func:`labelnoise.tasks.ner.relabel.relabel_tokens`
+relabels the *original* noisy labels (so corrections never compound): a word labelled ``y``
+whose predicted class ``k != y`` has ``p_k >= max(t_k, min_confidence)`` takes ``k``
+(confident-learning thresholds ``t``, Northcutt et al., JAIR 2021; between epochs this is
+self-training on confident tokens, BOND, Liang et al., KDD 2020), and the sentence is repaired
+to valid IOB2. Then every word still labelled ``O`` (``ignore_scope: O``; ``all``: any word)
+whose predicted probability of its label is below ``ignore_o_below`` leaves the loss as a
+possibly unlabelled entity (the unlabelled-entity problem of partial annotation, Li, Ding &
+Liu, ICLR 2021). The next epochs train on these labels; the step is
+:mod:`~labelnoise.methods.standard`'s (combine with any core loss, e.g. ``loss: {name: elr}``).
+The task's own training split is untouched.
+
+Outputs: ``ner_relabel.json`` (per relabelling epoch: relabelled and ignored words). The
+current labels are in every checkpoint (exact resume). One process only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from labelnoise._io import atomic_write
+from labelnoise.common.units import IGNORE_INDEX
+from labelnoise.methods.standard import Standard
+
+__all__ = ["NerRelabel", "NerRelabelOptions"]
+
+
+@dataclass
+class NerRelabelOptions:
+    """``method: {name: ner_relabel, ...}`` options.
+
+    Attributes:
+        relabel_from: first epoch (1-based, ``>= 1``) after which the labels are corrected
+            (default 2).
+        min_confidence: floor of every class threshold, in ``[0, 1]`` (default 0.5).
+        ignore_o_below: words whose predicted probability of their (corrected) label is below
+            this leave the loss, in ``[0, 1]`` (default 0.5; 0 ignores nothing).
+        ignore_scope: ``O`` (only words labelled ``O``; default) or ``all``.
+    """
+
+    relabel_from: int = 2
+    min_confidence: float = 0.5
+    ignore_o_below: float = 0.5
+    ignore_scope: Literal["O", "all"] = "O"
+
+    def __post_init__(self) -> None:
+        if self.relabel_from < 1:
+            raise ValueError(f"method.relabel_from must be >= 1; got {self.relabel_from!r}")
+        for k in ("min_confidence", "ignore_o_below"):
+            if not 0.0 <= getattr(self, k) <= 1.0:
+                raise ValueError(f"method.{k} must be in [0, 1]; got {getattr(self, k)!r}")
+
+
+class NerRelabel(Standard):
+    """The standard step on labels relabelled at the end of each epoch (module docstring)."""
+
+    name = "ner_relabel"
+    Options = NerRelabelOptions
+    tasks = frozenset({"ner"})
+    single_process = True
+
+    def train_dataset(self, train: Dataset) -> Dataset:
+        from labelnoise.tasks.ner.words import Retargeted, word_targets
+
+        self.train = train
+        self.original = word_targets(train)
+        self.log: list[dict[str, int]] = []
+        self.relabeled = Retargeted(train, [t.clone() for t in self.original])
+        return self.relabeled
+
+    def on_epoch_end(self, epoch: int) -> None:
+        from labelnoise.engine.collect import evaluate_units
+        from labelnoise.engine.data import eval_loader
+        from labelnoise.tasks.ner.relabel import relabel_tokens
+        from labelnoise.tasks.ner.words import sentence_probs
+
+        run, opts, e = self.run, self.options, epoch + 1
+        if not opts.relabel_from <= e < run.cfg.train.epochs:
+            return
+        loader = eval_loader(self.train, run.adapter, batch_size=run.cfg.data.eval_batch_size)
+        units = evaluate_units(
+            run.adapter, self.nets[0].model, loader, run.accelerator, shrink=False
+        )
+        _, probs = sentence_probs(units, len(self.train))
+        names = run.splits.class_names
+        tags = [[names[j] for j in t.tolist()] for t in self.original]
+        new, changed = relabel_tokens(tags, probs, names, min_confidence=opts.min_confidence)
+        index = {n: i for i, n in enumerate(names)}
+        targets, ignored = [], 0
+        for sent, p in zip(new, probs, strict=True):
+            y = np.array([index[t] for t in sent], dtype=np.int64)
+            low = p[np.arange(len(y)), y] < opts.ignore_o_below
+            drop = low & (y == index["O"]) if opts.ignore_scope == "O" else low
+            ignored += int(drop.sum())
+            targets.append(torch.from_numpy(np.where(drop, IGNORE_INDEX, y)))
+        self.relabeled.targets = targets
+        self.log.append({"epoch": e, "relabelled_words": changed, "ignored_words": ignored})
+
+    def after_training(self) -> None:
+        if self.run.accelerator.is_main_process:
+            with atomic_write(self.run.run_dir / "ner_relabel.json") as f:
+                json.dump({"epochs": self.log}, f)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "targets": torch.cat(self.relabeled.targets),
+            "lengths": torch.tensor([len(t) for t in self.relabeled.targets]),
+            "log": self.log,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.relabeled.targets = list(torch.split(state["targets"], state["lengths"].tolist()))
+        self.log = list(state["log"])
