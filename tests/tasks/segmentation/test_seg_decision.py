@@ -89,3 +89,16 @@ def test_units_carry_pixel_ids_that_follow_the_flips():
     plain = Units(u.pred, u.target, u.example_id)
     assert plain.unit_id is None and torch.equal(plain.loss_id, u.example_id)
     assert torch.equal(u[torch.tensor([0, 5])].unit_id, u.unit_id[[0, 5]])
+
+
+def test_prior_match_with_ignore_band_matches_all_pixels_to_the_unbanded_prior():
+    """``ignore_boundary``: the offsets make the predicted class fractions over ALL training
+    pixels (banded ones included) equal the noisy masks' frequencies before the band."""
+    cls = get_task("segmentation")
+    adapter = cls(cls.Config(decision="prior_match", ignore_boundary=1))
+    adapter.prior = torch.tensor([0.3, 0.7], dtype=torch.float64)  # set by build_datasets
+    train = _units(5000, 0)
+    train.target[: train.target.numel() // 4] = IGNORE_INDEX  # a band of ignored pixels
+    adapter.after_training(lambda: train)
+    decided = adapter.eval_units(train).pred[:, 0]
+    assert float((decided == 0).double().mean()) == pytest.approx(0.3, abs=1e-3)

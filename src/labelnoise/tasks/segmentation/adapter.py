@@ -18,8 +18,9 @@ argmax.
 ``ignore_boundary: k`` (default 0) sets the training masks' pixels within ``k`` pixels
 (Chebyshev) of a class boundary to the ignore index
 (:func:`labelnoise.tasks.segmentation.boundary.ignore_near_boundary`, a boundary-tolerant
-"relaxed" target): they carry no loss. The prior of ``prior_match`` is then taken from the
-noisy masks before the band is removed.
+"relaxed" target): they carry no loss. ``prior_match`` then matches the predictions on all
+training pixels (banded ones included) to the class frequencies of the noisy masks before the
+band was removed.
 """
 
 from __future__ import annotations
@@ -168,10 +169,11 @@ class SegmentationAdapter(TaskAdapter):
         if self.config.decision != "prior_match":
             return
         u = train_units()
+        if self.prior is not None:  # ignore band: all pixels against the unbanded masks' prior
+            self.offsets = fit_prior_offsets(u.pred, self.prior).offsets
+            return
         keep = u.target != IGNORE_INDEX
-        prior = self.prior
-        if prior is None:
-            prior = class_frequencies(u.target[keep], u.pred.shape[1])
+        prior = class_frequencies(u.target[keep], u.pred.shape[1])
         self.offsets = fit_prior_offsets(u.pred[keep], prior).offsets
 
     def eval_units(self, units: Units) -> Units:
