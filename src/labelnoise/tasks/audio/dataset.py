@@ -67,8 +67,8 @@ class ClipDataset(Dataset):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the augmentation draws of epoch ``epoch`` (Accelerate's loaders and
-        :func:`~labelnoise.tasks.audio.fit.fit_tagger` call this at each epoch start)."""
+        """Select the augmentation draws of epoch ``epoch`` (the engine's loader calls this at
+        each epoch start, through Accelerate's ``set_epoch``)."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
