@@ -2,35 +2,49 @@
 
 Usage: ``python benchmarks/regression_noise.py --data-dir DIR --json OUT [--seeds 5]``
 
-1. Clean-target test MAE of every method on scikit-learn's diabetes (442 rows) and a
-   synthetic nonlinear set (Friedman #1, 20,000 rows), under symmetric noise (ConFrag's
-   uniform replacement) at 20 / 40 / 60 % and Gaussian noise (0.5 target std on every
-   training target), ``--seeds`` seeds (split, noise and init all change with the seed).
-   Small-loss selection is told the noise rate (0.2 for Gaussian), as in Co-teaching;
-   every other method is noise-rate agnostic. ``mixture_refit``: a trimmed-MSE fit, a
-   clean-Gaussian / uniform-noise mixture fitted by EM on its residuals, and an MSE refit
-   weighted by the clean posterior (same network and epochs; two training runs).
-   ``mixture_refit_linear``: the same refit with the posterior of a mixture-EM *linear*
-   regression on the features (no first network; one training run). Every setting of both
-   is a default, the same on both datasets.
-   ``clean (oracle)`` is MSE trained on the clean targets: the floor no method can be
-   expected to beat (not counted as "best"); ``corrupted dropped (oracle)`` is MSE on the
-   uncorrupted rows only -- what a perfect clean-sample selector would give.
-2. Detection AUPRC on the symmetric settings: our residual, mixture-posterior and
-   neighbour-agreement scores (settings fixed on other synthetic sets: Friedman #2 / #3 and a
-   heteroscedastic one, 442 rows, seeds 100-104) and cleanlab's ``get_label_quality_scores``
-   (outre and residual) on the *same* 5-fold out-of-sample MLP predictions (Friedman: a 3,000-row training subset, because cleanlab's
-   outre builds an N/2-neighbour graph), plus the ConFrag selection score.
-3. Emotion (``DIR/crowd/emotion``, 700 items x 10 raters, gold): a model trained on
-   aggregated rater targets vs on one random rater per item, MAE against gold.
+Every number comes from :func:`labelnoise.engine.train` on a RunConfig built from a recipe
+file -- ``recipes/regression/diabetes_robust.yaml`` (scikit-learn's diabetes, 442 rows) and
+``recipes/regression/friedman_robust.yaml`` (synthetic nonlinear Friedman #1, 20,000 rows
+drawn with the seed) -- one of its variants, and overrides: ``seed``, the noise
+(``task.noise.kind`` / ``rate`` / ``scale``) and, for small-loss selection, its forget rate
+(the noise rate, 0.2 for Gaussian, as in Co-teaching). Each JSON row names its recipe,
+variant and overrides.
 
-Torch runs single-threaded here: the MLPs are tiny and one thread is fastest for them.
+1. Clean-target test MAE of every variant under symmetric noise (ConFrag's uniform
+   replacement) at 20 / 40 / 60 % and Gaussian noise (0.5 target std on every training
+   target), ``--seeds`` seeds (split, noise, init -- and the Friedman data -- change with the
+   seed). Protocol (in the recipes): 80 / 20 train / test, no validation split, the last
+   epoch's model. ``mixture_refit``: a trimmed-MSE pilot network, a clean-Gaussian /
+   uniform-noise mixture fitted by EM on its residuals, and an MSE refit weighted by the clean
+   posterior (method ``mixture_refit``, pilot ``trimmed``); ``mixture_linear``: the same
+   refit with the posterior of a closed-form mixture-EM *linear* regression (pilot
+   ``linear``, one network); ``trimmed_refit``: the refit on the 70 % best-fitted targets of
+   the trimmed pilot; ``confrag``: ConFrag's experts, selection and a regressor on the
+   selected rows. ``clean (oracle)`` is the ``mse`` variant trained on the clean targets
+   (``task.noise.kind=none``); ``corrupted dropped (oracle)`` the ``mse`` variant on the
+   uncorrupted rows only (``task.noise.drop_corrupted=true``) -- what a perfect selector
+   would give.
+2. Detection AUPRC on the symmetric settings: our residual, mixture-posterior and
+   neighbour-agreement scores and cleanlab's ``get_label_quality_scores`` (outre and
+   residual) on the *same* 5-fold out-of-sample predictions of the recipe's ``mse`` variant
+   (:class:`labelnoise.tasks.regression.NoisyRegressor`, i.e. the engine; Friedman: a
+   3,000-row training subset, because cleanlab's outre builds an N/2-neighbour graph), plus
+   the ConFrag run's selection score.
+3. Emotion (``DIR/crowd/emotion``, 700 items x 10 raters, gold): the diabetes recipe's
+   ``mse`` variant (100 epochs, weight decay 0.01) trained on aggregated rater targets vs on
+   one random rater per item, MAE against gold.
+
+Torch runs single-threaded here (``train.num_threads: 1`` in the recipes).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,27 +60,28 @@ from labelnoise.common.detection.regression import (
     neighbor_agreement_quality,
     residual_quality,
 )
+from labelnoise.config import load_recipe, resolve
+from labelnoise.engine import train
+from labelnoise.engine.setup import build_task
 from labelnoise.tasks.regression import (
-    ConFragConfig,
-    RegressionNoiseConfig,
-    TrainConfig,
+    NoisyRegressor,
     aggregate_raters,
-    corrupt_targets,
     cross_val_predictions,
     error_residual_ratio,
-    fit_confrag,
-    fit_mixture_refit,
-    fit_mlp,
-    load_sklearn,
     mae,
     read_raters,
 )
 
-NOISES = {
-    "sym20": RegressionNoiseConfig("symmetric", 0.2),
-    "sym40": RegressionNoiseConfig("symmetric", 0.4),
-    "sym60": RegressionNoiseConfig("symmetric", 0.6),
-    "gauss": RegressionNoiseConfig("gaussian", 0.0, 0.5),
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = {
+    "diabetes": "recipes/regression/diabetes_robust.yaml",
+    "friedman1": "recipes/regression/friedman_robust.yaml",
+}
+NOISES: dict[str, dict[str, Any]] = {
+    "sym20": {"kind": "symmetric", "rate": 0.2},
+    "sym40": {"kind": "symmetric", "rate": 0.4},
+    "sym60": {"kind": "symmetric", "rate": 0.6},
+    "gauss": {"kind": "gaussian", "scale": 0.5},
 }
 METHODS = [
     "mse",
@@ -76,101 +91,73 @@ METHODS = [
     "small_loss",
     "gaussian_nll",
     "confrag",
+    "trimmed_refit",
     "mixture_refit",
-    "mixture_refit_linear",
+    "mixture_linear",
 ]
 ORACLE = "clean (oracle)"
 DROP = "corrupted dropped (oracle)"
-TRAIN = {
-    "diabetes": TrainConfig(hidden=(32,), epochs=40, batch_size=64, weight_decay=0.1),
-    "friedman1": TrainConfig(hidden=(64, 64), epochs=20, batch_size=512),
-}
-CONFRAG = {
-    "diabetes": ConFragConfig(epochs=60, batch_size=64),
-    "friedman1": ConFragConfig(epochs=10, batch_size=512),
-}
+EMOTION_OVERRIDES = {"train": {"epochs": 100}, "optim": {"weight_decay": 0.01}}
 
 
-class _Fit:
-    """``fit(x, y) -> model with predict``: the MSE MLP, for cross-validated predictions."""
-
-    def __init__(self, cfg: TrainConfig, seed: int) -> None:
-        self.cfg, self.seed = cfg, seed
-
-    def fit(self, x: np.ndarray, y: np.ndarray):
-        return fit_mlp(x, y, config=self.cfg, seed=self.seed)
-
-
-def run_method(method, name, x, y, noise, seed):
-    """Train ``method``; returns (model, extra metrics)."""
-    cfg = TRAIN[name]
-    if method == "confrag":
-        model, sel = fit_confrag(x, y, config=CONFRAG[name], train_config=cfg, seed=seed)
-        return model, sel
-    if method == "mixture_refit":
-        return fit_mixture_refit(x, y, trim=0.3, config=cfg, seed=seed)[0], None
-    if method == "mixture_refit_linear":
-        return fit_mixture_refit(x, y, pilot="linear", config=cfg, seed=seed)[0], None
-    loss, opts, forget = {
-        "mse": ("mse", {}, 0.0),
-        "huber": ("huber", {"delta": 1.0}, 0.0),
-        "cauchy": ("cauchy", {"c": 1.0}, 0.0),
-        "trimmed": ("trimmed_mse", {"trim": 0.3}, 0.0),
-        "small_loss": ("mse", {}, noise.rate if noise.kind == "symmetric" else 0.2),
-        "gaussian_nll": ("gaussian_nll", {}, 0.0),
-    }[method]
-    return fit_mlp(
-        x, y, loss=loss, loss_options=opts, forget_rate=forget, config=cfg, seed=seed
-    ), None
+def overrides(method: str, noise: dict[str, Any], seed: int) -> tuple[str, dict[str, Any]]:
+    """``(variant, overrides)`` of one table cell."""
+    over: dict[str, Any] = {"seed": seed, "task": {"noise": dict(noise)}}
+    if method == ORACLE:
+        over["task"]["noise"] = {"kind": "none"}
+    elif method == DROP:
+        over["task"]["noise"]["drop_corrupted"] = True
+    elif method == "small_loss":
+        rate = noise["rate"] if noise["kind"] == "symmetric" else 0.2
+        over["selector"] = {"forget_rate": rate}
+    variant = "mse" if method in (ORACLE, DROP) else method
+    return variant, over
 
 
-def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    perm = np.random.default_rng(seed).permutation(n)
-    n_test = n // 5
-    return perm[n_test:], perm[:n_test]
+def run_cell(name: str, method: str, nk: str, seed: int, runs: Path) -> tuple[dict, Path, dict]:
+    """Train one cell; returns (metrics, run_dir, row provenance)."""
+    variant, over = overrides(method, NOISES[nk], seed)
+    run_dir = runs / f"{name}_{nk}_{variant}_{method.split()[0]}_{seed}"
+    recipe = load_recipe(ROOT / RECIPES[name])
+    full = over | {"output_dir": str(run_dir), "train": {"progress": False}}
+    metrics = train(resolve(recipe, full, variant=variant), overwrite=True)
+    return metrics, run_dir, {"recipe": RECIPES[name], "variant": variant, "overrides": over}
 
 
 def robustness(
     seeds: int,
     rows: list,
     det_rows: list,
-    datasets: tuple[str, ...] = ("diabetes", "friedman1"),
-    noises: tuple[str, ...] = tuple(NOISES),
-    detect: bool = True,
+    datasets: tuple[str, ...],
+    noises: tuple[str, ...],
+    detect: bool,
+    runs: Path,
 ) -> tuple[str, str]:
     mae_table: dict[tuple[str, str, str], list[float]] = {}
     err_table: dict[tuple[str, str], list[float]] = {}
     det: dict[tuple[str, str, str], list[float]] = {}
     for name in datasets:
         for seed in range(seeds):
-            data = load_sklearn(name, n_samples=20000, seed=seed)
-            tr, te = split(len(data.y), seed)
             for nk in noises:
-                noise = NOISES[nk]
-                y_noisy, bad = corrupt_targets(data.y[tr], noise, seed)
-                for method in METHODS:
-                    model, sel = run_method(method, name, data.x[tr], y_noisy, noise, seed)
-                    v = mae(model.predict(data.x[te]), data.y[te])
+                symmetric = NOISES[nk]["kind"] == "symmetric"
+                cells = [*METHODS, ORACLE] + ([DROP] if symmetric else [])
+                for method in cells:
+                    metrics, run_dir, prov = run_cell(name, method, nk, seed, runs)
+                    v = float(metrics["test"]["mae"])
                     mae_table.setdefault((name, nk, method), []).append(v)
-                    rows.append(row(f"{name}/{nk}/seed{seed}", method, "clean_test_mae", v))
-                    if sel is not None and noise.kind == "symmetric":
-                        e = error_residual_ratio(y_noisy, data.y[tr], sel.selected)
+                    where = f"{name}/{nk}/seed{seed}"
+                    rows.append(row(where, method, "clean_test_mae", v, **prov))
+                    sel_file = run_dir / "confrag_selection.npz"
+                    if method == "confrag" and symmetric:
+                        with np.load(sel_file) as f:
+                            bad = f["target"] != f["clean_target"]
+                            e = error_residual_ratio(f["target"], f["clean_target"], f["selected"])
+                            ap = average_precision_score(bad, 1 - f["score"])
                         err_table.setdefault((name, nk), []).append(e)
-                        rows.append(row(f"{name}/{nk}/seed{seed}", method, "ERR", e))
-                        ap = average_precision_score(bad, 1 - sel.score)
+                        rows.append(row(where, method, "ERR", e, **prov))
                         det.setdefault((name, nk, "ConFrag selection score"), []).append(ap)
-                oracle = fit_mlp(data.x[tr], data.y[tr], config=TRAIN[name], seed=seed)
-                v = mae(oracle.predict(data.x[te]), data.y[te])
-                mae_table.setdefault((name, nk, ORACLE), []).append(v)
-                rows.append(row(f"{name}/{nk}/seed{seed}", ORACLE, "clean_test_mae", v))
-                if noise.kind == "symmetric":  # perfect selection: the corrupted rows removed
-                    keep = ~bad
-                    drop = fit_mlp(data.x[tr][keep], y_noisy[keep], config=TRAIN[name], seed=seed)
-                    v = mae(drop.predict(data.x[te]), data.y[te])
-                    mae_table.setdefault((name, nk, DROP), []).append(v)
-                    rows.append(row(f"{name}/{nk}/seed{seed}", DROP, "clean_test_mae", v))
-                if detect and noise.kind == "symmetric":
-                    detection(name, data, tr, y_noisy, bad, nk, seed, det)
+                if detect and symmetric:
+                    detection(name, nk, seed, det)
     head = ["dataset", "noise", *METHODS, DROP, ORACLE, "best / mse", "drop / mse", "oracle / mse"]
     table = []
     for name, nk in {(k[0], k[1]) for k in mae_table}:
@@ -198,7 +185,7 @@ def robustness(
     dtab = []
     for name, nk in sorted({(k[0], k[1]) for k in det}):
         means = [float(np.mean(det[(name, nk, s)])) for s in scores]
-        err = float(np.mean(err_table[(name, nk)]))
+        err = float(np.mean(err_table[(name, nk)])) if (name, nk) in err_table else float("nan")
         dtab.append([name, nk, *means, err])
         for s, v in zip(scores, means):
             det_rows.append(row(f"{name}/{nk}", s, "auprc_mean", v))
@@ -207,13 +194,22 @@ def robustness(
     )
 
 
-def detection(name, data, tr, y_noisy, bad, nk, seed, det):
-    """AUPRC of each score on the same out-of-sample predictions."""
-    x, y, b = data.x[tr], y_noisy, bad
+def detection(name: str, nk: str, seed: int, det: dict) -> None:
+    """AUPRC of each score on the same out-of-sample predictions (the training split of the
+    recipe's run at this seed and noise, targets in their own units)."""
+    variant, over = overrides("mse", NOISES[nk], seed)
+    recipe = load_recipe(ROOT / RECIPES[name])
+    splits = build_task(resolve(recipe, over, variant=variant)).splits
+    tr = splits.train
+    scale, center = splits.info["target_scale"], splits.info["target_center"]
+    x = tr.x.double().numpy()
+    y = tr.target.double().numpy() * scale + center
+    b = (tr.target != tr.clean).numpy()
     if len(y) > 3000:
         keep = np.random.default_rng(seed).choice(len(y), 3000, replace=False)
         x, y, b = x[keep], y[keep], b[keep]
-    pred = cross_val_predictions(_Fit(TRAIN[name], seed), x, y, folds=5, seed=seed)
+    model = NoisyRegressor(ROOT / RECIPES[name], variant="mse", seed=seed)
+    pred = cross_val_predictions(model, x, y, folds=5, seed=seed)
     xs = (x - x.mean(0)) / x.std(0)
     scores = {
         "ours: residual (recalibrated)": residual_quality(y, pred),
@@ -245,13 +241,13 @@ def emotion(root: Path, seeds: int, rows: list) -> str:
     grid[head, dim] = mean / 100
     x = np.concatenate([np.eye(7)[dim], grid[head] * (1 - np.eye(7)[dim])], axis=1)
     y_gold = gold.loc[items].to_numpy(dtype=float)
-    cfg = TrainConfig(hidden=(32,), epochs=100, batch_size=64, weight_decay=0.01)
     targets = {
         m: aggregate_raters(r, method=m).loc[items].to_numpy() for m in ("mean", "median", "catd")
     }
     out = []
     for m, t in targets.items():
         out.append([f"aggregated ({m}), no model", mae(t, y_gold), 0.0])
+    prov = {"recipe": RECIPES["diabetes"], "variant": "mse", "overrides": EMOTION_OVERRIDES}
     for arm in ["mean", "median", "catd", "single random rater"]:
         vals = []
         for seed in range(seeds):
@@ -262,9 +258,17 @@ def emotion(root: Path, seeds: int, rows: list) -> str:
                 t = targets[arm]
             pred = np.empty(len(items))
             for trn, tst in GroupKFold(5).split(x, groups=head):
-                pred[tst] = fit_mlp(x[trn], t[trn], config=cfg, seed=seed).predict(x[tst])
+                model = NoisyRegressor(
+                    ROOT / RECIPES["diabetes"],
+                    variant="mse",
+                    overrides=EMOTION_OVERRIDES,
+                    seed=seed,
+                )
+                pred[tst] = model.fit(x[trn], t[trn]).predict(x[tst])
             vals.append(mae(pred, y_gold))
-            rows.append(row(f"emotion/seed{seed}", f"train on {arm}", "mae_vs_gold", vals[-1]))
+            rows.append(
+                row(f"emotion/seed{seed}", f"train on {arm}", "mae_vs_gold", vals[-1], **prov)
+            )
         out.append([f"MLP trained on {arm}", float(np.mean(vals)), float(np.std(vals))])
     return markdown_table(["targets", "MAE vs gold (mean)", "std over seeds"], out)
 
@@ -278,33 +282,41 @@ def main() -> None:
     p.add_argument("--tag", default="", help="results file suffix: regression_noise_<tag>.md")
     args = p.parse_args()
     datasets, noises = tuple(args.datasets.split(",")), tuple(args.noises.split(","))
-    if not set(datasets) <= set(TRAIN) or not set(noises) <= set(NOISES):
-        p.error(f"--datasets must be of {sorted(TRAIN)} and --noises of {sorted(NOISES)}")
+    if not set(datasets) <= set(RECIPES) or not set(noises) <= set(NOISES):
+        p.error(f"--datasets must be of {sorted(RECIPES)} and --noises of {sorted(NOISES)}")
     root = data_dir_or_exit(args)
     torch.set_num_threads(1)
-    t0 = time.time()
+    t0, load0 = time.time(), os.getloadavg()[0]
     rows: list = []
     det_rows: list = []
-    rob, det = robustness(args.seeds, rows, det_rows, datasets, noises, not args.mae_only)
-    table = "## Clean-target test MAE (mean ± std over seeds)\n\n" + rob
-    if not args.mae_only:
-        emo = emotion(root / "crowd" / "emotion", args.seeds, rows)
-        table += (
-            "\n\n## Detection AUPRC (same out-of-sample predictions)\n\n"
-            + det
-            + "\n\n## Emotion: aggregated vs single-rater targets\n\n"
-            + emo
+    with tempfile.TemporaryDirectory(prefix="regression_noise_") as runs:
+        rob, det = robustness(
+            args.seeds, rows, det_rows, datasets, noises, not args.mae_only, Path(runs)
         )
+        table = "## Clean-target test MAE (mean ± std over seeds)\n\n" + rob
+        if not args.mae_only:
+            emo = emotion(root / "crowd" / "emotion", args.seeds, rows)
+            table += (
+                "\n\n## Detection AUPRC (same out-of-sample predictions)\n\n"
+                + det
+                + "\n\n## Emotion: aggregated vs single-rater targets\n\n"
+                + emo
+            )
     wall = time.time() - t0
     rows += det_rows
-    rows.append(row("all", "benchmark", "wall_time_s", wall))
+    load = (load0 + os.getloadavg()[0]) / 2
+    rows.append(row("all", "benchmark", "wall_time_s", wall, load_average=load))
     rows.append(row("all", "benchmark", "cpu_time_s", time.process_time()))
     table += (
         f"\n\nwall time {wall:.0f} s, CPU time {time.process_time():.0f} s "
-        + f"({args.seeds} seeds, torch threads 1)"
+        + f"({args.seeds} seeds, torch threads 1, load average ~{load:.1f} on a shared machine)"
+        + "\n\nRecipes: "
+        + ", ".join(f"`{RECIPES[d]}`" for d in datasets)
+        + "; overrides per cell (seed, noise, small-loss forget rate) in the JSON rows."
     )
     name = "regression_noise" + (f"_{args.tag}" if args.tag else "")
     report(name, table, rows, args.json, preamble=__doc__.split("\n\n")[0])
+    print(json.dumps({"rows": len(rows)}))
 
 
 if __name__ == "__main__":

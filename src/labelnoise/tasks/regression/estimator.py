@@ -88,7 +88,8 @@ class NoisyRegressor:
                 "noise": {"kind": "none", "drop_corrupted": False},
             },
         }
-        return resolve(self.recipe, deep_merge(self.overrides, fixed), variant=self.variant)
+        over = deep_merge({"train": {"progress": False}}, self.overrides)  # quiet by default
+        return resolve(self.recipe, deep_merge(over, fixed), variant=self.variant)
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> NoisyRegressor:
         """Train on ``x (N, D)`` and noisy ``y (N,)``; returns ``self``."""
