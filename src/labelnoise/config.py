@@ -126,6 +126,10 @@ class TrainConfig:
         eval_every: evaluate every this many epochs (the last epoch is always evaluated).
         checkpoint_every: save a resumable checkpoint every this many optimizer steps
             (``None``: only at the end of each epoch).
+        checkpoint_every_epochs: write the end-of-epoch checkpoint only every this many
+            epochs (and at the last one); 1: every epoch. A resumed run replays the epochs
+            since its newest checkpoint (same result); fewer saves make runs of many tiny
+            epochs (full-batch graphs) several times faster.
         keep_checkpoints: how many recent checkpoints to keep.
         progress: show a tqdm bar on the main process.
         cpu: force CPU even when an accelerator is present.
@@ -142,10 +146,17 @@ class TrainConfig:
     early_stopping: int | None = None
     eval_every: int = 1
     checkpoint_every: int | None = None
+    checkpoint_every_epochs: int = 1
     keep_checkpoints: int = 1
     progress: bool = True
     cpu: bool = False
     num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.checkpoint_every_epochs < 1:
+            raise ValueError(
+                f"train.checkpoint_every_epochs must be >= 1; got {self.checkpoint_every_epochs!r}"
+            )
 
 
 @dataclass

@@ -100,9 +100,11 @@ class Dynamics:
         }
 
     def state_dict(self) -> dict[str, Any]:
+        # one (epochs, n) tensor each: a list of per-epoch tensors pickles one record per
+        # tensor, which grows with every epoch's checkpoint
         return {
-            "loss": list(self.loss),
-            "margin": list(self.margin),
+            "loss": torch.stack(self.loss) if self.loss else [],
+            "margin": torch.stack(self.margin) if self.margin else [],
             "probs_sum": self.probs_sum,
             "probs_count": self.probs_count,
             "chunks": list(self._chunks),

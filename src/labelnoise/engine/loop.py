@@ -108,7 +108,9 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         method.on_epoch_end(state.epoch)
         lr = float(nets[0].scheduler.get_last_lr()[0])
         end_of_epoch(run, nets[0].model, lr, reached_max)  # evaluate, select, history
-        save_checkpoint(run, method)
+        last = reached_max or state.done or state.epoch >= cfg.train.epochs
+        if last or state.epoch % cfg.train.checkpoint_every_epochs == 0:
+            save_checkpoint(run, method)
     bar.close()
 
     # --- the selected network 0: the method's last word, test metrics, issues, outputs -------

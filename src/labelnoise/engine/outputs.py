@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,21 @@ def update_selection(state: LoopState, row: dict[str, Any], key: str | None, low
     return better
 
 
+def replace_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place: a killed
+    process never leaves a half-written ``path``. Not fsynced (unlike
+    :func:`~labelnoise._io.atomic_write`): for files rewritten every epoch, whose content a
+    resumed run rewrites from its checkpoint (an fsync per epoch costs more than a small
+    model's epoch on a busy disk)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def write_history(run_dir: Path, history: list[dict[str, Any]]) -> None:
-    with atomic_write(run_dir / "history.jsonl") as f:
-        for row in history:
-            f.write(json.dumps(row) + "\n")
+    """Rewrite ``history.jsonl``, one JSON row per evaluation (see :func:`replace_write`)."""
+    text = "".join(json.dumps(row) + "\n" for row in history)
+    replace_write(run_dir / "history.jsonl", text.encode())
 
 
 def _jsonable(value: Any) -> Any:

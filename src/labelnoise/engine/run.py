@@ -4,6 +4,7 @@ seed, task, loaders), the end-of-epoch evaluation and model selection, and finis
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -14,7 +15,6 @@ from typing import Any
 
 import torch
 
-from labelnoise._io import atomic_write
 from labelnoise.config import RunConfig
 from labelnoise.engine.checkpoint import Checkpointer
 from labelnoise.engine.collect import after_training
@@ -23,6 +23,7 @@ from labelnoise.engine.detect import detect_label_issues
 from labelnoise.engine.dynamics import Dynamics
 from labelnoise.engine.outputs import (
     evaluate_splits,
+    replace_write,
     selection_key,
     update_selection,
     write_history,
@@ -202,8 +203,9 @@ def end_of_epoch(run: Run, model: torch.nn.Module, lr: float, reached_max: bool)
     row |= evaluate_splits(run.adapter, model, run.eval_loaders, run.splits, acc)
     state.loss_sum, state.loss_count = 0.0, 0
     if update_selection(state, row, run.key, run.lower) and acc.is_main_process:
-        with atomic_write(run.run_dir / "best_model.pt", "wb") as f:
-            torch.save(acc.unwrap_model(model).state_dict(), f)
+        buf = io.BytesIO()
+        torch.save(acc.unwrap_model(model).state_dict(), buf)
+        replace_write(run.run_dir / "best_model.pt", buf.getvalue())
     if acc.is_main_process:
         write_history(run.run_dir, state.history)
     acc.log(row, step=state.step)

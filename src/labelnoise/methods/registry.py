@@ -13,12 +13,15 @@ from labelnoise.methods.confrag import ConFrag
 from labelnoise.methods.coteaching import CoTeaching
 from labelnoise.methods.dividemix import DivideMix
 from labelnoise.methods.ema_distill import EmaDistill
+from labelnoise.methods.graphcleaner_drop import GraphCleanerDrop
+from labelnoise.methods.label_propagation import LabelPropagation
 from labelnoise.methods.maskrcnn import MaskRCNN
 from labelnoise.methods.mixture_refit import MixtureRefit
 from labelnoise.methods.ner_prune import NerPrune
 from labelnoise.methods.ner_relabel import NerRelabel
 from labelnoise.methods.per_tag_small_loss import PerTagSmallLoss
 from labelnoise.methods.pnt_edge import PntEdge
+from labelnoise.methods.ppl import PPL
 from labelnoise.methods.standard import Standard
 from labelnoise.methods.trimmed_refit import TrimmedRefit
 
@@ -42,6 +45,9 @@ METHODS: dict[str, type[Method]] = {
     "mixture_refit": MixtureRefit,
     "trimmed_refit": TrimmedRefit,
     "confrag": ConFrag,
+    "ppl": PPL,
+    "label_propagation": LabelPropagation,
+    "graphcleaner_drop": GraphCleanerDrop,
 }
 
 

@@ -1,4 +1,5 @@
-"""Models, label propagation, neighbourhood-aware detection and PPL on a tiny two-block graph."""
+"""Models, label propagation, neighbourhood-aware detection and PPL's prototypes on a tiny
+planted-partition graph."""
 
 from __future__ import annotations
 
@@ -7,14 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from labelnoise.common.losses import build_loss
-from labelnoise.common.selection import build_selector
 from labelnoise.tasks.graph.data import validate_graph
 from labelnoise.tasks.graph.detection import graph_label_quality
-from labelnoise.tasks.graph.fullbatch import fit_fullbatch
 from labelnoise.tasks.graph.models import build_model, normalized_adjacency
 from labelnoise.tasks.graph.propagation import lp_correct, neighbour_label_agreement
-from labelnoise.tasks.graph.robust import ppl_fit
+from labelnoise.tasks.graph.robust import confident_per_class, prototype_probs, prototypes
 
 
 def _blocks(n: int = 60, k: int = 3, seed: int = 0):
@@ -76,15 +74,21 @@ def test_lp_correction_and_detection_find_flipped_labels() -> None:
     assert quality[issue].max() < quality[~issue].min()
 
 
-def test_fullbatch_with_core_loss_and_selector_and_ppl() -> None:
+def test_prototypes_and_confident_pseudo_labels_match_recomputation() -> None:
     g = _blocks()
-    model = build_model("gcn", g.num_features, 3)
-    loss = build_loss("gce", num_classes=3, q=0.7)
-    sel = build_selector("small_loss", num_examples=15, forget_rate=0.2)
-    res = fit_fullbatch(model, g.x, g.edge_index, g.train_idx, g.y[g.train_idx], g.val_idx,
-                        g.y[g.val_idx], epochs=30, loss=loss, selector=sel)  # fmt: skip
-    assert res.logits.shape == (60, 3) and 0 <= res.best_epoch < 30
-    out = ppl_fit(g.x, g.edge_index, g.y, g.train_idx, g.val_idx, g.y[g.val_idx], 3, epochs=30,
-                  seed=1)  # fmt: skip
-    test_acc = (out.logits[g.test_idx].argmax(1) == g.y[g.test_idx]).float().mean()
-    assert out.val_accuracy >= 0.9 and test_acc >= 0.85 and not out.is_issue.any()
+    z = torch.rand(60, 4) + F.one_hot(g.y, 3).float() @ torch.rand(3, 4) * 3
+    noisy = g.y.clone()
+    noisy[g.train_idx[:2]] = (noisy[g.train_idx[:2]] + 1) % 3
+    protos = prototypes(z, g.train_idx, noisy, 3)
+    zn = z / z.norm(dim=1, keepdim=True)
+    for c in range(3):  # independent: the normalised mean of the class's normalised rows
+        mean = zn[g.train_idx[noisy[g.train_idx] == c]].mean(0)
+        assert torch.allclose(protos[c], mean / mean.norm(), atol=1e-6)
+    probs = prototype_probs(z, g.train_idx, noisy, 3, temperature=0.1)
+    assert torch.allclose(probs, F.softmax(zn @ protos.T / 0.1, dim=1), atol=1e-6)
+    ids, labels = confident_per_class(probs, 4)
+    conf, pred = probs.max(1)
+    for c in range(3):
+        members = (pred == c).nonzero().flatten()
+        top = members[conf[members].argsort(descending=True)[:4]]
+        assert ids[labels == c].tolist() == top.tolist()
