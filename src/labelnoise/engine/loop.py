@@ -57,7 +57,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         models.append(model)
         optimizers.append(optimizer)
         schedulers.append(scheduler)
-        losses.append(build_loss_fn(cfg, splits.num_classes, n_ids).to(acc.device))
+        losses.append(build_loss_fn(cfg, splits.num_classes, n_ids, device=acc.device))
     selector = build_selector_fn(cfg, n_train, acc.gather)
     *prepared, train_loader = acc.prepare(*models, *optimizers, run.train_loader)
     k = method.num_networks
