@@ -214,6 +214,7 @@ METHOD_OVERLAY: dict[str, Callable[[str], dict]] = {
     "dividemix": lambda task: {"method": {"warmup_epochs": 1}},
     "ner_prune": lambda task: {"task": {"frozen": True}, "method": {"folds": 2, "fold_epochs": 1}},
     "ner_relabel": lambda task: {"task": {"frozen": True}},
+    "ppl": lambda task: {"task": {"model": "ppr_mlp"}},
 }
 
 COMMON = {
