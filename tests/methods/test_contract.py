@@ -214,7 +214,12 @@ METHOD_OVERLAY: dict[str, Callable[[str], dict]] = {
     "dividemix": lambda task: {"method": {"warmup_epochs": 1}},
     "ner_prune": lambda task: {"task": {"frozen": True}, "method": {"folds": 2, "fold_epochs": 1}},
     "ner_relabel": lambda task: {"task": {"frozen": True}},
-    "ppl": lambda task: {"task": {"model": "ppr_mlp"}},
+    "ppl": lambda task: {
+        "task": {"model": "ppr_mlp"},
+        # epoch 0 only evaluates the teacher (no step): train.epochs 3 = 1 + 1 round x 2
+        "method": {"rounds": 1, "round_epochs": 2},
+        "train": {"epochs": 3},
+    },
 }
 
 COMMON = {
