@@ -66,6 +66,7 @@ def build_maskrcnn(
         raise ValueError(f"backbone must be 'tiny' or 'resnet50_fpn'; got {backbone!r}")
     anchors = AnchorGenerator(sizes=((8, 16, 32),), aspect_ratios=((0.5, 1.0, 2.0),))
     body = _TinyBackbone(width)
+    dets = 20 if detections_per_img is None else detections_per_img  # proposals scale with it
     w = body.out_channels
     return MaskRCNN(
         body,
@@ -75,12 +76,12 @@ def build_maskrcnn(
         rpn_anchor_generator=anchors,
         box_roi_pool=MultiScaleRoIAlign(["0"], 7, 2),
         mask_roi_pool=MultiScaleRoIAlign(["0"], 14, 2),
-        rpn_pre_nms_top_n_train=200,
-        rpn_post_nms_top_n_train=100,
-        rpn_pre_nms_top_n_test=100,
-        rpn_post_nms_top_n_test=50,
-        box_batch_size_per_image=64,
-        box_detections_per_img=20 if detections_per_img is None else detections_per_img,
+        rpn_pre_nms_top_n_train=max(200, 4 * dets),
+        rpn_post_nms_top_n_train=max(100, 2 * dets),
+        rpn_pre_nms_top_n_test=max(100, 2 * dets),
+        rpn_post_nms_top_n_test=max(50, dets),
+        box_batch_size_per_image=max(64, dets),
+        box_detections_per_img=dets,
         box_head=TwoMLPHead(w * 7 * 7, 128),
         box_predictor=FastRCNNPredictor(128, num_classes),
         mask_head=MaskRCNNHeads(w, [w, w], 1),
