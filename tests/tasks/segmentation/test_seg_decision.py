@@ -91,14 +91,22 @@ def test_units_carry_pixel_ids_that_follow_the_flips():
     assert torch.equal(u[torch.tensor([0, 5])].unit_id, u.unit_id[[0, 5]])
 
 
-def test_prior_match_with_ignore_band_matches_all_pixels_to_the_unbanded_prior():
-    """``ignore_boundary``: the offsets make the predicted class fractions over ALL training
-    pixels (banded ones included) equal the noisy masks' frequencies before the band."""
+def test_ignore_band_is_cut_from_training_batches_only():
+    """``ignore_boundary``: training units drop the band (as :func:`ignore_near_boundary`
+    marks it); evaluation units (and the prior-match pass over the training split) keep every
+    pixel with its noisy label."""
+    from labelnoise.tasks.segmentation.boundary import ignore_near_boundary
+
     cls = get_task("segmentation")
-    adapter = cls(cls.Config(decision="prior_match", ignore_boundary=1))
-    adapter.prior = torch.tensor([0.3, 0.7], dtype=torch.float64)  # set by build_datasets
-    train = _units(5000, 0)
-    train.target[: train.target.numel() // 4] = IGNORE_INDEX  # a band of ignored pixels
-    adapter.after_training(lambda: train)
-    decided = adapter.eval_units(train).pred[:, 0]
-    assert float((decided == 0).double().mean()) == pytest.approx(0.3, abs=1e-3)
+    adapter = cls(cls.Config(width=4, encoder_depth=2, image_size=8, ignore_boundary=1, flip=False))
+    net = adapter.build_model(DatasetSplits(None, None, None, num_classes=2))
+    target = torch.zeros(2, 8, 8, dtype=torch.long)
+    target[:, 2:6, 2:6] = 1
+    batch = {"image": torch.randn(2, 1, 8, 8), "target": target, "example_id": torch.arange(2)}
+    banded = ignore_near_boundary(target, k=1)
+    net.train()
+    u = adapter.units(net, batch)
+    assert torch.equal(u.target, banded[banded != IGNORE_INDEX])
+    assert torch.equal(u.unit_id, torch.arange(128)[banded.reshape(-1) != IGNORE_INDEX])
+    net.eval()
+    assert torch.equal(adapter.units(net, batch).target, target.reshape(-1))

@@ -18,9 +18,9 @@ argmax.
 ``ignore_boundary: k`` (default 0) sets the training masks' pixels within ``k`` pixels
 (Chebyshev) of a class boundary to the ignore index
 (:func:`labelnoise.tasks.segmentation.boundary.ignore_near_boundary`, a boundary-tolerant
-"relaxed" target): they carry no loss. ``prior_match`` then matches the predictions on all
-training pixels (banded ones included) to the class frequencies of the noisy masks before the
-band was removed.
+"relaxed" target): they carry no loss. The band is cut from each training batch (the split
+keeps the full noisy masks), so ``prior_match`` matches the predictions on all training pixels
+to the noisy masks' class frequencies, as without the band.
 """
 
 from __future__ import annotations
@@ -94,7 +94,6 @@ class SegmentationAdapter(TaskAdapter):
     def __init__(self, config: SegmentationConfig) -> None:
         super().__init__(config)
         self.offsets: torch.Tensor | None = None  # (C,) set by after_training (prior_match)
-        self.prior: torch.Tensor | None = None  # (C,) noisy training masks before ignore band
 
     def build_datasets(self, data_dir: Path | None, *, seed: int) -> DatasetSplits:
         c = self.config
@@ -107,14 +106,9 @@ class SegmentationAdapter(TaskAdapter):
         noisy = resize_batch(noisy, c.image_size, mask=True)
         x, y = resize_batch(x, c.image_size, mask=False), resize_batch(y, c.image_size, mask=True)
         n_tr = len(y) - c.val_count
-        train_masks = noisy[:n_tr]
-        self.prior = None
-        if c.ignore_boundary > 0:
-            self.prior = class_frequencies(train_masks, 2)
-            train_masks = ignore_near_boundary(train_masks, k=c.ignore_boundary)
         train_cm = confusion_matrix(noisy[:n_tr], y[:n_tr], 2)
         return DatasetSplits(
-            train=MaskDataset(x[:n_tr], train_masks, y[:n_tr]),
+            train=MaskDataset(x[:n_tr], noisy[:n_tr], y[:n_tr]),
             val=MaskDataset(x[n_tr:], noisy[n_tr:], y[n_tr:]),
             test=MaskDataset(x[n_tr:], y[n_tr:], y[n_tr:]),
             num_classes=2,
@@ -156,6 +150,8 @@ class SegmentationAdapter(TaskAdapter):
         n, h, w = target.shape
         within = torch.arange(h * w, device=ids.device).view(1, h, w)
         pixel = ids.long().view(n, 1, 1) * (h * w) + within  # unit ids, flipped with the pixels
+        if self.config.ignore_boundary and model.training:  # relaxed targets: training only
+            target = ignore_near_boundary(target, k=self.config.ignore_boundary)
         if self.config.flip and model.training:
             for dim in (-1, -2):
                 if bool(torch.rand(()) < 0.5):
@@ -169,9 +165,6 @@ class SegmentationAdapter(TaskAdapter):
         if self.config.decision != "prior_match":
             return
         u = train_units()
-        if self.prior is not None:  # ignore band: all pixels against the unbanded masks' prior
-            self.offsets = fit_prior_offsets(u.pred, self.prior).offsets
-            return
         keep = u.target != IGNORE_INDEX
         prior = class_frequencies(u.target[keep], u.pred.shape[1])
         self.offsets = fit_prior_offsets(u.pred[keep], prior).offsets
