@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 
 from labelnoise._io import atomic_write
 from labelnoise.methods.standard import Standard
-from labelnoise.tasks.graph.adapter import NodeDataset, node_split
+from labelnoise.tasks.graph.adapter import GraphAdapter, NodeDataset, node_split
 from labelnoise.tasks.graph.detection import graph_label_quality
 from labelnoise.tasks.graph.robust import prototype_probs
 
@@ -73,6 +73,7 @@ class GraphCleanerDrop(Standard):
 
     def train_dataset(self, train: Dataset) -> Dataset:
         o, adapter = self.options, self.run.adapter
+        assert isinstance(adapter, GraphAdapter)
         graph = adapter.graph
         split = node_split(train)
         nodes, noisy = split.nodes.long(), split.target.long()

@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from labelnoise._io import atomic_write
 from labelnoise.methods.standard import Standard
-from labelnoise.tasks.graph.adapter import NodeDataset, node_split
+from labelnoise.tasks.graph.adapter import GraphAdapter, NodeDataset, node_split
 from labelnoise.tasks.graph.propagation import lp_correct
 
 __all__ = ["LabelPropagation", "LabelPropagationOptions"]
@@ -61,7 +61,9 @@ class LabelPropagation(Standard):
     tasks = frozenset({"graph"})
 
     def train_dataset(self, train: Dataset) -> Dataset:
-        o, graph = self.options, self.run.adapter.graph
+        o, adapter = self.options, self.run.adapter
+        assert isinstance(adapter, GraphAdapter)
+        graph = adapter.graph
         split = node_split(train)
         nodes, noisy = split.nodes.long(), split.target.long()
         labels = torch.zeros(graph.num_nodes, dtype=torch.long)  # read at the training nodes

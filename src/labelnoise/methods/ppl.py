@@ -50,7 +50,7 @@ from torch.utils.data import Dataset
 
 from labelnoise._io import atomic_write
 from labelnoise.methods.base import Method, Net, StepOutput
-from labelnoise.tasks.graph.adapter import node_split
+from labelnoise.tasks.graph.adapter import GraphAdapter, node_split
 from labelnoise.tasks.graph.robust import confident_per_class, prototypes
 
 __all__ = ["PPL", "PPLOptions"]
@@ -139,7 +139,8 @@ class PPL(Method):
 
     def train_dataset(self, train: Dataset) -> Dataset:
         o, adapter = self.options, self.run.adapter
-        graph = adapter.graph
+        assert isinstance(adapter, GraphAdapter)
+        graph = self.graph = adapter.graph
         split = node_split(train)
         self.train_nodes, self.noisy = split.nodes.long(), split.target.long()
         self.labels = torch.zeros(graph.num_nodes, dtype=torch.long)  # read at train_nodes only
@@ -217,7 +218,7 @@ class PPL(Method):
             sel = torch.cat([sel[fresh], agree])
             pseudo = torch.cat([pseudo[fresh], self.labels[agree]])
         self.round_nodes, self.round_targets = sel, pseudo
-        clean = self.run.adapter.graph.y
+        clean = self.graph.y
         self.rounds.append(
             {
                 "round": r,

@@ -60,9 +60,10 @@ def test_resume_replays_from_a_sparse_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(Standard, "step", original)
     resumed = train(cfg, resume=True)
     assert resumed["test"] == straight["test"] and resumed["selection"] == straight["selection"]
-    rows = [(tmp_path / d / "history.jsonl").read_text().splitlines() for d in "ab"]
-    strip = [[{k: v for k, v in json.loads(r).items()} for r in rs] for rs in rows]
-    assert strip[0] == strip[1] and len(strip[0]) == 8
+    a_rows, b_rows = (
+        [json.loads(r) for r in (tmp_path / d / "history.jsonl").open()] for d in "ab"
+    )
+    assert a_rows == b_rows and len(a_rows) == 8
     a, b = (torch.load(tmp_path / d / "best_model.pt", weights_only=True) for d in "ab")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 

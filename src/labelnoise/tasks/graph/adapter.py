@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -109,7 +109,7 @@ def corrupt_graph(graph: GraphData, noise: GraphNoiseConfig, *, seed: int) -> Te
         return graph.y.clone()
     k = graph.num_classes
     if noise.kind.startswith("erase_"):
-        kind = noise.kind.removeprefix("erase_")
+        kind: Literal["symm", "asymm"] = "symm" if noise.kind == "erase_symm" else "asymm"
         return erase_noise(
             graph.y, graph.train_idx, k, noise.rate, kind=kind, seed=erase_seed(noise.run)
         ).noisy
@@ -159,7 +159,7 @@ class NodeDataset(Dataset):
         return batch
 
 
-def node_split(ds: Dataset) -> NodeDataset:
+def node_split(ds: Any) -> NodeDataset:
     """A graph split as one :class:`NodeDataset` (``example_id`` order): itself, or the
     items of a wrapped split (``data.limit``) stacked."""
     if isinstance(ds, NodeDataset):
@@ -206,6 +206,8 @@ class RowModel(nn.Module):
     """A decoupled model bound to its precomputed node features (``ppr_mlp`` on
     :func:`~labelnoise.tasks.graph.models.ppr_features`): ``forward(nodes) = net(z[nodes])``,
     only the batch's rows are computed."""
+
+    z: Tensor
 
     def __init__(self, net: nn.Module, z: Tensor) -> None:
         super().__init__()

@@ -33,7 +33,7 @@ def _numpy_reconstruct():
     try:
         from numpy._core.multiarray import _reconstruct, scalar
     except ImportError:  # NumPy < 2
-        from numpy.core.multiarray import _reconstruct, scalar
+        from numpy.core.multiarray import _reconstruct, scalar  # type: ignore[no-redef]
     return _reconstruct, scalar
 
 
@@ -85,7 +85,7 @@ def load_pickle(path: str | Path) -> object:
 
 def _dense(obj: object, name: str, path: Path) -> np.ndarray:
     if sp.issparse(obj):
-        return np.asarray(obj.todense(), dtype=np.float32)
+        return np.asarray(obj.todense(), dtype=np.float32)  # type: ignore[attr-defined]
     if isinstance(obj, np.ndarray):
         return obj.astype(np.float32)
     raise ValueError(f"{path} ({name}) must hold an array or CSR matrix; got {type(obj).__name__}")
