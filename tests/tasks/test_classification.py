@@ -225,17 +225,18 @@ def test_cifar10n_real_data_label_sets(data_dir):
     with open(data_dir / "cifar10" / "train_labels.csv", newline="") as f:
         train_index = np.array([int(r["cifar10_train_index"]) for r in csv.DictReader(f)])
     subset = np.sort(np.random.default_rng(0).permutation(50_000)[:300])  # subset_seed 0
-    std = train_index[subset]
     with open(data_dir / "cifar10n" / "side_info_cifar10N.csv", newline="") as f:
         worker2 = np.repeat([int(r["Worker2-id"]) for r in csv.DictReader(f)], 10)
-    clean = read_cifar10n(data_dir / "cifar10n" / "CIFAR-10_human.pt", "clean")[std]
+    clean_std = read_cifar10n(data_dir / "cifar10n" / "CIFAR-10_human.pt", "clean")
     for label_set, rate in (("worst", 0.4021), ("aggre", 0.0901), ("random2", 0.1812)):
         adapter = _adapter(dataset="cifar10n", label_set=label_set, train_size=300, val_fraction=0)
         splits = adapter.build_datasets(data_dir, seed=0)
+        np.testing.assert_array_equal(np.sort(splits.train.index), subset)  # zip positions
+        std = train_index[splits.train.index]
         given = read_cifar10n(data_dir / "cifar10n" / "CIFAR-10_human.pt", label_set)[std]
         np.testing.assert_array_equal(splits.train.target.numpy(), given)
-        np.testing.assert_array_equal(splits.train.clean.numpy(), clean)
-        assert abs(float((given != clean).mean()) - rate) < 0.08, label_set
+        np.testing.assert_array_equal(splits.train.clean.numpy(), clean_std[std])
+        assert abs(float((given != clean_std[std]).mean()) - rate) < 0.08, label_set
         assert len(splits.test) == 10_000
         if label_set == "random2":
             np.testing.assert_array_equal(splits.train.worker.numpy(), worker2[std])

@@ -381,7 +381,8 @@ class ImageArrayDataset(Dataset):
     """Items ``{"x": (3, 32, 32) float, "target", "clean_target", "example_id"}`` (+
     ``"worker_id"`` when ``worker`` is given) from ``uint8 (N, 32, 32, 3)`` images (an array
     or a lazily decoding :class:`~labelnoise.common.datasets.cifar10n.LazyImages`),
-    normalised per item by :func:`to_float`."""
+    normalised per item by :func:`to_float`. ``index`` (kept as ``.index``, ``(N,)``): each
+    image's position in its source (CIFAR-10N: the zip order of the reader)."""
 
     def __init__(
         self,
@@ -389,6 +390,8 @@ class ImageArrayDataset(Dataset):
         target: np.ndarray,
         clean: np.ndarray,
         worker: np.ndarray | None = None,
+        *,
+        index: np.ndarray | None = None,
     ) -> None:
         if len(target) != len(x) or len(clean) != len(x):
             raise ValueError(
@@ -399,6 +402,7 @@ class ImageArrayDataset(Dataset):
         self.target = torch.as_tensor(np.asarray(target), dtype=torch.long)
         self.clean = torch.as_tensor(np.asarray(clean), dtype=torch.long)
         self.worker = None if worker is None else torch.as_tensor(worker, dtype=torch.long)
+        self.index = None if index is None else np.asarray(index)
 
     def __len__(self) -> int:
         return int(self.target.shape[0])
@@ -442,7 +446,7 @@ def _cifar10n_splits(cfg: ClassificationConfig, data_dir: Path | None, seed: int
     rng = numpy_rng(seed if cfg.split_seed is None else cfg.split_seed)
     order = rng.permutation(len(d["noisy"]))
     n_val = int(round(cfg.val_fraction * len(order)))
-    va, tr = np.sort(order[:n_val]), np.sort(order[n_val:])
+    va, tr = order[:n_val], order[n_val:]  # shuffled: data.limit keeps a random part
     noise_seed = seed if cfg.noise.seed is None else cfg.noise.seed
     given = torch.as_tensor(d["noisy"])
     y_tr, _ = _corrupt(given[tr], 10, cfg.noise, noise_seed)
@@ -455,11 +459,14 @@ def _cifar10n_splits(cfg: ClassificationConfig, data_dir: Path | None, seed: int
             target.numpy(),
             d["clean"][idx],
             None if worker is None else worker[idx],
+            index=d["index"][idx],
         )
 
     train = part(tr, y_tr)
     val = part(va, y_va) if n_val else None
-    test = ImageArrayDataset(d["x_test"], d["y_test"], d["y_test"])
+    test = ImageArrayDataset(
+        d["x_test"], d["y_test"], d["y_test"], index=np.arange(len(d["y_test"]))
+    )
     info = {
         "label_set": cfg.label_set,
         "num_train": len(tr),
