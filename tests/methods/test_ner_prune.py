@@ -17,6 +17,7 @@ from labelnoise.config import resolve
 from labelnoise.engine import train
 from labelnoise.tasks.ner.adapter import NERAdapter
 from labelnoise.tasks.ner.prune import prune_tokens
+from labelnoise.tasks.ner.words import sentence_ids
 from tests.tasks.ner.tiny import make_tiny_bert, recipe, write_conll
 
 METHOD = {"name": "ner_prune", "folds": 3, "fold_epochs": 2, "filter_by": "predicted_neq_given"}
@@ -33,7 +34,10 @@ def _recipe(setup, out, **sections):
     return recipe(model, data, out, method=METHOD, loss={"name": "elr"}, **sections)
 
 
-def test_prune_flags_out_of_sample_words_and_trains_without_them(setup, tmp_path, monkeypatch):
+@pytest.mark.parametrize("items", ["sentences", "words"])
+def test_prune_flags_out_of_sample_words_and_trains_without_them(
+    setup, tmp_path, monkeypatch, items
+):
     trained = []  # (unit_id, target) of every training step's units
     original = NERAdapter.units
 
@@ -44,7 +48,7 @@ def test_prune_flags_out_of_sample_words_and_trains_without_them(setup, tmp_path
         return units
 
     monkeypatch.setattr(NERAdapter, "units", spy)
-    cfg = resolve(_recipe(setup, tmp_path / "run"))
+    cfg = resolve(_recipe(setup, tmp_path / "run", task={"train_items": items}))
     metrics = train(cfg)
     run = tmp_path / "run"
     saved = torch.load(run / "ner_prune.pt", weights_only=True)
@@ -61,7 +65,9 @@ def test_prune_flags_out_of_sample_words_and_trains_without_them(setup, tmp_path
     want = prune_tokens(tags, np.split(probs.numpy(), cuts), names, filter_by=METHOD["filter_by"])
     assert np.array_equal(np.concatenate(want), pruned.numpy()) and 0 < pruned.sum() < len(pruned)
     # each fold run trained on the other folds only, and predicts its own fold (recomputed)
-    fold = numpy_rng(cfg.seed).permutation(n) % 3
+    sentence = sentence_ids(task.splits.train)  # (n,) items -> sentences (words: theirs)
+    assert len(sentence) == n and (items == "words") == (n > sentence.max() + 1)
+    fold = (numpy_rng(cfg.seed).permutation(int(sentence.max()) + 1) % 3)[sentence]
     starts = np.concatenate([[0], np.cumsum(lengths.numpy())])
     for k in range(3):
         m = json.loads((run / "folds" / str(k) / "metrics.json").read_text())

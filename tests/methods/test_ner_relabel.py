@@ -40,7 +40,8 @@ def _thresholds(labels, probs):
     return t
 
 
-def test_relabelled_labels_match_a_recomputation(setup, tmp_path, monkeypatch):
+@pytest.mark.parametrize("items", ["sentences", "words"])
+def test_relabelled_labels_match_a_recomputation(setup, tmp_path, monkeypatch, items):
     steps = []  # per training step: (unit_id, target); per epoch end: word probabilities
     original = NERAdapter.units
 
@@ -62,7 +63,7 @@ def test_relabelled_labels_match_a_recomputation(setup, tmp_path, monkeypatch):
         return out
 
     monkeypatch.setattr(words, "sentence_probs", keep)
-    cfg = resolve(_recipe(setup, tmp_path / "run"))
+    cfg = resolve(_recipe(setup, tmp_path / "run", task={"train_items": items}))
     train(cfg)
     from labelnoise.engine.setup import build_task
 

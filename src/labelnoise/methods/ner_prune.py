@@ -2,8 +2,9 @@
 
 Before training, ``folds`` cross-fitting runs give every training word an out-of-sample
 probability vector: the sentences are split into ``folds`` random folds (``numpy``
-permutation of ``seed``, fold = position mod ``folds``); run ``k`` trains a fresh model on the
-other folds and predicts fold ``k``. The words that confident learning flags
+permutation of ``seed``, fold = position mod ``folds``; word items, ``task.train_items:
+words``, follow their sentence); run ``k`` trains a fresh model on the other folds and
+predicts fold ``k``. The words that confident learning flags
 (:func:`labelnoise.tasks.ner.prune.prune_tokens`, cleanlab's ``filter_by``; Northcutt, Jiang
 & Chuang, JAIR 2021) get ``ignore_index`` in the training split the loop trains on (the
 task's own split is untouched); the step is :mod:`~labelnoise.methods.standard`'s. With
@@ -120,10 +121,11 @@ class NerPrune(Standard):
     def train_dataset(self, train: Dataset) -> Dataset:
         from labelnoise.engine.data import Reindexed
         from labelnoise.tasks.ner.prune import prune_tokens
-        from labelnoise.tasks.ner.words import Retargeted, word_targets
+        from labelnoise.tasks.ner.words import Retargeted, sentence_ids, word_targets
 
         opts, cfg = self.options, self.run.cfg
-        fold = numpy_rng(cfg.seed).permutation(len(train)) % opts.folds
+        groups = sentence_ids(train)  # folds are drawn over sentences (word items: theirs)
+        fold = (numpy_rng(cfg.seed).permutation(int(groups.max()) + 1) % opts.folds)[groups]
         if opts.fold is not None:  # a cross-fitting run: the other folds
             return Reindexed(train, np.flatnonzero(fold != opts.fold).tolist())
         given = word_targets(train)

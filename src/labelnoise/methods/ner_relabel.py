@@ -69,9 +69,10 @@ class NerRelabel(Standard):
     single_process = True
 
     def train_dataset(self, train: Dataset) -> Dataset:
-        from labelnoise.tasks.ner.words import Retargeted, word_targets
+        from labelnoise.tasks.ner.words import Retargeted, sentence_ids, word_targets
 
         self.train = train
+        self.groups = sentence_ids(train)
         self.original = word_targets(train)
         self.log: list[dict[str, int]] = []
         self.relabeled = Retargeted(train, [t.clone() for t in self.original])
@@ -90,20 +91,29 @@ class NerRelabel(Standard):
         units = evaluate_units(
             run.adapter, self.nets[0].model, loader, run.accelerator, shrink=False
         )
-        _, probs = sentence_probs(units, len(self.train))
+        _, probs = sentence_probs(units, len(self.train))  # per item
+        # whole sentences (word items: their sentence's), words in order
+        order = np.argsort(self.groups, kind="stable")
+        sizes = [len(self.original[i]) for i in order]
+        flat_p = np.concatenate([probs[i] for i in order])
+        flat_y = torch.cat([self.original[i] for i in order]).numpy()
+        words = np.bincount(self.groups, weights=[len(t) for t in self.original]).astype(int)
+        cuts = np.cumsum(words)[:-1]
         names = run.splits.class_names
-        tags = [[names[j] for j in t.tolist()] for t in self.original]
-        new, changed = relabel_tokens(tags, probs, names, min_confidence=opts.min_confidence)
+        tags = [[names[j] for j in s] for s in np.split(flat_y, cuts)]
+        new, changed = relabel_tokens(
+            tags, np.split(flat_p, cuts), names, min_confidence=opts.min_confidence
+        )
         index = {n: i for i, n in enumerate(names)}
-        targets, ignored = [], 0
-        for sent, p in zip(new, probs, strict=True):
-            y = np.array([index[t] for t in sent], dtype=np.int64)
-            low = p[np.arange(len(y)), y] < opts.ignore_o_below
-            drop = low & (y == index["O"]) if opts.ignore_scope == "O" else low
-            ignored += int(drop.sum())
-            targets.append(torch.from_numpy(np.where(drop, IGNORE_INDEX, y)))
+        y = np.array([index[t] for s in new for t in s], dtype=np.int64)
+        low = flat_p[np.arange(len(y)), y] < opts.ignore_o_below
+        drop = low & (y == index["O"]) if opts.ignore_scope == "O" else low
+        flat = np.where(drop, IGNORE_INDEX, y)
+        targets: list = [None] * len(self.train)
+        for i, piece in zip(order, np.split(flat, np.cumsum(sizes)[:-1]), strict=True):
+            targets[i] = torch.from_numpy(piece)
         self.relabeled.targets = targets
-        self.log.append({"epoch": e, "relabelled_words": changed, "ignored_words": ignored})
+        self.log.append({"epoch": e, "relabelled_words": changed, "ignored_words": int(drop.sum())})
 
     def after_training(self) -> None:
         if self.run.accelerator.is_main_process:

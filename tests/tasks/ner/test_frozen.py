@@ -86,3 +86,25 @@ def test_bad_head_options_name_the_key():
         NERConfig(head_dropout=1.0)
     with pytest.raises(ValueError, match=r"task.feature_layers must name at least one layer"):
         NERConfig(feature_layers=[])
+
+
+def test_word_items_are_the_words_with_their_sentence(tmp_path):
+    model = make_tiny_bert(tmp_path / "m")
+    data = write_conll(tmp_path / "d")
+    sents, _ = _build(model, data, tmp_path / "c")
+    cfg = NERConfig(
+        dataset="conll03",
+        model=model,
+        frozen=True,
+        feature_cache=str(tmp_path / "c"),
+        train_items="words",
+    )
+    words = NERAdapter(cfg).build_datasets(data, seed=0)
+    assert len(words.train) == sum(sents.train.lengths) and len(words.test) == len(sents.test)
+    s, w = 3, sents.train.starts[3] + 1  # the 2nd word of sentence 3
+    item = words.train[w]
+    assert item["sentence"] == s and item["example_id"] == w and item["word_start"] == w
+    assert torch.equal(item["features"], sents.train[s]["features"][1:2])
+    assert torch.equal(item["target"], sents.train[s]["target"][1:2])
+    with pytest.raises(ValueError, match=r"task.train_items 'words' needs task.frozen: true"):
+        NERConfig(train_items="words")

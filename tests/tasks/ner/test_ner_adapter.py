@@ -144,5 +144,10 @@ def test_both_modes_train_through_the_engine(tiny_model, tmp_path, frozen):
     )
     metrics = train(resolve(rec))
     assert metrics["train"]["epochs"] == 2 and 0.0 <= metrics["test"]["entity_f1"] <= 1.0
-    ckpt = sorted((tmp_path / "run").rglob("*.pt"))
-    assert ckpt  # a resumable run directory
+    words = sum(
+        len(line.split()) > 1 and not line.startswith("-DOCSTART-")
+        for line in (tmp_path / "data" / "ner" / "conll03" / "train.txt").read_text().splitlines()
+    )
+    saved = torch.load(next((tmp_path / "run").rglob("loop_state.pt")), weights_only=False)
+    memory = saved["losses"][0]["memory"]  # ELR's target memory: one row per training word
+    assert memory.shape == (words, 7) and bool((memory.sum(1) > 0).all())

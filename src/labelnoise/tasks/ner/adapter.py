@@ -83,6 +83,10 @@ class NERConfig:
             ner_features``, else ``~/.cache/labelnoise/ner_features``.
         encode_batch_size: sentences per encoder pass when computing the features.
         head_hidden / head_dropout: the word MLP head's width and dropout (frozen).
+        train_items: ``sentences`` (default: the loop's batches are ``data.batch_size``
+            sentences) or ``words`` (frozen only: one training item per word, so batches are
+            ``data.batch_size`` random words, the benchmark's protocol; the methods still
+            group words into their sentences: cross-fitting folds, IOB2 repair).
     """
 
     dataset: Literal["noisebench", "conll03", "wnut17"] = "noisebench"
@@ -99,8 +103,11 @@ class NERConfig:
     encode_batch_size: int = 64
     head_hidden: int = 256
     head_dropout: float = 0.2
+    train_items: Literal["sentences", "words"] = "sentences"
 
     def __post_init__(self) -> None:
+        if self.train_items == "words" and not self.frozen:
+            raise ValueError("task.train_items 'words' needs task.frozen: true; got frozen false")
         if not self.feature_layers:
             raise ValueError("task.feature_layers must name at least one layer; got []")
         if self.head_hidden < 1:
@@ -245,7 +252,8 @@ class NERAdapter(TaskAdapter):
                 return NERDataset(toks, tags, clean, enc, names)
             feats, lengths, hit = self._features(toks, max_len, encoder)
             cache[name] = "hit" if hit else "encoded"
-            return NERFeatures(toks, tags, clean, feats, lengths, names)
+            words = name == "train" and self.config.train_items == "words"
+            return NERFeatures(toks, tags, clean, feats, lengths, names, words=words)
 
         tr = make("train", train)
         self.num_train_words = sum(map(len, train[1]))

@@ -154,7 +154,11 @@ class NERFeatures(Dataset):
     """Sentences as cached word features. Items: ``example_id``, ``features (n, D)``,
     ``target (n,)`` word label ids, ``clean_target (n,)`` where known, and ``word_start`` (the
     sentence's first word's index among all words of the split: per-word ids of stateful
-    losses). Word-level ``tokens``, ``tags`` and ``clean_tags`` stay available for reports."""
+    losses). Word-level ``tokens``, ``tags`` and ``clean_tags`` stay available for reports.
+
+    ``words=True``: one item per word instead (``n = 1``, ``example_id`` = the word's index,
+    plus ``sentence``: its sentence's index), so the loop's shuffled batches are random words,
+    the protocol of a feature-based word classifier (``task.train_items: words``)."""
 
     def __init__(
         self,
@@ -164,6 +168,8 @@ class NERFeatures(Dataset):
         features: Tensor,
         lengths: Tensor,
         class_names: list[str],
+        *,
+        words: bool = False,
     ) -> None:
         if [len(t) for t in tags] != lengths.tolist():
             raise ValueError("cached features must have one row per word of every sentence")
@@ -178,18 +184,22 @@ class NERFeatures(Dataset):
             if clean_tags is None
             else torch.tensor([index[t] for s in clean_tags for t in s], dtype=torch.long)
         )
+        self.words = words
+        self.sentence_of = torch.repeat_interleave(torch.arange(len(tags)), lengths).tolist()
 
     def __len__(self) -> int:
-        return len(self.tags)
+        return len(self.target) if self.words else len(self.tags)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        a, n = self.starts[i], self.lengths[i]
+        a, n = (i, 1) if self.words else (self.starts[i], self.lengths[i])
         item = {
             "example_id": i,
             "features": self.features[a : a + n],
             "target": self.target[a : a + n],
             "word_start": a,
         }
+        if self.words:
+            item["sentence"] = self.sentence_of[i]
         if self.clean is not None:
             item["clean_target"] = self.clean[a : a + n]
         return item

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from labelnoise.common.units import Units
 
-__all__ = ["Retargeted", "sentence_probs", "word_targets"]
+__all__ = ["Retargeted", "sentence_ids", "sentence_probs", "word_targets"]
 
 
 def _word_positions(item: dict[str, Any]) -> list[int] | None:
@@ -29,6 +29,13 @@ def _word_positions(item: dict[str, Any]) -> list[int] | None:
     words = item["words"]
     pos = [k for k, w in enumerate(words) if w >= 0]
     return sorted(pos, key=lambda k: words[k])
+
+
+def sentence_ids(dataset: Dataset) -> np.ndarray:
+    """``(N,)`` each item's sentence: its ``sentence`` key (word items,
+    ``task.train_items: words``), else the item itself (``0..N-1``, renumbered densely)."""
+    raw = [dataset[i].get("sentence", i) for i in range(len(dataset))]
+    return np.unique(np.asarray(raw, dtype=np.int64), return_inverse=True)[1].reshape(-1)
 
 
 def word_targets(dataset: Dataset) -> list[Tensor]:
