@@ -90,7 +90,7 @@ def _fit_fold(run: Any, subset: Any, seed: int) -> torch.nn.Module:
     epochs = cfg.detection.epochs if cfg.detection.epochs is not None else cfg.train.epochs
     model = adapter.build_model(run.splits)
     n_ids = adapter.num_unit_ids(len(subset)) or len(subset)
-    loss_fn = build_loss_fn(cfg, run.splits.num_classes, n_ids).to(acc.device)
+    loss_fn = build_loss_fn(cfg, run.splits.num_classes, n_ids, device=acc.device)
     steps_per_epoch = math.ceil(math.ceil(len(loader) / acc.num_processes) / cfg.train.grad_accum)
     opt, sched = build_optimizer(cfg, model.parameters(), epochs * steps_per_epoch)
     model, opt, loader = acc.prepare(model, opt, loader)
@@ -188,6 +188,7 @@ def detect_label_issues(run: Any, *, dynamics_probs: np.ndarray | None) -> Detec
     given[ids[single]] = labels[single]
     suggested[ids[single]] = probs[single].argmax(1)
     cj = compute_confident_joint(labels, probs)
+    assert isinstance(cj, np.ndarray)  # (K, K): no off-diagonal indices were asked for
     _, noise_matrix, _ = estimate_latent(cj, labels)
     p_all = None
     if single.all() and len(ids) == n:  # one unit per example: keep the scored probabilities
