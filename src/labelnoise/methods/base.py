@@ -149,14 +149,15 @@ class Method:
         Options: dataclass of the recipe's ``method:`` options (checked at config time;
             errors name the dotted key ``method.<field>``).
         tasks: the task names it runs on (None: every task).
-        num_networks: networks the loop builds, prepares and steps (network 0 is evaluated).
+        num_networks: networks the loop builds, prepares and steps (network 0 is evaluated);
+            an instance may set it from its options in ``__init__``.
         single_process: refuse ``accelerate launch`` with more than one process.
     """
 
     name: ClassVar[str]
     Options: ClassVar[type] = NoOptions
     tasks: ClassVar[frozenset[str] | None] = None
-    num_networks: ClassVar[int] = 1
+    num_networks: int = 1  # a method may set it per instance from its options
     single_process: ClassVar[bool] = False
 
     selector: Selector  # the run's selector, set by :meth:`setup`
