@@ -108,7 +108,8 @@ class ConFrag(Standard):
     def __init__(self, options: ConFragOptions, run: Any) -> None:
         super().__init__(options, run)
         self.pairs = contrastive_pairs(options.fragments)
-        self.num_networks = 1 + len(self.pairs)  # 0: the regressor, 1 + p: pair p's expert
+        # per instance (depends on method.fragments): 0 the regressor, 1 + p pair p's expert
+        self.num_networks = 1 + len(self.pairs)  # type: ignore[misc]
         e = run.cfg.train.epochs
         self.expert_epochs = split_epochs(e, [options.expert_share, 1 - options.expert_share])[0]
         self.schedules = PhaseSchedules()
@@ -151,8 +152,7 @@ class ConFrag(Standard):
         if epoch < self.expert_epochs:
             return self._expert_batches(epoch, skip)
         if self.selected is None:  # the regressor phase starts: select once
-            self._select()
-            keep = int(self.selected.sum())
+            keep = int(self._select().sum())
             bs, cfg = self.run.cfg.data.batch_size, self.run.cfg
             per_epoch = math.ceil(math.ceil(keep / bs) / cfg.train.grad_accum)
             length = (cfg.train.epochs - self.expert_epochs) * per_epoch
@@ -208,7 +208,8 @@ class ConFrag(Standard):
         return StepOutput(loss)
 
     @torch.no_grad()
-    def _select(self) -> None:
+    def _select(self) -> torch.Tensor:
+        """Score every training sample with the experts; keep and return the selection."""
         acc, o = self.run.accelerator, self.options
         x = self.data["x"].to(acc.device)
         y = self.data["target"].numpy()
@@ -228,9 +229,10 @@ class ConFrag(Standard):
         if sel.sum() < 2:  # too few kept: train on everything
             sel = np.ones_like(sel)
         self.score, self.selected = torch.from_numpy(score), torch.from_numpy(sel)
+        return self.selected
 
     def after_training(self) -> None:
-        if self.selected is None or not self.run.accelerator.is_main_process:
+        if self.selected is None or self.score is None or not self.run.accelerator.is_main_process:
             return
         np.savez(
             self.run.run_dir / "confrag_selection.npz",

@@ -91,7 +91,8 @@ class PilotRefit(Method):
     def __init__(self, options: Any, run: Any) -> None:
         super().__init__(options, run)
         self.phases = self.num_phases(options)
-        self.num_networks = self.phases  # phase p trains network phases - 1 - p
+        # per instance: the count depends on the options; phase p trains network phases-1-p
+        self.num_networks = self.phases  # type: ignore[misc]
         epochs = split_epochs(run.cfg.train.epochs, [1.0 / self.phases] * self.phases)
         self.phase_end = np.cumsum(epochs).tolist()
         self.schedules = PhaseSchedules()

@@ -123,6 +123,7 @@ class NoisyRegressor:
         if self.model_ is None:
             raise ValueError("predict needs a fitted model; call fit first")
         a = self.adapter_
+        assert a.x_mean is not None and a.x_std is not None  # set by build_datasets
         xs = (np.asarray(x, dtype=np.float32) - a.x_mean) / a.x_std
         with torch.no_grad():
             return self.model_(torch.from_numpy(xs.astype(np.float32)))
