@@ -109,7 +109,7 @@ class ConFrag(Standard):
         super().__init__(options, run)
         self.pairs = contrastive_pairs(options.fragments)
         # per instance (depends on method.fragments): 0 the regressor, 1 + p pair p's expert
-        self.num_networks = 1 + len(self.pairs)  # type: ignore[misc]
+        self.num_networks = 1 + len(self.pairs)
         e = run.cfg.train.epochs
         self.expert_epochs = split_epochs(e, [options.expert_share, 1 - options.expert_share])[0]
         self.schedules = PhaseSchedules()

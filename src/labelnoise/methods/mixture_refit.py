@@ -92,7 +92,7 @@ class PilotRefit(Method):
         super().__init__(options, run)
         self.phases = self.num_phases(options)
         # per instance: the count depends on the options; phase p trains network phases-1-p
-        self.num_networks = self.phases  # type: ignore[misc]
+        self.num_networks = self.phases
         epochs = split_epochs(run.cfg.train.epochs, [1.0 / self.phases] * self.phases)
         self.phase_end = np.cumsum(epochs).tolist()
         self.schedules = PhaseSchedules()

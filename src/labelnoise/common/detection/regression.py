@@ -274,7 +274,7 @@ def fit_linear_uniform_mixture(
     labels follow a linear model with Gaussian errors, the corrupted ones (symmetric /
     uniform-replacement noise) are uniform over the observed label range. Needs no trained
     model and no noise rate; on a few hundred rows it is a stable first stage for
-    :func:`labelnoise.tasks.regression.fit_mixture_refit` (``pilot="linear"``).
+    the ``mixture_refit`` method (:mod:`labelnoise.methods.mixture_refit`, ``pilot: linear``).
 
     Args:
         labels: ``(N,)`` given targets; features: ``(N, D)`` with ``N > D + 1``.
