@@ -86,11 +86,11 @@ def _flat(d: dict, prefix: str = "") -> str:
     )
 
 
-def pruned_probs(run_dir: Path) -> list[np.ndarray]:
-    """The cross-fitted probabilities a ner_prune run saved, one array per sentence."""
+def pruned_probs(run_dir: Path, tags: list[list[str]]) -> list[np.ndarray]:
+    """The cross-fitted probabilities a ner_prune run saved (all training words in order,
+    whatever its items: sentences or words), split into the sentences of ``tags``."""
     saved = torch.load(run_dir / "ner_prune.pt", weights_only=True)
-    cuts = np.cumsum(saved["lengths"].numpy())[:-1]
-    return np.split(saved["probs"].numpy(), cuts)
+    return np.split(saved["probs"].numpy(), np.cumsum([len(t) for t in tags])[:-1])
 
 
 def detection_rows(setting, tags, clean, probs, names, rows, det_table):
@@ -170,7 +170,7 @@ def main() -> None:
                 )
                 print(f"{setting:10s} {method:10s} seed {seed} F1 {score:.2f} ({sec:.0f} s)")
                 if method == "prune+ELR" and seed == seeds[0] and setting in args.detect:
-                    probs = pruned_probs(run_dir)
+                    probs = pruned_probs(run_dir, tags)
                     detection_rows(setting, tags, clean, probs, names, rows, det_table)
         mean = {m: float(np.mean(v)) for m, v in f1.items()}
         info = ""
