@@ -19,9 +19,10 @@ before fine-tuning). They are checkpointed like any run: a resumed ``ner_prune``
 finished folds and continues an interrupted one. After them the main network is seeded with
 ``seed`` again, so its initialisation does not depend on the cross-fitting.
 
-Outputs: ``ner_prune.json`` (pruned and total words) and ``ner_prune.pt`` (``lengths (S,)``,
-out-of-sample ``probs (W, C)`` float64, ``labels (W,)``, ``pruned (W,)`` bool, words of all
-training sentences in order; ``torch.load(..., weights_only=True)``). One process only.
+Outputs: ``ner_prune.json`` (pruned and total words) and ``ner_prune.pt`` (``lengths (N,)``
+words per training item -- all 1 for word items --, out-of-sample ``probs (W, C)`` float64,
+``labels (W,)``, ``pruned (W,)`` bool: the words of all training sentences in order;
+``torch.load(..., weights_only=True)``). One process only.
 """
 
 from __future__ import annotations
