@@ -29,6 +29,7 @@ import torch
 from labelnoise.config import deep_merge, resolve
 from labelnoise.engine import train
 from labelnoise.methods import METHODS
+from labelnoise.methods.registry import runs_on
 from labelnoise.tasks.registry import TASKS
 
 # --- tiny data, written once per session ---------------------------------------------------
@@ -259,20 +260,14 @@ def tiny_recipe(task: str, method: str, tmp_path_factory: pytest.TempPathFactory
 
 #: (method, task) -> why the pair breaks the contract today (strict: the mark must go once
 #: the pair runs, or is refused at config time).
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    (m, "instance_segmentation"): (
-        f"{m} declares every task, but instance_segmentation refuses it only at run time "
-        "(units() in train mode); it should be refused by resolve()"
-    )
-    for m in ("standard", "coteaching")
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def _runs(declared: bool) -> list[Any]:
     pairs = []
-    for m, cls in METHODS.items():
+    for m in METHODS:
         for t in TASKS:
-            if (cls.tasks is None or t in cls.tasks) == declared:
+            if runs_on(m, t) == declared:
                 known = KNOWN_FAILURES.get((m, t)) if declared else None
                 marks = [pytest.mark.xfail(reason=known, strict=True)] if known else []
                 pairs.append(pytest.param(m, t, id=f"{m}-{t}", marks=marks))

@@ -29,16 +29,16 @@ if TYPE_CHECKING:
     from labelnoise.config import RunConfig
     from labelnoise.engine.run import Run
 
-__all__ = ["METHODS", "build_method", "check_method", "method_options"]
+__all__ = ["METHODS", "build_method", "check_method", "method_options", "runs_on"]
 
 METHODS: dict[str, type[Method]] = {
     "standard": Standard,
     "coteaching": CoTeaching,
     "dividemix": DivideMix,
     "adele": Adele,
+    "maskrcnn": MaskRCNN,
     "ner_prune": NerPrune,
     "ner_relabel": NerRelabel,
-    "maskrcnn": MaskRCNN,
     "per_tag_small_loss": PerTagSmallLoss,
     "pnt_edge": PntEdge,
     "ema_distill": EmaDistill,
@@ -63,14 +63,31 @@ def method_options(name: str, options: Mapping[str, Any]) -> Any:
     return build(get_method(name).Options, dict(options), "method")
 
 
+def runs_on(method: str, task: str) -> bool:
+    """Does ``method`` train ``task``: the method declares the task (``Method.tasks``) and
+    the task accepts the method (``TaskAdapter.methods``)?"""
+    from labelnoise.tasks.registry import get_task
+
+    cls, only = get_method(method), get_task(task).methods
+    return (cls.tasks is None or task in cls.tasks) and (only is None or method in only)
+
+
 def check_method(cfg: RunConfig) -> None:
     """Config-time checks of ``cfg.method``: the name, the options, the task, the method's own."""
+    from labelnoise.tasks.registry import get_task
+
     cls = get_method(cfg.method.name)
     method_options(cfg.method.name, cfg.method.options)
     if cls.tasks is not None and cfg.task.name not in cls.tasks:
         raise ValueError(
             f"method {cls.name!r} does not run on task {cfg.task.name!r}; it runs on "
             f"{', '.join(sorted(cls.tasks))} (method.name / task.name)"
+        )
+    only = get_task(cfg.task.name).methods
+    if only is not None and cls.name not in only:
+        raise ValueError(
+            f"task {cfg.task.name!r} trains only with method {', '.join(sorted(only))}; got "
+            f"method {cls.name!r} (method.name / task.name)"
         )
     cls.check_config(cfg)
 

@@ -88,6 +88,8 @@ class TaskAdapter(ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type]
+    #: the training methods this task accepts (None: every method that declares the task)
+    methods: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, config: Any) -> None:
         self.config = config

@@ -139,6 +139,7 @@ class InstanceSegmentationAdapter(TaskAdapter):
     """Mask R-CNN on noisy instance masks (module docstring)."""
 
     name = "instance_segmentation"
+    methods = frozenset({"maskrcnn"})  # Mask R-CNN trains on its own loss dict
     Config = InstanceConfig
 
     def build_datasets(self, data_dir: Path | None, *, seed: int) -> DatasetSplits:
