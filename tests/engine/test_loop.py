@@ -374,3 +374,14 @@ def test_jocor_with_no_agreement_term_and_no_forgetting_is_cross_entropy(tmp_pat
     h0 = (tmp_path / "j0" / "history.jsonl").read_text()
     h9 = (tmp_path / "j9" / "history.jsonl").read_text()
     assert h0 != h9 and agree["selector"] == "coteaching"
+
+
+def test_clean_training_labels_report_detection_without_scores(tmp_path):
+    """No corrupted example: AUROC / precision are undefined, so the run reports the counts
+    (it used to crash in the metrics)."""
+    over = {"task": {"noise": {"kind": "none", "rate": 0.0}}, "train": {"max_steps": 2}}
+    metrics = train(resolve(tiny(tmp_path, **over)))
+    det = metrics["detection"]
+    assert det["num_corrupted"] == 0 and det["n"] == 120 and "auroc" not in det
+    rows = (tmp_path / "run" / "label_issues.csv").read_text().splitlines()
+    assert len(rows) == 121 and rows[0].endswith("is_corrupted")

@@ -183,8 +183,10 @@ def write_outputs(
             "method": detection.method,
             "num_issues": int(detection.is_issue.sum()),
         }
-        if corrupted is not None:
+        if corrupted is not None and 0 < corrupted.sum() < corrupted.size:
             rep |= detection_report(corrupted, detection.quality, detection.is_issue)
+        elif corrupted is not None:  # AUROC / precision need both clean and corrupted examples
+            rep |= {"n": int(corrupted.size), "num_corrupted": int(corrupted.sum())}
         metrics["detection"] = rep
         with atomic_write(run_dir / "label_issues.csv") as f:
             f.write(issues_csv(detection, dynamics, corrupted))
