@@ -161,6 +161,10 @@ class ClassificationAdapter(TaskAdapter):
         if cfg.dataset == "cifar10n":
             return _cifar10n_splits(cfg, data_dir, seed)
         x, y, x_test, y_test, class_names = _read(cfg, data_dir)
+        if x_test is not None and y_test is None:
+            raise ValueError(
+                f"task.dataset {cfg.dataset!r} must hold 'y_test' beside 'x_test'; got no 'y_test'"
+            )
         if cfg.num_classes is not None:
             num_classes = cfg.num_classes
         elif class_names is not None:
@@ -176,6 +180,7 @@ class ClassificationAdapter(TaskAdapter):
             n_test = int(round(cfg.test_fraction * len(y)))
             test_idx, order = order[:n_test], order[n_test:]
             x_test, y_test = x[test_idx], y[test_idx]
+        assert y_test is not None  # read beside x_test (checked above) or split off here
         n_val = int(round(cfg.val_fraction * len(order)))
         val_idx, train_idx = order[:n_val], order[n_val:]
         x_tr, y_tr, x_val, y_val = x[train_idx], y[train_idx], x[val_idx], y[val_idx]

@@ -35,7 +35,7 @@ import pickle
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypedDict
 
 import numpy as np
 
@@ -386,6 +386,18 @@ def decode_images(
     return np.ascontiguousarray(arr[np.asarray(indices)])
 
 
+class Cifar10NArrays(TypedDict):
+    """What :func:`load_arrays` returns (shapes in its docstring)."""
+
+    x: np.ndarray | LazyImages
+    noisy: np.ndarray
+    clean: np.ndarray
+    index: np.ndarray
+    worker: np.ndarray
+    x_test: np.ndarray | LazyImages
+    y_test: np.ndarray
+
+
 def load_arrays(
     data_root: str | Path,
     label_set: str,
@@ -393,7 +405,7 @@ def load_arrays(
     train_size: int | None = None,
     subset_seed: int = 0,
     cache_dir: str | Path | None = None,
-) -> dict[str, np.ndarray | LazyImages]:
+) -> Cifar10NArrays:
     """Training images with noisy and clean labels, and the clean test split, as arrays.
 
     Args:

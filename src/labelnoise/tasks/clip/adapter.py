@@ -23,6 +23,7 @@ items then carry ``image_features (D,)`` instead of ``pixel_values (3, H, W)``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -124,6 +125,8 @@ class ClipItems(Dataset):
         if self.features is not None:
             item["image_features"] = self.features[i]
         else:
+            # uncached items are built with source, indices and backbone (ClipAdapter._items)
+            assert self.indices is not None and self.backbone is not None
             image = self.source.image(int(self.indices[i]))
             item["pixel_values"] = preprocess(self.backbone, [image])[0]
         return item
@@ -160,6 +163,7 @@ class ClipAdapter(TaskAdapter):
         text = zeroshot_text_features(backbone, names, cfg.template)
         scale = backbone.clip.logit_scale.exp().float().cpu()
         info: dict[str, Any] = {"model": backbone.name, "num_classes": num_classes, **noise_info}
+        drawn: Mapping[str, tuple[np.ndarray, torch.Tensor, torch.Tensor | None]]
         if cfg.labels == "pseudo":
             drawn = _pseudo_label_shots(cfg, pool, encode, scale * text.cpu(), seed)
         else:
@@ -225,6 +229,7 @@ class ClipAdapter(TaskAdapter):
 
     def build_model(self, splits: DatasetSplits) -> ClipClassifier:
         cfg: ClipConfig = self.config
+        assert splits.class_names is not None  # build_datasets always names the classes
         return ClipClassifier(
             self.backbone,
             splits.class_names,
@@ -255,8 +260,8 @@ def _pseudo_label_shots(
         cand = np.sort(np.random.default_rng(seed).choice(cand, cfg.pseudo_pool, replace=False))
     feats = encode(pool, cand)
     probs = (F.normalize(feats, dim=-1) @ classifier.t()).softmax(-1)
-    pick, pseudo = top_confident_per_class(probs, cfg.shots + cfg.val_shots)
-    pick = pick.numpy()
+    top, pseudo = top_confident_per_class(probs, cfg.shots + cfg.val_shots)
+    pick = top.numpy()
     is_tr = first_per_class(pseudo.numpy(), cfg.shots)
     return {
         split: (cand[pick[m]], pseudo[torch.from_numpy(m)], feats[torch.from_numpy(pick[m])])

@@ -163,17 +163,28 @@ def preprocess(
     for group in groups:
         x = torch.from_numpy(group).to(device).permute(0, 3, 1, 2).float()
         h, w = x.shape[-2:]
+        size: tuple[int, int]
         if short is not None:  # shortest edge -> short, aspect ratio kept
             scale = short / min(h, w)
             size = (short, int(w * scale)) if h <= w else (int(h * scale), short)
+        elif fixed[0] is not None and fixed[1] is not None:
+            size = (fixed[0], fixed[1])
         else:
-            size = fixed
+            raise ValueError(
+                f"the image processor's size must give 'shortest_edge' or 'height' and "
+                f"'width'; got {p.size!r}"
+            )
         if tuple(size) != (h, w):
             x = F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
             x = x.clamp(0, 255).round()
             h, w = x.shape[-2:]
         if crop:
             ch, cw = _size_field(p.crop_size, "height"), _size_field(p.crop_size, "width")
+            if ch is None or cw is None:
+                raise ValueError(
+                    f"the image processor's crop_size must give 'height' and 'width'; "
+                    f"got {p.crop_size!r}"
+                )
             top, left = max(0, (h - ch) // 2), max(0, (w - cw) // 2)
             x = x[..., top : top + ch, left : left + cw]
         batch.append(x)

@@ -98,6 +98,10 @@ class PromptLearner(nn.Module):
         seed: seed of the random initialisation.
     """
 
+    ids: Tensor
+    prefix: Tensor
+    suffix: Tensor
+
     def __init__(
         self,
         backbone: ClipBackbone,
@@ -137,7 +141,7 @@ class PromptLearner(nn.Module):
 
     def forward(self) -> Tensor:
         """``(C, L, W)`` prompt embeddings."""
-        ctx = self.ctx
+        ctx: Tensor = self.ctx
         if ctx.dim() == 2:
             ctx = ctx.expand(self.prefix.shape[0], -1, -1)
         return torch.cat([self.prefix, ctx.to(self.prefix.dtype), self.suffix], dim=1)
@@ -158,6 +162,8 @@ class ClipClassifier(nn.Module):
         n_ctx, ctx_init, class_specific, seed: see :class:`PromptLearner`.
         template: the zero-shot prompt of the linear probe's initialisation.
     """
+
+    backbone: ClipBackbone  # set with object.__setattr__ in __init__, not a submodule
 
     def __init__(
         self,

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 
 from labelnoise.common.noise.class_conditional import pair_flip_noise, symmetric_noise
-from labelnoise.tasks.clip.data import read_image_folder
+from labelnoise.tasks.clip.data import ImageFolderImages, read_image_folder
+
+if TYPE_CHECKING:
+    from labelnoise.common.datasets.cifar10n import Cifar10Images
 
 __all__ = ["ClipNoiseConfig", "first_per_class", "interleave_classes", "read_pool"]
 
@@ -45,6 +48,8 @@ def read_pool(
     facts for the report."""
     from labelnoise.common.datasets.cifar10n import load_cifar10n, read_cifar10
 
+    pool: Cifar10Images | ImageFolderImages
+    test: Cifar10Images | ImageFolderImages | None
     if dataset == "cifar10":
         if data_dir is None:
             raise FileNotFoundError(
