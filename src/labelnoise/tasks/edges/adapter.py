@@ -203,13 +203,13 @@ class EdgeAdapter(TaskAdapter):
         bitmask targets, all annotators of each image."""
         cfg = self.config
         pred = units.pred.float()
-        prob = pred[:, 0] if pred.shape[1] == 1 else torch.sigmoid(pred[:, 1] - pred[:, 0])
+        prob_t = pred[:, 0] if pred.shape[1] == 1 else torch.sigmoid(pred[:, 1] - pred[:, 0])
         ids = units.example_id.numpy()
         order = np.argsort(ids, kind="stable")
         _, starts = np.unique(ids[order], return_index=True)
         bounds = [*starts.tolist(), len(ids)]
         hw = cfg.height * cfg.width
-        prob, target = prob.numpy()[order], units.target.numpy()[order]
+        prob, target = prob_t.numpy()[order], units.target.numpy()[order]
         ts = thresholds_for(cfg.eval_thresholds)
         counts = []
         for a, b in zip(bounds[:-1], bounds[1:]):

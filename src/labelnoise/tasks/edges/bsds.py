@@ -60,7 +60,7 @@ def read_boundaries(path: str | Path, *, shape: tuple[int, int] | None = None) -
     cells = np.asarray(mat["groundTruth"]).reshape(-1)
     if cells.size == 0:
         raise ValueError(f"{path}: groundTruth must hold at least one annotator; got 0")
-    maps = []
+    maps: list[np.ndarray] = []
     for k, cell in enumerate(cells):
         names = getattr(cell.dtype, "names", None) or ()
         if "Boundaries" not in names:

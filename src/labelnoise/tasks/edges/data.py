@@ -31,7 +31,9 @@ def resize_boundaries(
     """``(K, H, W)`` binary -> ``(K, h, w)`` uint8: area resize, NMS, keep values >= ``level``."""
     h, w = size
     small = [
-        np.asarray(Image.fromarray(m.astype(np.float32), mode="F").resize((w, h), Image.BOX))
+        np.asarray(
+            Image.fromarray(m.astype(np.float32), mode="F").resize((w, h), Image.Resampling.BOX)
+        )
         for m in maps
     ]
     return np.stack([nms_thin(m) >= level for m in small]).astype(np.uint8)
@@ -56,7 +58,7 @@ def prepare(item: EdgeImage, size: tuple[int, int]) -> tuple[Tensor, np.ndarray]
     if img.shape[0] > img.shape[1]:
         img, maps = img.transpose(1, 0, 2), maps.transpose(0, 2, 1)
     h, w = size
-    small = Image.fromarray(np.ascontiguousarray(img)).resize((w, h), Image.BILINEAR)
+    small = Image.fromarray(np.ascontiguousarray(img)).resize((w, h), Image.Resampling.BILINEAR)
     x = (np.asarray(small, dtype=np.float32) / 255.0 - MEAN) / STD
     return torch.from_numpy(x.transpose(2, 0, 1).copy()), resize_boundaries(maps, size)
 

@@ -74,8 +74,8 @@ def nms_thin(prob: np.ndarray, *, radius: int = 1) -> np.ndarray:
     rows, cols = np.indices(e.shape, dtype=np.float64)
     keep = np.ones(e.shape, dtype=bool)
     for d in range(1, radius + 1):
-        for sign in (-1.0, 1.0):
-            coords = np.stack([rows + sign * d * sin, cols + sign * d * cos])
+        for side in (-1.0, 1.0):
+            coords = np.stack([rows + side * d * sin, cols + side * d * cos])
             nb = ndimage.map_coordinates(e, coords, order=1, mode="nearest")
             keep &= e >= nb - 1e-12
     return np.where(keep, e, 0.0)
@@ -145,7 +145,12 @@ def boundary_counts(
         )
     if method not in ("bipartite", "distance"):
         raise ValueError(f"method must be 'bipartite' or 'distance'; got {method!r}")
-    ts = thresholds_for(thresholds) if np.isscalar(thresholds) else np.asarray(thresholds)
+    if isinstance(thresholds, (int, np.integer)):
+        ts = thresholds_for(int(thresholds))
+    elif np.isscalar(thresholds):
+        raise TypeError(f"thresholds must be an int or an array; got {thresholds!r}")
+    else:
+        ts = np.asarray(thresholds)
     max_dist = max_dist_frac * float(np.hypot(*prob.shape))
     e = nms_thin(prob) if thin else prob
     gts = gts.astype(bool)

@@ -76,8 +76,10 @@ class ShiftModule(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(hidden, 2, 3, padding=1),
         )
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
+        last = self.net[-1]
+        assert isinstance(last, nn.Conv2d) and last.bias is not None  # built just above
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
     def forward(self, image: Tensor, prob: Tensor) -> Tensor:
         return self.max_shift * torch.tanh(self.net(torch.cat([image, prob], 1)))
@@ -92,6 +94,8 @@ class PNTEdgeNet(nn.Module):
     (training). Trained by ``method: pnt_edge`` (:mod:`labelnoise.methods.pnt_edge`), which
     builds it around the task's network.
     """
+
+    seen: Tensor  # buffer: training images seen
 
     def __init__(
         self,

@@ -42,6 +42,8 @@ class MeanTeacherEdgeNet(nn.Module):
         eval_teacher: answer with the teacher at evaluation (else the student).
     """
 
+    seen: Tensor  # buffer: training images seen
+
     def __init__(
         self,
         student: nn.Module,
