@@ -25,6 +25,7 @@ import torch
 
 from labelnoise._io import atomic_write
 from labelnoise.methods.base import Method, StepOutput
+from labelnoise.tasks.segmentation.instance_adapter import InstanceSegmentationAdapter
 
 __all__ = ["MaskRCNN"]
 
@@ -55,7 +56,9 @@ class MaskRCNN(Method):
                 )
 
     def step(self, batch: Any) -> StepOutput:
-        losses = self.run.adapter.train_losses(self.nets[0].model, batch)
+        adapter = self.run.adapter
+        assert isinstance(adapter, InstanceSegmentationAdapter)  # tasks: instance_segmentation
+        losses = adapter.train_losses(self.nets[0].model, batch)
         loss = torch.stack([v.float() for v in losses.values()]).sum()
         self.check_finite(loss.detach().view(1))
         for k, v in losses.items():

@@ -111,7 +111,8 @@ def fit_early_learning_curve(values: Sequence[float]) -> tuple[float, float, flo
         params, _ = curve_fit(
             _curve, t, y, p0=p0, bounds=([1e-6, 1e-6, 1e-3], [2.0, 50.0, 10.0]), maxfev=5000
         )
-    return tuple(float(p) for p in params)
+    a, b, c = (float(p) for p in params)
+    return a, b, c
 
 
 def memorization_onset(values: Sequence[float], *, r: float = 0.9) -> bool:

@@ -28,7 +28,7 @@ def _resize(arr: np.ndarray, size: int, *, nearest: bool) -> np.ndarray:
 
     if arr.shape[:2] == (size, size):
         return arr
-    mode = Image.NEAREST if nearest else Image.BILINEAR
+    mode = Image.Resampling.NEAREST if nearest else Image.Resampling.BILINEAR
     return np.asarray(Image.fromarray(arr).resize((size, size), mode))
 
 
@@ -85,7 +85,9 @@ class MaskDataset(Dataset):
 def stack_items(dataset: Dataset) -> tuple[Tensor, Tensor]:
     """All ``images (N, C, H, W)`` and ``targets (N, H, W)`` of an item dataset (a
     :class:`MaskDataset` or a subset of one), in item order."""
-    items = [dataset[i] for i in range(len(dataset))]
+    from labelnoise.engine.data import num_items  # here: the engine imports the tasks
+
+    items = [dataset[i] for i in range(num_items(dataset))]
     return torch.stack([it["image"] for it in items]), torch.stack([it["target"] for it in items])
 
 
@@ -101,7 +103,9 @@ class RelabeledMasks(Dataset):
         self.target = (stack_items(dataset)[1] if masks is None else masks).clone()
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        from labelnoise.engine.data import num_items  # here: the engine imports the tasks
+
+        return num_items(self.dataset)
 
     def __getitem__(self, i: int) -> dict:
         return dict(self.dataset[i], target=self.target[i])

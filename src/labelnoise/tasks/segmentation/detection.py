@@ -72,6 +72,7 @@ def segmentation_label_issues(
         temperature=temperature,
         ignore_index=ignore_index,
     )
+    assert res.unit_quality is not None  # keep_unit_quality defaults to True
     first = next(iter(chunks() if callable(chunks) else chunks))
     hw = tuple(first[0].shape[-2:])
     n = res.is_issue.size // int(np.prod(hw))

@@ -154,7 +154,10 @@ class InstanceSegmentationAdapter(TaskAdapter):
         if not 0 < c.val_count < len(images):
             raise ValueError(f"task.val_count must be in (0, {len(images)}); got {c.val_count}")
         rng = numpy_rng(seed if c.noise.seed is None else c.noise.seed)
-        x, clean, noisy, dropped, total, ious = [], [], [], 0, 0, []
+        x: list[Tensor] = []
+        clean: list[dict[str, Tensor]] = []
+        noisy: list[dict[str, Tensor]] = []
+        dropped, total, ious = 0, 0, []
         for image, mask in zip(images, masks):
             img = _resize(np.asarray(image, dtype=np.uint8), c.image_size, nearest=False)
             x.append(torch.from_numpy(img.astype(np.float32) / 255.0).expand(3, -1, -1))

@@ -59,7 +59,7 @@ def mask_average_precision(
     cats = sorted({int(c) for t in targets for c in np.asarray(t["labels"])})
     ap = np.zeros((len(cats), len(IOU_THRESHOLDS)))
     for ci, cat in enumerate(cats):
-        tps = [[] for _ in IOU_THRESHOLDS]
+        tps: list[list[np.ndarray]] = [[] for _ in IOU_THRESHOLDS]
         scores, n_gt = [], 0
         for pred, tgt in zip(predictions, targets):
             g = np.asarray(tgt["masks"]).astype(bool)[np.asarray(tgt["labels"]) == cat]
