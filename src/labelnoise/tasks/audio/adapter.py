@@ -169,7 +169,8 @@ class AudioAdapter(TaskAdapter):
             known = {r.speaker for r in records}
             if not test_spk <= known:
                 raise ValueError(
-                    f"test_speakers must be FSDD speakers {sorted(known)}; got {sorted(test_spk)}"
+                    f"test_speakers must be FSDD speakers {sorted(str(s) for s in known)}; "
+                    f"got {sorted(test_spk)}"
                 )
             train = [r for r in records if r.speaker not in test_spk]
             return train, [r for r in records if r.speaker in test_spk], vocab
@@ -268,13 +269,13 @@ class AudioAdapter(TaskAdapter):
         test = ClipDataset(test_feats, test_y, frames=cfg.frames)
         if cfg.holdout.folds:
             h = cfg.holdout
-            kept, held = holdout_split(
+            in_train, held = holdout_split(
                 len(tr_idx),
                 folds=h.folds,
                 fold=h.fold,
                 seed=seed + 17 if h.seed is None else h.seed,
             )
-            test, tr_idx = subset(tr_idx[held], None), tr_idx[kept]
+            test, tr_idx = subset(tr_idx[held], None), tr_idx[in_train]
             info["holdout_clips"] = len(held)
         info.update(train_clips=len(tr_idx), val_clips=len(val_idx), test_clips=len(test))
         return DatasetSplits(
@@ -301,7 +302,7 @@ class AudioAdapter(TaskAdapter):
     ) -> Units:
         logits = model(batch["x"])
         ids = torch.as_tensor(batch["example_id"], device=logits.device).long()
-        kind = self.config.units if model.training else "tags"
+        kind: UnitsKind = self.config.units if model.training else "tags"
         u = tag_units(logits, batch[target_key], example_id=ids, kind=kind)
         if self.config.curated_weight == 1.0 or "curated" not in batch:
             return u

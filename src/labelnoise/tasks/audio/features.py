@@ -42,7 +42,7 @@ class LogMelParams:
     top_db: float = 80.0
 
 
-def log_mel_transform(params: LogMelParams) -> nn.Module:
+def log_mel_transform(params: LogMelParams) -> nn.Sequential:
     """``waveform (S,)`` or ``(B, S)`` -> log-mel ``(M, T)`` / ``(B, M, T)`` in dB."""
     return nn.Sequential(
         torchaudio.transforms.MelSpectrogram(

@@ -171,7 +171,10 @@ def load_clips(
     An unreadable or empty file raises (naming the file) unless ``skip_bad``: then it is left
     out, counted in ``skipped`` and logged. Resampled clips are counted and logged.
     """
-    waves, kept, skipped, rates = [], [], [], Counter()
+    waves: list[Tensor] = []
+    kept: list[int] = []
+    skipped: list[str] = []
+    rates: Counter[int] = Counter()
     for i, c in enumerate(records):
         try:
             wave, rate = load_audio(c.path, sample_rate=sample_rate)
