@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sized
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
-from labelnoise.tasks.base import DatasetSplits, TaskAdapter
+from labelnoise.tasks.base import DatasetSplits, TaskAdapter, num_items
 
 __all__ = ["EpochSampler", "Reindexed", "eval_loader", "limit_splits", "make_loader", "num_items"]
-
-
-def num_items(dataset: Dataset) -> int:
-    """``len(dataset)``; the loops need map-style datasets with a length."""
-    if not isinstance(dataset, Sized):
-        raise TypeError(
-            f"datasets must be map-style with __len__; got {type(dataset).__name__} without it"
-        )
-    return len(dataset)
 
 
 class Reindexed(Dataset):

@@ -39,6 +39,7 @@ from labelnoise._io import atomic_write
 from labelnoise.common._random import numpy_rng
 from labelnoise.common.units import IGNORE_INDEX
 from labelnoise.methods.standard import Standard
+from labelnoise.tasks.base import num_items
 
 __all__ = ["NerPrune", "NerPruneOptions", "fold_config"]
 
@@ -134,6 +135,7 @@ class NerPrune(Standard):
         if [len(p) for p in probs] != [len(t) for t in given]:
             raise ValueError("method.fold_overrides must keep the training sentences and words")
         names = self.run.splits.class_names
+        assert names is not None  # the NER task always names its tags
         tags = [[names[j] for j in t.tolist()] for t in given]
         flags = prune_tokens(tags, probs, names, filter_by=opts.filter_by)
         targets = [torch.where(torch.from_numpy(f), IGNORE_INDEX, t) for t, f in zip(given, flags)]
@@ -152,7 +154,7 @@ class NerPrune(Standard):
         from labelnoise.tasks.ner.words import sentence_probs
 
         cfg, acc = self.run.cfg, self.run.accelerator
-        probs: list[np.ndarray] = [np.empty(0)] * len(train)
+        probs: list[np.ndarray] = [np.empty(0)] * num_items(train)
         for k in range(self.options.folds):
             sub = fold_config(cfg, k)
             engine_train(sub, resume=(sub.run_dir / "config.yaml").is_file())

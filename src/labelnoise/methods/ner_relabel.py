@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 from labelnoise._io import atomic_write
 from labelnoise.common.units import IGNORE_INDEX
 from labelnoise.methods.standard import Standard
+from labelnoise.tasks.base import num_items
 
 __all__ = ["NerRelabel", "NerRelabelOptions"]
 
@@ -91,7 +92,7 @@ class NerRelabel(Standard):
         units = evaluate_units(
             run.adapter, self.nets[0].model, loader, run.accelerator, shrink=False
         )
-        _, probs = sentence_probs(units, len(self.train))  # per item
+        _, probs = sentence_probs(units, num_items(self.train))  # per item
         # whole sentences (word items: their sentence's), words in order
         order = np.argsort(self.groups, kind="stable")
         sizes = [len(self.original[i]) for i in order]
@@ -100,6 +101,7 @@ class NerRelabel(Standard):
         words = np.bincount(self.groups, weights=[len(t) for t in self.original]).astype(int)
         cuts = np.cumsum(words)[:-1]
         names = run.splits.class_names
+        assert names is not None  # the NER task always names its tags
         tags = [[names[j] for j in s] for s in np.split(flat_y, cuts)]
         new, changed = relabel_tokens(
             tags, np.split(flat_p, cuts), names, min_confidence=opts.min_confidence
@@ -109,7 +111,7 @@ class NerRelabel(Standard):
         low = flat_p[np.arange(len(y)), y] < opts.ignore_o_below
         drop = low & (y == index["O"]) if opts.ignore_scope == "O" else low
         flat = np.where(drop, IGNORE_INDEX, y)
-        targets: list = [None] * len(self.train)
+        targets: list = [None] * num_items(self.train)
         for i, piece in zip(order, np.split(flat, np.cumsum(sizes)[:-1]), strict=True):
             targets[i] = torch.from_numpy(piece)
         self.relabeled.targets = targets

@@ -15,7 +15,7 @@ clean-label metrics. The engine may subset a split (``data.limit``); it then ren
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,7 +26,16 @@ from torch.utils.data import Dataset, default_collate
 
 from labelnoise.common.units import Units
 
-__all__ = ["DatasetSplits", "TaskAdapter", "TensorDataset"]
+__all__ = ["DatasetSplits", "TaskAdapter", "TensorDataset", "num_items"]
+
+
+def num_items(dataset: Any) -> int:
+    """``len(dataset)``; the loop and the tasks need map-style datasets with a length."""
+    if not isinstance(dataset, Sized):
+        raise TypeError(
+            f"datasets must be map-style with __len__; got {type(dataset).__name__} without it"
+        )
+    return len(dataset)
 
 
 @dataclass

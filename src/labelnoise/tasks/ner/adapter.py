@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 
 from labelnoise.common.noise.spans import span_noise
 from labelnoise.common.units import IGNORE_INDEX, Units
-from labelnoise.tasks.base import DatasetSplits, TaskAdapter
+from labelnoise.tasks.base import DatasetSplits, TaskAdapter, num_items
 from labelnoise.tasks.ner.align import encode_words, first_subword_labels
 from labelnoise.tasks.ner.conll import read_conll
 from labelnoise.tasks.ner.frozen import (
@@ -256,11 +256,12 @@ class NERAdapter(TaskAdapter):
             return NERFeatures(toks, tags, clean, feats, lengths, names, words=words)
 
         tr = make("train", train)
+        assert tr is not None  # the training part is always read
         self.num_train_words = sum(map(len, train[1]))
         rate = sum(a != b for t, c in zip(train[1], train[2] or train[1]) for a, b in zip(t, c))
         info: dict[str, Any] = {
             "token_noise_rate": rate / max(1, self.num_train_words),
-            "train_sentences": len(tr),
+            "train_sentences": num_items(tr),
         }
         splits = DatasetSplits(tr, make("val", val), make("test", test), len(names), names, info)
         if self.config.frozen:
@@ -410,7 +411,22 @@ def simulate(
     index = {n: i for i, n in enumerate(names)}
     flat = torch.tensor([index[t] for s in clean for t in s])
     eid = torch.tensor([i for i, s in enumerate(clean) for _ in s])
-    noisy = span_noise(flat, eid, names, seed=seed, **rates).noisy.tolist()
+    kinds = ("missing", "type_swap", "expand", "shrink", "move", "spurious")
+    unknown = sorted(set(rates) - set(kinds))
+    if unknown:
+        raise ValueError(f"task.span_noise keys must be among {list(kinds)}; got {unknown}")
+    noisy = span_noise(
+        flat,
+        eid,
+        names,
+        seed=seed,
+        missing=rates.get("missing", 0.0),
+        type_swap=rates.get("type_swap", 0.0),
+        expand=rates.get("expand", 0.0),
+        shrink=rates.get("shrink", 0.0),
+        move=rates.get("move", 0.0),
+        spurious=rates.get("spurious", 0.0),
+    ).noisy.tolist()
     out, k = [], 0
     for s in clean:
         out.append([names[j] for j in noisy[k : k + len(s)]])

@@ -170,9 +170,9 @@ def write_conll(
                 )
             rows = []
             for r, tag in zip(b.rows, t, strict=True):
-                r = list(r)
-                r[tag_column] = tag
-                rows.append(tuple(r))
+                cells = list(r)
+                cells[tag_column] = tag
+                rows.append(tuple(cells))
             new_blocks.append(replace(b, rows=tuple(rows)))
         blocks = new_blocks
     lines = list(conll.leading)

@@ -146,7 +146,11 @@ def load_noisebench(
     n_blocks = {k: len(f.blocks) for k, f in label_files.items()}
     if set(n_blocks.values()) != {len(index)}:
         raise ValueError(f"NoiseBench files must have {len(index)} blocks each; got {n_blocks}")
-    tokens, cl_tags, cl_line, document, labels = [], [], [], [], {k: [] for k in NOISE_FILES}
+    tokens: list[list[str]] = []
+    cl_tags: list[list[str]] = []
+    cl_line: list[int] = []
+    document: list[int] = []
+    labels: dict[str, list[list[str]]] = {k: [] for k in NOISE_FILES}
     doc = -1
     for k, entry in enumerate(index):
         if entry == "docstart":
@@ -159,9 +163,12 @@ def load_noisebench(
                 f"NoiseBench block {k} must map to {n} unpatched CoNLL-03 tokens; got "
                 f"{len(lines)} tokens at CleanCoNLL block {entry}"
             )
+        src = [source[i] for i in lines]
         tokens.append([patched[i] for i in lines])
-        cl_tags.append([raw[source[i]].split(" ")[-1] for i in lines])
-        cl_line.append(source[lines[0]] + 1)
+        cl_tags.append([raw[j].split(" ")[-1] for j in src if j is not None])
+        first = src[0]
+        assert first is not None  # checked above: every token maps to an unpatched line
+        cl_line.append(first + 1)
         document.append(doc)
         for name, f in label_files.items():
             labels[name].append(f.blocks[k].column(-1))

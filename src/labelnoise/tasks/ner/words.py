@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from labelnoise.common.units import Units
+from labelnoise.tasks.base import num_items
 
 __all__ = ["Retargeted", "sentence_ids", "sentence_probs", "word_targets"]
 
@@ -34,14 +35,14 @@ def _word_positions(item: dict[str, Any]) -> list[int] | None:
 def sentence_ids(dataset: Dataset) -> np.ndarray:
     """``(N,)`` each item's sentence: its ``sentence`` key (word items,
     ``task.train_items: words``), else the item itself (``0..N-1``, renumbered densely)."""
-    raw = [dataset[i].get("sentence", i) for i in range(len(dataset))]
+    raw = [dataset[i].get("sentence", i) for i in range(num_items(dataset))]
     return np.unique(np.asarray(raw, dtype=np.int64), return_inverse=True)[1].reshape(-1)
 
 
 def word_targets(dataset: Dataset) -> list[Tensor]:
     """``(S,)`` long tensors ``(n_words,)``: every item's given word labels."""
     out = []
-    for i in range(len(dataset)):
+    for i in range(num_items(dataset)):
         item = dataset[i]
         pos = _word_positions(item)
         t = item["target"]
@@ -55,14 +56,14 @@ class Retargeted(Dataset):
     reassigned between epochs."""
 
     def __init__(self, dataset: Dataset, targets: list[Tensor]) -> None:
-        if len(targets) != len(dataset):
+        if len(targets) != num_items(dataset):
             raise ValueError(
-                f"targets must have one tensor per item ({len(dataset)}); got {len(targets)}"
+                f"targets must have one tensor per item ({num_items(dataset)}); got {len(targets)}"
             )
         self.dataset, self.targets = dataset, targets
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return num_items(self.dataset)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         item = dict(self.dataset[i])
