@@ -91,6 +91,8 @@ def test_ppl_option_and_config_errors(tmp_path):
         resolve(_ppl(tmp_path, tmp_path / "r", round=3))
     with pytest.raises(ValueError, match="train.epochs must be 1 \\+ method.rounds x method"):
         resolve(_ppl(tmp_path, tmp_path / "r", rounds=3))
+    with pytest.raises(ValueError, match="train.epochs - 1 must be a multiple of method.rounds"):
+        resolve(_ppl(tmp_path, tmp_path / "r", rounds=5, round_epochs=None))
     gcn = _ppl(tmp_path, tmp_path / "r")
     gcn["task"] = gcn["task"] | {"model": "gcn"}
     with pytest.raises(ValueError, match="task.model must be 'ppr_mlp' for method 'ppl'"):

@@ -6,7 +6,7 @@ of the graph task trains on them)::
 
     teacher = prototype_probs(z, noisy training labels)                 # (N, K), no training
     epoch 0:  network 0 := the teacher written as a PPR-MLP; evaluated like any epoch
-    round r = 0 .. rounds-1 (epochs 1 + r E ... (r + 1) E, E = method.round_epochs):
+    round r = 0 .. rounds-1 (epochs 1 + r E ... (r + 1) E, E = (train.epochs - 1) / rounds):
         best = the engine's selected candidate so far (best clean-val accuracy)
         ids, y = confident_per_class(best, frac * N / K)                 # any node
                  + the labelled nodes whose noisy label is best's top class (keep_agreeing)
@@ -25,7 +25,8 @@ candidate (needs ``task.hidden >= 2 K``). Self-training rounds: Li et al., AAAI 
 
 Each epoch is one full-batch step on the round's pseudo-labelled nodes (``data.batch_size``
 is not used for them); the LR schedule runs over the whole run (the recipes keep it
-constant). ``train.epochs`` must be ``1 + rounds x round_epochs``. The run directory gets
+constant). ``train.epochs - 1`` must be a multiple of ``rounds`` (the ERASE recipe: 401 epochs,
+2 rounds of 200); ``train.epochs: 1`` only evaluates the teacher. The run directory gets
 ``ppl.json``: per round the teacher epoch, the number of pseudo-labels and their accuracy
 against the clean labels (reporting only), and the training nodes flagged as mislabelled
 (noisy label != the prototype teacher's top class) with their teacher probability
@@ -63,7 +64,8 @@ class PPLOptions:
     Attributes:
         frac: pseudo-labels per class, as a fraction of ``N / K`` (default 0.3).
         rounds: teacher -> student rounds (default 2).
-        round_epochs: full-batch epochs of each round's student (default 200).
+        round_epochs: full-batch epochs of each round's student (default null: ``(train.epochs
+            - 1) / rounds``; when given, ``train.epochs`` must be ``1 + rounds x round_epochs``).
         keep_agreeing: also train on the labelled nodes whose noisy label is the teacher's
             top class, with that label (default true).
         clean_iters: prototype re-estimations from the agreeing labelled nodes (default 0).
@@ -72,7 +74,7 @@ class PPLOptions:
 
     frac: float = 0.3
     rounds: int = 2
-    round_epochs: int = 200
+    round_epochs: int | None = None
     keep_agreeing: bool = True
     clean_iters: int = 0
     temperature: float = 0.05
@@ -82,7 +84,7 @@ class PPLOptions:
             raise ValueError(f"method.frac must be in (0, 1]; got {self.frac!r}")
         if self.rounds < 1:
             raise ValueError(f"method.rounds must be >= 1; got {self.rounds!r}")
-        if self.round_epochs < 1:
+        if self.round_epochs is not None and self.round_epochs < 1:
             raise ValueError(f"method.round_epochs must be >= 1; got {self.round_epochs!r}")
         if self.clean_iters < 0:
             raise ValueError(f"method.clean_iters must be >= 0; got {self.clean_iters!r}")
@@ -108,8 +110,13 @@ class PPL(Method):
                 f"task.model must be 'ppr_mlp' for method 'ppl' (its student is an MLP on the "
                 f"PPR features); got {cfg.task.options.model!r}"
             )
-        want = 1 + o.rounds * o.round_epochs
-        if cfg.train.epochs != want:
+        if o.round_epochs is None and (cfg.train.epochs - 1) % o.rounds:
+            raise ValueError(
+                f"train.epochs - 1 must be a multiple of method.rounds = {o.rounds} for method "
+                f"'ppl' (epoch 0 evaluates the prototype teacher); got {cfg.train.epochs}"
+            )
+        want = 1 + o.rounds * (o.round_epochs or 0)
+        if o.round_epochs is not None and cfg.train.epochs != want:
             raise ValueError(
                 f"train.epochs must be 1 + method.rounds x method.round_epochs = {want} for "
                 f"method 'ppl' (epoch 0 evaluates the prototype teacher); got {cfg.train.epochs}"
@@ -139,6 +146,8 @@ class PPL(Method):
 
     def train_dataset(self, train: Dataset) -> Dataset:
         o, adapter = self.options, self.run.adapter
+        #: each round's full-batch epochs (0 when train.epochs is 1: the teacher only)
+        self.round_epochs = o.round_epochs or (self.run.cfg.train.epochs - 1) // o.rounds
         assert isinstance(adapter, GraphAdapter)
         graph = self.graph = adapter.graph
         split = node_split(train)
@@ -184,7 +193,7 @@ class PPL(Method):
             self.best_probs, self.best_from = self._probs(), epoch
         if epoch == 0 or skip > 0:  # the teacher's epoch; a resumed, finished epoch
             return []
-        r, at = divmod(epoch - 1, self.options.round_epochs)
+        r, at = divmod(epoch - 1, self.round_epochs)
         if at == 0:
             self._start_round(r, epoch)
         batch = {
