@@ -64,17 +64,21 @@ def test_no_file_refers_to_the_design_notes():
 _TRAINING = re.compile(r"\.backward\(|\b\w*opt\w*\.step\(\)")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the task and benchmark rewrites of issue #19 are moving their loops into methods/",
-)
-def test_no_training_step_outside_the_engine_and_methods():
+def test_no_training_step_outside_the_engine():
+    """One loop: the backward pass and the optimizer steps live in the engine's step
+    (engine/step.py; loop.py shows it in its docstring) only; benchmarks train through the
+    engine too, except the bare reference loop of the loss-overhead timing benchmark."""
+    allowed = {
+        "src/labelnoise/engine/step.py",
+        "src/labelnoise/engine/loop.py",
+        "benchmarks/loss_overhead.py",
+    }
     hits = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        rel = path.relative_to(PACKAGE)
-        if rel.parts[0] in ("engine", "methods"):
+    for path in sorted([*PACKAGE.rglob("*.py"), *(REPO / "benchmarks").rglob("*.py")]):
+        rel = str(path.relative_to(REPO))
+        if rel in allowed:
             continue
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if _TRAINING.search(line.split("#")[0]):
-                hits.append(f"src/labelnoise/{rel}:{i}: {line.strip()}")
-    assert not hits, "no training loop outside engine/ and methods/:\n" + "\n".join(hits)
+                hits.append(f"{rel}:{i}: {line.strip()}")
+    assert not hits, "no training step outside engine/step.py:\n" + "\n".join(hits)
