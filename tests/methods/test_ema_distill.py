@@ -140,3 +140,18 @@ def test_ema_distill_needs_the_edges_task():
     recipe = {**RECIPE, "task": {"name": "audio"}, "method": {"name": "ema_distill"}}
     with pytest.raises(ValueError, match="method 'ema_distill' does not run on task 'audio'"):
         resolve(recipe)
+
+
+def test_labelnoise_evaluate_rebuilds_the_wrapped_network(tmp_path, capsys):
+    """best_model.pt holds the EMA wrapper; ``labelnoise evaluate`` builds it through the
+    method and gives back the run's own test metrics."""
+    import json
+
+    from labelnoise.cli import main
+
+    write_bsds(tmp_path)
+    _, metrics = _run(tmp_path, "r")
+    assert main(["evaluate", str(tmp_path / "r")]) == 0
+    again = json.loads((tmp_path / "r" / "eval.json").read_text())
+    for k, v in metrics["test"].items():
+        assert abs(again[f"test_{k}"] - v) < 1e-6, k

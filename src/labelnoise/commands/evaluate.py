@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 HELP = "Evaluate the selected model of a run directory on its validation and clean test splits."
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = resolve(load_recipe(run_dir / "config.yaml"))
     accelerator = make_accelerator(cfg)
     task = build_task(cfg)
-    model = task.adapter.build_model(task.splits)
+    model = _network(cfg, task, accelerator)
     model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     loaders = {
         name: eval_loader(
@@ -57,3 +58,18 @@ def run(args: argparse.Namespace) -> int:
             json.dump(metrics, f, indent=2)
         print(json.dumps(metrics, indent=2))
     return 0
+
+
+def _network(cfg: Any, task: Any, accelerator: Any) -> Any:
+    """Network 0 as the run built it: the method's ``build_model`` (methods such as PNT-Edge
+    or the EMA teacher wrap the task's model, and ``best_model.pt`` holds the wrapper)."""
+    from types import SimpleNamespace
+
+    from labelnoise.methods.registry import get_method, method_options
+
+    cls = get_method(cfg.method.name)
+    shell = SimpleNamespace(
+        cfg=cfg, adapter=task.adapter, splits=task.splits, accelerator=accelerator
+    )
+    method = cls(method_options(cfg.method.name, cfg.method.options), shell)  # type: ignore[arg-type]
+    return method.build_model(task.splits)
