@@ -22,12 +22,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-import torch
 from torch.utils.data import Dataset
 
 from labelnoise._io import atomic_write
 from labelnoise.methods.standard import Standard
-from labelnoise.tasks.graph.adapter import GraphAdapter, NodeDataset, node_split
+from labelnoise.tasks.graph.adapter import GraphAdapter, NodeDataset, node_labels
 from labelnoise.tasks.graph.detection import graph_label_quality
 from labelnoise.tasks.graph.robust import prototype_probs
 
@@ -75,10 +74,7 @@ class GraphCleanerDrop(Standard):
         o, adapter = self.options, self.run.adapter
         assert isinstance(adapter, GraphAdapter)
         graph = adapter.graph
-        split = node_split(train)
-        nodes, noisy = split.nodes.long(), split.target.long()
-        labels = torch.zeros(graph.num_nodes, dtype=torch.long)  # read at the training nodes
-        labels[nodes] = noisy
+        split, nodes, noisy, labels = node_labels(train, graph.num_nodes)
         teacher = prototype_probs(
             adapter.ppr_features(),
             nodes,

@@ -172,6 +172,17 @@ def node_split(ds: Any) -> NodeDataset:
     )
 
 
+def node_labels(ds: Any, num_nodes: int) -> tuple[NodeDataset, Tensor, Tensor, Tensor]:
+    """A training split's ``(split, nodes (M,), noisy (M,), labels (num_nodes,))``: the split
+    as :func:`node_split`, its node ids and given labels, and a full-graph label vector that
+    holds them at ``nodes`` (0 elsewhere; read only at ``nodes``)."""
+    split = node_split(ds)
+    nodes, noisy = split.nodes.long(), split.target.long()
+    labels = torch.zeros(num_nodes, dtype=torch.long)
+    labels[nodes] = noisy
+    return split, nodes, noisy, labels
+
+
 class GraphModel(nn.Module):
     """A GNN bound to its graph: ``forward(nodes) -> (len(nodes), K)`` logits of a
     full-graph pass (the graph travels with the module as buffers).
