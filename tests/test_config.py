@@ -140,3 +140,39 @@ def test_linear_schedule_holds_then_decays_to_zero():
 def test_bad_optim_values_are_named(key, value):
     with pytest.raises(ValueError, match=f"optim.{key} must"):
         resolve(BASE, {"optim": {key: value}})
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("--train.epochs=0", r"train.epochs must be >= 1; got 0"),
+        ("--train.grad_accum=0", r"train.grad_accum must be >= 1; got 0"),
+        ("--train.max_steps=0", r"train.max_steps must be >= 1 or null; got 0"),
+        ("--train.max_grad_norm=0", r"train.max_grad_norm must be > 0 or null; got 0"),
+        ("--data.limit=0", r"data.limit must be >= 1 or null \(no limit\); got 0"),
+        ("--data.batch_size=0", r"data.batch_size must be >= 1; got 0"),
+        ("--data.num_workers=-1", r"data.num_workers must be >= 0; got -1"),
+        ("--detection.folds=1", r"detection.folds must be >= 2; got 1"),
+        ("--detection.epochs=0", r"detection.epochs must be >= 1 or null; got 0"),
+    ],
+)
+def test_bad_loop_values_are_refused_at_config_time(override, message):
+    """Refused when the recipe is resolved, before any run directory is written (they used to
+    fail after training, or with an IndexError)."""
+    with pytest.raises(ValueError, match=message):
+        resolve(BASE, parse_overrides([override]))
+
+
+def test_invalid_or_unsafe_yaml_names_the_file_and_the_place(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\ntask: {name: classification\n")
+    with pytest.raises(ValueError, match=r"broken.yaml must be valid YAML .* at line 3"):
+        load_recipe(broken)
+    unsafe = tmp_path / "unsafe.yaml"
+    unsafe.write_text("name: !!python/object/apply:os.system [echo hi]\n")
+    with pytest.raises(ValueError, match=r"unsafe.yaml must be valid YAML .*python/object"):
+        load_recipe(unsafe)
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00name")
+    with pytest.raises(ValueError, match="binary.yaml must be"):
+        load_recipe(binary)

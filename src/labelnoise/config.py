@@ -64,6 +64,17 @@ class DataConfig:
     eval_batch_size: int = 256
     num_workers: int = 0
 
+    def __post_init__(self) -> None:
+        for key in ("limit", "eval_limit"):
+            v = getattr(self, key)
+            if v is not None and v < 1:
+                raise ValueError(f"data.{key} must be >= 1 or null (no limit); got {v!r}")
+        for key in ("batch_size", "eval_batch_size"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"data.{key} must be >= 1; got {getattr(self, key)!r}")
+        if self.num_workers < 0:
+            raise ValueError(f"data.num_workers must be >= 0; got {self.num_workers!r}")
+
 
 @dataclass
 class ComponentConfig:
@@ -153,6 +164,15 @@ class TrainConfig:
     num_threads: int | None = None
 
     def __post_init__(self) -> None:
+        for key in ("epochs", "grad_accum", "eval_every", "keep_checkpoints"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"train.{key} must be >= 1; got {getattr(self, key)!r}")
+        for key in ("max_steps", "checkpoint_every", "early_stopping", "num_threads"):
+            v = getattr(self, key)
+            if v is not None and v < 1:
+                raise ValueError(f"train.{key} must be >= 1 or null; got {v!r}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError(f"train.max_grad_norm must be > 0 or null; got {self.max_grad_norm!r}")
         if self.checkpoint_every_epochs < 1:
             raise ValueError(
                 f"train.checkpoint_every_epochs must be >= 1; got {self.checkpoint_every_epochs!r}"
@@ -184,6 +204,12 @@ class DetectionConfig:
     score: Literal["self_confidence", "normalized_margin", "confidence_weighted_entropy"] = (
         "self_confidence"
     )
+
+    def __post_init__(self) -> None:
+        if self.folds < 2:  # the upper bound (the training-set size) is checked by the run
+            raise ValueError(f"detection.folds must be >= 2; got {self.folds!r}")
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"detection.epochs must be >= 1 or null; got {self.epochs!r}")
 
 
 @dataclass
@@ -236,8 +262,16 @@ def load_recipe(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"recipe must be an existing YAML file; got {str(p)!r}")
-    with p.open() as f:
-        data = yaml.safe_load(f)
+    try:
+        with p.open(encoding="utf-8") as f:
+            data = yaml.safe_load(f)  # safe: no Python objects from tags such as !!python
+    except yaml.YAMLError as e:
+        where = getattr(e, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ValueError(f"recipe {p} must be valid YAML (safe subset){at}; got: {problem}") from e
+    except UnicodeDecodeError as e:
+        raise ValueError(f"recipe {p} must be UTF-8 text; got undecodable bytes") from e
     if data is None:
         return {}
     if not isinstance(data, dict):
