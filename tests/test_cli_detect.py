@@ -97,3 +97,31 @@ def test_bad_file_writes_nothing(files, capsys):
         ]
     )
     assert rc == 2 and not out.exists()
+
+
+def test_empty_or_folder_inputs_are_one_line_errors(tmp_path, capsys):
+    """A 0-byte .npy (EOFError in numpy) and a folder given as a file (IsADirectoryError) end
+    in a one-line error, exit 2 and no output file."""
+    labels, probs = tmp_path / "l.npy", tmp_path / "p.npy"
+    np.save(labels, np.array([0, 1, 1, 0]))
+    np.save(probs, np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]]))
+    empty = tmp_path / "empty.npy"
+    empty.write_bytes(b"")
+    out = tmp_path / "o.csv"
+    for bad in (["--labels", str(empty)], ["--labels", str(tmp_path / "dir.npy")]):
+        (tmp_path / "dir.npy").mkdir(exist_ok=True)
+        code = main(["detect", *bad, "--pred-probs", str(probs), "--output", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("labelnoise detect: error:"), err
+        assert "Traceback" not in err and not out.exists()
+
+
+def test_train_into_a_file_is_refused(tmp_path, capsys):
+    target = tmp_path / "afile"
+    target.write_text("x")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("task: {name: classification}\n")
+    code = main(["train", str(recipe), f"--output_dir={target}", "--train.max_steps=1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "output_dir must be a directory; got the file" in err
+    assert target.read_text() == "x"

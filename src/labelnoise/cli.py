@@ -51,6 +51,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError, FileExistsError) as e:
         print(f"labelnoise {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a folder where a file was expected, a read-only folder, ...
+        where = f": {e.filename}" if e.filename else ""
+        print(f"labelnoise {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
+    except EOFError as e:  # numpy / torch on an empty or truncated file
+        print(
+            f"labelnoise {args.command}: error: an input file is empty or truncated ({e})",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

@@ -103,6 +103,8 @@ def prepare_run_dir(cfg: RunConfig, *, resume: bool, overwrite: bool, accelerato
                 f"--resume must use the run's own config; {run_dir}/config.yaml differs at {diff[:5]}"
             )
         return run_dir
+    if run_dir.exists() and not run_dir.is_dir():
+        raise FileExistsError(f"output_dir must be a directory; got the file {run_dir}")
     holds_run = run_dir.exists() and any(run_dir.iterdir())
     if holds_run and not cfg_file.is_file():
         raise FileExistsError(
