@@ -126,3 +126,15 @@ def test_bad_input_fails_without_output(tmp_path, capsys, answers, truth, match)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         ["answer.csv"] + (["truth.csv"] if truth else [])
     )
+
+
+def test_repeated_item_worker_rows_are_refused(tmp_path, capsys):
+    """Three copies of one worker's answer must not outvote two workers: the file is refused,
+    naming the first repeated row."""
+    answers = tmp_path / "dup.csv"
+    answers.write_text("task,worker,label\n1,a,x\n1,a,x\n1,a,x\n1,b,y\n1,c,y\n")
+    out = tmp_path / "out.csv"
+    code = main(["aggregate", str(answers), "--method", "mv", "--output", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "dup.csv:3: each worker must answer an item once" in err
+    assert "2 repeated (item, worker) rows" in err and not out.exists()

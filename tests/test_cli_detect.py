@@ -125,3 +125,16 @@ def test_train_into_a_file_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "output_dir must be a directory; got the file" in err
     assert target.read_text() == "x"
+
+
+def test_string_labels_are_refused_naming_the_dtype(tmp_path, capsys):
+    labels, probs = tmp_path / "s.npy", tmp_path / "p.npy"
+    np.save(labels, np.array(["a", "b", "b", "a"]))
+    np.save(probs, np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]]))
+    out = tmp_path / "o.csv"
+    code = main(
+        ["detect", "--labels", str(labels), "--pred-probs", str(probs), "--output", str(out)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "--labels must be a numeric .npy array; got dtype <U1" in err
+    assert not out.exists()

@@ -50,9 +50,14 @@ def _read(path: Path, name: str):
     suffix = path.suffix.lower()
     if suffix == ".npy":
         try:
-            return np.load(path, allow_pickle=False)
+            arr = np.load(path, allow_pickle=False)
         except ValueError as e:
             raise ValueError(f"{name} must be a numeric .npy array; got {path.name}: {e}") from None
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+            raise ValueError(
+                f"{name} must be a numeric .npy array; got dtype {arr.dtype} in {path.name}"
+            )
+        return arr
     if suffix == ".csv":
         import pandas as pd
 

@@ -150,6 +150,14 @@ def read_answers(path: str | os.PathLike) -> CrowdAnswers:
             golds.append(row[gold_col].strip())
     label_arr = _parse_labels(path, labels, lines, "answer")
     df = pd.DataFrame({"task": items, "worker": workers, "label": label_arr})
+    dup = df.duplicated(["task", "worker"], keep="first").to_numpy()
+    if dup.any():
+        first = int(dup.argmax())
+        raise ValueError(
+            f"{path}:{lines[first]}: each worker must answer an item once; got worker "
+            f"{workers[first]!r} again on item {items[first]!r} ({int(dup.sum())} repeated "
+            "(item, worker) rows; keep one answer per pair)"
+        )
     truth = None
     if gold_col is not None:
         gold = pd.Series(_parse_labels(path, golds, lines, "gold"), index=items)
