@@ -342,3 +342,21 @@ def test_string_npy_and_missing_csv_values(tmp_path, capsys):
     assert rc == 2
     assert "--column 'y' must have no missing values; got 1" in capsys.readouterr().err
     assert not (tmp_path / "g.csv").exists()
+
+
+@pytest.mark.parametrize("flag", ["--output", "--report"])
+def test_a_folder_as_output_or_report_writes_nothing(tmp_path, capsys, flag):
+    """Checked before anything is written: no labels file is left behind when the report
+    path is a folder."""
+    src = tmp_path / "labels.npy"
+    np.save(src, np.array([0, 1, 2, 1, 0, 2] * 5))
+    folder = tmp_path / ("out.npy" if flag == "--output" else "rep")
+    folder.mkdir()
+    out = tmp_path / "out.npy" if flag == "--output" else tmp_path / "noisy.npy"
+    args = ["simulate", str(src), "--noise", "symmetric", "--rate", "0.2", "--output", str(out)]
+    if flag == "--report":
+        args += ["--report", str(folder)]
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2 and f"{flag} must be a file path; got the folder" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["labels.npy", folder.name])

@@ -28,3 +28,15 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_output_file(path: str | os.PathLike, flag: str) -> Path:
+    """``path`` as an output file: refused (``ValueError`` naming ``flag``) when it is an
+    existing folder or its parent is an existing file, before anything is written."""
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{flag} must be a file path; got the folder {p}")
+    parent = next((a for a in p.parents if a.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise ValueError(f"{flag} must be under a folder; got {p} below the file {parent}")
+    return p

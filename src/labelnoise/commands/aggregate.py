@@ -44,10 +44,11 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from labelnoise._io import atomic_write
+    from labelnoise._io import atomic_write, check_output_file
     from labelnoise.common.aggregation import AGGREGATORS, NUMERIC_METHODS
     from labelnoise.common.datasets.crowd import read_answers, read_truth
 
+    check_output_file(args.output, "--output")
     read = read_answers(args.answers)
     answers = read.answers
     numeric = args.method in NUMERIC_METHODS

@@ -78,10 +78,10 @@ def _read(path: Path, name: str):
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from labelnoise._io import atomic_write
+    from labelnoise._io import atomic_write, check_output_file
     from labelnoise.common.detection import find_label_issues, get_label_quality_scores
 
-    out = Path(args.output)
+    out = check_output_file(Path(args.output), "--output")
     if out.suffix.lower() != ".csv":
         raise ValueError(f"--output must be a .csv file; got {out.name!r}")
     labels = _read(Path(args.labels), "--labels")

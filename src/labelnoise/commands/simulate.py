@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from labelnoise._io import atomic_write
+    from labelnoise._io import atomic_write, check_output_file
 
     src, out = Path(args.input), Path(args.output)
     fmt = src.suffix.lower()
@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     report_path = Path(args.report) if args.report is not None else out.with_suffix(".json")
     if report_path.resolve() in (src.resolve(), out.resolve()):
         raise ValueError(f"--report must differ from the input and the output; got {report_path}")
+    check_output_file(out, "--output")
+    check_output_file(report_path, "--report")
     seed = args.seed if args.seed is not None else secrets.randbits(31)
 
     table, values = None, None
