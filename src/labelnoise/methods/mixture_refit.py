@@ -44,7 +44,8 @@ from labelnoise.common.detection.regression import (
     fit_uniform_mixture,
 )
 from labelnoise.common.losses.regression import trimmed_mse
-from labelnoise.methods.base import Method, StepOutput, weighted_mean
+from labelnoise.methods.base import StepOutput
+from labelnoise.methods.standard import Standard
 from labelnoise.tasks.regression.phases import PhaseSchedules, split_epochs, stack_split
 
 __all__ = ["MixtureRefit", "MixtureRefitOptions", "PilotRefit"]
@@ -77,7 +78,7 @@ class MixtureRefitOptions:
         _check_rounds_trim(self.rounds, self.trim)
 
 
-class PilotRefit(Method):
+class PilotRefit(Standard):
     """A pilot phase (trimmed-MSE network or closed form), then weighted refit phases.
 
     Subclasses set :attr:`trimmed_pilot` and implement :meth:`weights_from` (``(N,)`` weights
@@ -185,25 +186,13 @@ class PilotRefit(Method):
         run = self.run
         p = self.phase_of(run.state.epoch)
         net = self.nets[self.phases - 1 - p]
-        units = run.adapter.units(net.model, batch)
-        if self.weight is None:  # the trimmed pilot
-            unit_loss = trimmed_mse(
-                units.pred, units.target, trim=self.options.trim, reduction="none"
-            )
-            self.check_finite(unit_loss)
-            loss = trimmed_mse(units.pred, units.target, trim=self.options.trim)
-            return StepOutput(loss, units, unit_loss)
-        unit_loss = net.loss_fn(units.pred, units.target, units.loss_id)
+        if self.weight is not None:  # a refit: the standard step times the clean weights
+            return self.weighted_step(net.model, batch, net=net, example_weight=self.weight)
+        units = run.adapter.units(net.model, batch)  # the trimmed pilot
+        unit_loss = trimmed_mse(units.pred, units.target, trim=self.options.trim, reduction="none")
         self.check_finite(unit_loss)
-        w = self.selector(
-            unit_loss.detach(),
-            units.example_id,
-            step=run.state.step,
-            logits=units.pred.detach(),
-            target=units.target,
-        )
-        w = w * self.weight.to(unit_loss.device)[units.example_id]
-        return StepOutput(weighted_mean(w, unit_loss), units, unit_loss)
+        loss = trimmed_mse(units.pred, units.target, trim=self.options.trim)
+        return StepOutput(loss, units, unit_loss)
 
     def after_training(self) -> None:
         """Write ``clean_weights.npz``: the last refit's weights ``(N,)`` by example id, and

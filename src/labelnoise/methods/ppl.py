@@ -51,7 +51,7 @@ from torch.utils.data import Dataset
 
 from labelnoise._io import atomic_write
 from labelnoise.methods.base import Method, Net, StepOutput
-from labelnoise.tasks.graph.adapter import GraphAdapter, node_split
+from labelnoise.tasks.graph.adapter import GraphAdapter, node_labels
 from labelnoise.tasks.graph.robust import confident_per_class, prototypes
 
 __all__ = ["PPL", "PPLOptions"]
@@ -150,10 +150,7 @@ class PPL(Method):
         self.round_epochs = o.round_epochs or (self.run.cfg.train.epochs - 1) // o.rounds
         assert isinstance(adapter, GraphAdapter)
         graph = self.graph = adapter.graph
-        split = node_split(train)
-        self.train_nodes, self.noisy = split.nodes.long(), split.target.long()
-        self.labels = torch.zeros(graph.num_nodes, dtype=torch.long)  # read at train_nodes only
-        self.labels[self.train_nodes] = self.noisy
+        _, self.train_nodes, self.noisy, self.labels = node_labels(train, graph.num_nodes)
         self.num_classes = graph.num_classes
         z = adapter.ppr_features()
         self.protos = prototypes(

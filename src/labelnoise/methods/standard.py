@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
-from labelnoise.methods.base import Method, StepOutput, weighted_mean
+from labelnoise.methods.base import Method, Net, StepOutput, weighted_mean
 
 __all__ = ["Standard"]
 
@@ -29,9 +29,18 @@ class Standard(Method):
     def step(self, batch: Any) -> StepOutput:
         return self.weighted_step(self.nets[0].model, batch)
 
-    def weighted_step(self, forward: nn.Module, batch: Any) -> StepOutput:
-        """The standard step with ``forward`` as the module the adapter calls."""
-        net, run = self.nets[0], self.run
+    def weighted_step(
+        self,
+        forward: nn.Module,
+        batch: Any,
+        *,
+        net: Net | None = None,
+        example_weight: Tensor | None = None,
+    ) -> StepOutput:
+        """The standard step with ``forward`` as the module the adapter calls, the loss of
+        ``net`` (default network 0) and, when given, a fixed per-example weight
+        ``example_weight (N,)`` (indexed by ``example_id``) on top of the selector's."""
+        net, run = net or self.nets[0], self.run
         units = run.adapter.units(forward, batch)
         unit_loss = net.loss_fn(units.pred, units.target, units.loss_id)
         self.check_finite(unit_loss)
@@ -44,4 +53,6 @@ class Standard(Method):
         )
         if units.weight is not None:  # the adapter's own per-unit weights
             w = w * units.weight
+        if example_weight is not None:
+            w = w * example_weight.to(unit_loss.device)[units.example_id]
         return StepOutput(weighted_mean(w, unit_loss), units, unit_loss)

