@@ -30,7 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="TRUTH",
         help="gold labels (question,truth / task,true_label CSV or a Snow TSV): print accuracy, "
-        "or MAE for numeric methods",
+        "or MAE for numeric methods, on the gold items that have answers (coverage printed)",
+    )
+    parser.add_argument(
+        "--duplicates",
+        choices=("error", "first", "keep-first", "last", "keep-last"),
+        default="error",
+        help="a worker answering an item on several rows: refuse the file (error, the default) "
+        "or keep the first / last of those answers",
     )
 
 
@@ -46,10 +53,14 @@ def run(args: argparse.Namespace) -> int:
 
     from labelnoise._io import atomic_write, check_output_file
     from labelnoise.common.aggregation import AGGREGATORS, NUMERIC_METHODS
-    from labelnoise.common.datasets.crowd import read_answers, read_truth
+    from labelnoise.common.datasets.crowd import read_answers
 
     check_output_file(args.output, "--output")
-    read = read_answers(args.answers)
+    inputs = [("ANSWERS", args.answers)] + ([("--truth", args.truth)] if args.truth else [])
+    for name, path in inputs:
+        if Path(path).resolve() == Path(args.output).resolve():
+            raise ValueError(f"--output must differ from {name}; got {args.output} for both")
+    read = read_answers(args.answers, duplicates=args.duplicates.removeprefix("keep-"))
     answers = read.answers
     numeric = args.method in NUMERIC_METHODS
     if numeric and not pd.api.types.is_numeric_dtype(answers["label"]):
@@ -58,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
             f"{args.answers}:{read.lines[bad]}: --method {args.method} needs numeric answers; "
             f"got {answers['label'].iloc[bad]!r}"
         )
-    truth = None
+    truth, num_gold = None, 0
     if args.truth is not None:
-        truth = read_truth(args.truth, items=pd.Index(answers["task"].unique()))
+        truth, num_gold = _gold_on_answered(args.truth, answers, args.method, numeric)
     model = AGGREGATORS[args.method]()
     labels = model.fit_predict(answers)
     if numeric:
@@ -75,10 +86,47 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {len(labels)} items to {args.output} ({args.method})")
     if truth is not None:
         pred = labels.reindex(truth.index)
+        n = len(truth)
         if numeric:
             mae = float(np.abs(pred.to_numpy(float) - truth.to_numpy(float)).mean())
-            print(f"MAE {mae:.4f} on {len(truth)} items")
+            print(f"MAE {mae:.4f} on {n} items")
         else:
             acc = float((pred.astype(str) == truth.astype(str)).mean())
-            print(f"accuracy {acc:.4f} on {len(truth)} items")
+            print(f"accuracy {acc:.4f} on {n} items")
+        if n < num_gold:
+            print(
+                f"scored on {n} of {num_gold} gold items ({100 * n / num_gold:.1f} %); "
+                f"the other {num_gold - n} have no answers in {args.answers}"
+            )
     return 0
+
+
+def _gold_on_answered(path: Path, answers, method: str, numeric: bool) -> tuple:
+    """The gold labels of the answered items and the number of gold items; refused (before
+    anything is written) when no gold item has answers or the labels cannot be compared."""
+    import pandas as pd
+
+    from labelnoise.common.datasets.crowd import read_truth
+
+    gold = read_truth(path)
+    truth = gold[gold.index.isin(pd.Index(answers["task"].astype(str).unique()))]
+    if truth.empty:
+        raise ValueError(
+            f"--truth {path}: needs gold items that have answers; got none of its "
+            f"{len(gold)} items among the {answers['task'].nunique()} answered items"
+        )
+    if numeric and not pd.api.types.is_numeric_dtype(truth):
+        bad = pd.to_numeric(truth, errors="coerce").isna()
+        item = truth.index[bad.to_numpy()][0]
+        raise ValueError(
+            f"--truth {path}: --method {method} needs numeric gold labels; got "
+            f"{truth[item]!r} for item {item!r}"
+        )
+    if not numeric:
+        given = set(answers["label"].astype(str))
+        if not truth.astype(str).isin(given).any():
+            raise ValueError(
+                f"--truth {path}: gold labels must be labels the workers used "
+                f"(e.g. {sorted(given)[:5]}); got {sorted(set(truth.astype(str)))[:5]}"
+            )
+    return truth, len(gold)

@@ -27,6 +27,7 @@ import pandas as pd
 
 __all__ = [
     "CROWD_SETS",
+    "DUPLICATES",
     "CrowdAnswers",
     "load_crowd",
     "read_answers",
@@ -71,20 +72,28 @@ def _read_table(path: Path, what: str) -> tuple[list[str], list[tuple[int, list[
     """Header and ``(line number, fields)`` of every non-blank row; tab- or comma-separated."""
     if not path.is_file():
         raise FileNotFoundError(f"{what} file must exist; got {str(path)!r}")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        first = f.readline()
-        f.seek(0)
-        reader = csv.reader(f, delimiter="\t" if "\t" in first else ",")
-        header = [h.strip() for h in next(reader, [])]
-        rows = []
-        for row in reader:
-            if any(cell.strip() for cell in row):
-                if len(row) != len(header):
-                    raise ValueError(
-                        f"{path}:{reader.line_num}: expected {len(header)} fields as in the "
-                        f"header; got {len(row)}"
-                    )
-                rows.append((reader.line_num, row))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            first = f.readline()
+            f.seek(0)
+            reader = csv.reader(f, delimiter="\t" if "\t" in first else ",")
+            header = [h.strip() for h in next(reader, [])]
+            rows = []
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    if len(row) != len(header):
+                        raise ValueError(
+                            f"{path}:{reader.line_num}: expected {len(header)} fields as in the "
+                            f"header; got {len(row)}"
+                        )
+                    rows.append((reader.line_num, row))
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{path}: {what} must be a UTF-8 text file (CSV or TSV); got a byte that is not "
+            f"UTF-8 at offset {e.start} (a binary or differently encoded file?)"
+        ) from None
+    except csv.Error as e:  # a NUL byte, an unterminated quote, an oversized field
+        raise ValueError(f"{path}: {what} must be a CSV or TSV text file; got {e}") from None
     if not rows:
         raise ValueError(f"{path}: {what} must not be empty; got a header and no rows")
     return header, rows
@@ -116,8 +125,19 @@ def _parse_labels(path: Path, values: list[str], lines: list[int], what: str) ->
     return nums
 
 
-def read_answers(path: str | os.PathLike) -> CrowdAnswers:
+#: How :func:`read_answers` treats repeated (item, worker) rows.
+DUPLICATES: tuple[str, ...] = ("error", "first", "last")
+
+
+def read_answers(path: str | os.PathLike, *, duplicates: str = "error") -> CrowdAnswers:
     """Read an answer file in any of the module's layouts.
+
+    Args:
+        path: the answer file.
+        duplicates: a worker answering the same item on several rows: ``"error"`` (default)
+            refuses the file naming the first repeated row, ``"first"`` / ``"last"`` keep that
+            row's answer and drop the others (counting them all would let one worker outvote
+            several).
 
     Raises:
         FileNotFoundError: no such file.
@@ -126,6 +146,8 @@ def read_answers(path: str | os.PathLike) -> CrowdAnswers:
             gold labels, or no answer rows -- each naming ``path:line``.
     """
     path = Path(path)
+    if duplicates not in DUPLICATES:
+        raise ValueError(f"duplicates must be one of {DUPLICATES}; got {duplicates!r}")
     header, rows = _read_table(path, "answers")
     layout = _layout(path, header, _ANSWER_LAYOUTS)
     cols = [header.index(c) for c in _ANSWER_LAYOUTS[layout]]
@@ -151,13 +173,19 @@ def read_answers(path: str | os.PathLike) -> CrowdAnswers:
     label_arr = _parse_labels(path, labels, lines, "answer")
     df = pd.DataFrame({"task": items, "worker": workers, "label": label_arr})
     dup = df.duplicated(["task", "worker"], keep="first").to_numpy()
-    if dup.any():
+    if dup.any() and duplicates == "error":
         first = int(dup.argmax())
         raise ValueError(
             f"{path}:{lines[first]}: each worker must answer an item once; got worker "
             f"{workers[first]!r} again on item {items[first]!r} ({int(dup.sum())} repeated "
-            "(item, worker) rows; keep one answer per pair)"
+            "(item, worker) rows; keep one answer per pair, or choose one with "
+            "duplicates='first'|'last', on the command line --duplicates first|keep-last)"
         )
+    kept_lines = np.asarray(lines)
+    if dup.any():
+        keep = ~df.duplicated(["task", "worker"], keep=duplicates).to_numpy()
+        df = df[keep].reset_index(drop=True)
+        kept_lines = kept_lines[keep]
     truth = None
     if gold_col is not None:
         gold = pd.Series(_parse_labels(path, golds, lines, "gold"), index=items)
@@ -171,7 +199,7 @@ def read_answers(path: str | os.PathLike) -> CrowdAnswers:
             )
         truth = gold[~gold.index.duplicated()].rename("truth")
         truth.index.name = "task"
-    return CrowdAnswers(df, layout, truth, np.asarray(lines))
+    return CrowdAnswers(df, layout, truth, kept_lines)
 
 
 def read_truth(path: str | os.PathLike, *, items: pd.Index | None = None) -> pd.Series:
