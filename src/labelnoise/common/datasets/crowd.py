@@ -183,7 +183,9 @@ def read_answers(path: str | os.PathLike, *, duplicates: str = "error") -> Crowd
         )
     kept_lines = np.asarray(lines)
     if dup.any():
-        keep = ~df.duplicated(["task", "worker"], keep=duplicates).to_numpy()
+        keep = ~df.duplicated(
+            ["task", "worker"], keep="first" if duplicates == "first" else "last"
+        ).to_numpy()
         df = df[keep].reset_index(drop=True)
         kept_lines = kept_lines[keep]
     truth = None
