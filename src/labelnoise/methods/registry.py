@@ -22,6 +22,7 @@ from labelnoise.methods.ner_relabel import NerRelabel
 from labelnoise.methods.per_tag_small_loss import PerTagSmallLoss
 from labelnoise.methods.pnt_edge import PntEdge
 from labelnoise.methods.ppl import PPL
+from labelnoise.methods.rent import Rent
 from labelnoise.methods.standard import Standard
 from labelnoise.methods.trimmed_refit import TrimmedRefit
 
@@ -48,6 +49,7 @@ METHODS: dict[str, type[Method]] = {
     "ppl": PPL,
     "label_propagation": LabelPropagation,
     "graphcleaner_drop": GraphCleanerDrop,
+    "rent": Rent,
 }
 
 
