@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "train": "labelnoise.commands.train",
     "evaluate": "labelnoise.commands.evaluate",
     "report": "labelnoise.commands.report",
+    "reproduce": "labelnoise.commands.reproduce",
 }
 
 
