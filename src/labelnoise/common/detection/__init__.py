@@ -9,7 +9,6 @@ from labelnoise.common.detection.confident_joint import (
     calibrate_confident_joint,
     compute_confident_joint,
     estimate_joint,
-    estimate_latent,
     get_confident_thresholds,
     num_label_issues,
 )
@@ -21,7 +20,12 @@ from labelnoise.common.detection.cross_validation import (
 from labelnoise.common.detection.filter import (
     FILTER_BY,
     find_label_issues,
+    find_label_issues_using_argmax_confusion_matrix,
     find_predicted_neq_given,
+)
+from labelnoise.common.detection.latent import (
+    estimate_latent,
+    estimate_py_and_noise_matrices_from_probabilities,
 )
 from labelnoise.common.detection.multilabel import get_multilabel_quality_scores
 from labelnoise.common.detection.quality import (
@@ -61,12 +65,14 @@ __all__ = [
     "cross_val_pred_probs",
     "estimate_joint",
     "estimate_latent",
+    "estimate_py_and_noise_matrices_from_probabilities",
     "estimate_transition_anchor",
     "estimate_transition_confident_joint",
     "fit_linear_uniform_mixture",
     "fit_uniform_mixture",
     "find_label_issues",
     "find_label_issues_streaming",
+    "find_label_issues_using_argmax_confusion_matrix",
     "find_predicted_neq_given",
     "get_confident_thresholds",
     "get_label_quality_ensemble_scores",

@@ -15,6 +15,7 @@ Northcutt, Jiang & Chuang, "Confident Learning: Estimating Uncertainty in Datase
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -25,7 +26,6 @@ __all__ = [
     "calibrate_confident_joint",
     "compute_confident_joint",
     "estimate_joint",
-    "estimate_latent",
     "get_confident_thresholds",
     "num_label_issues",
 ]
@@ -108,8 +108,17 @@ def _compute_confident_joint(
     return cj, off
 
 
-def get_confident_thresholds(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    """Per-class thresholds ``(K,)``: mean ``p[:, k]`` over examples labelled ``k`` (2 if none)."""
+def get_confident_thresholds(
+    labels: np.ndarray, pred_probs: np.ndarray, *, multi_label: bool = False
+) -> np.ndarray:
+    """Per-class thresholds ``(K,)``: mean ``p[:, k]`` over examples labelled ``k`` (2 if none).
+
+    ``multi_label=True``: ``(K, 2)`` one-vs-rest thresholds (see :mod:`.multilabel_count`).
+    """
+    if multi_label:
+        from labelnoise.common.detection import multilabel_count as ml
+
+        return ml.get_confident_thresholds_multilabel(labels, pred_probs)
     y, p = check_inputs(labels, pred_probs)
     return _thresholds(y, p)
 
@@ -121,7 +130,8 @@ def compute_confident_joint(
     thresholds: np.ndarray | None = None,
     calibrate: bool = True,
     return_indices_of_off_diagonals: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    multi_label: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, list[np.ndarray]]:
     """The confident joint ``C[given, true]`` ``(K, K)`` of Northcutt et al. (2021).
 
     Args:
@@ -131,7 +141,20 @@ def compute_confident_joint(
         calibrate: rescale rows to the given-label counts (default True).
         return_indices_of_off_diagonals: also return the indices of confident examples whose
             guessed true label differs from the given one.
+        multi_label: ``labels`` are lists of class ids (or ``(N, K)`` 0/1); returns the
+            one-vs-rest joints ``(K, 2, 2)`` (and a list of ``K`` index arrays), see
+            :mod:`.multilabel_count`.
     """
+    if multi_label:
+        from labelnoise.common.detection import multilabel_count as ml
+
+        return ml.compute_confident_joint_multilabel(
+            labels,
+            pred_probs,
+            thresholds=thresholds,
+            calibrate=calibrate,
+            return_indices_of_off_diagonals=return_indices_of_off_diagonals,
+        )
     y, p = check_inputs(labels, pred_probs)
     thr = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     if thr is not None and thr.shape != (p.shape[1],):
@@ -140,8 +163,17 @@ def compute_confident_joint(
     return (cj, off) if return_indices_of_off_diagonals else cj
 
 
-def calibrate_confident_joint(confident_joint: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Rescale rows of ``confident_joint (K, K)`` to the given-label counts, total to ``N``."""
+def calibrate_confident_joint(
+    confident_joint: np.ndarray, labels: np.ndarray, *, multi_label: bool = False
+) -> np.ndarray:
+    """Rescale rows of ``confident_joint (K, K)`` to the given-label counts, total to ``N``.
+
+    ``multi_label=True``: ``confident_joint`` is ``(K, 2, 2)``, calibrated class by class.
+    """
+    if multi_label:
+        from labelnoise.common.detection import multilabel_count as ml
+
+        return ml.calibrate_confident_joint_multilabel(confident_joint, labels)
     cj = np.asarray(confident_joint, dtype=np.float64)
     if cj.ndim != 2 or cj.shape[0] != cj.shape[1]:
         raise ValueError(f"confident_joint must have shape (K, K); got {cj.shape}")
@@ -152,44 +184,26 @@ def calibrate_confident_joint(confident_joint: np.ndarray, labels: np.ndarray) -
 
 
 def estimate_joint(
-    labels: np.ndarray, pred_probs: np.ndarray, *, confident_joint: np.ndarray | None = None
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    *,
+    confident_joint: np.ndarray | None = None,
+    multi_label: bool = False,
 ) -> np.ndarray:
-    """Estimated joint ``P(given, true)`` ``(K, K)``: the calibrated confident joint over ``N``."""
+    """Estimated joint ``P(given, true)`` ``(K, K)``: the calibrated confident joint over ``N``.
+
+    ``multi_label=True``: ``(K, 2, 2)`` one-vs-rest joints (see :mod:`.multilabel_count`).
+    """
+    if multi_label:
+        from labelnoise.common.detection import multilabel_count as ml
+
+        return ml.estimate_joint_multilabel(labels, pred_probs, confident_joint=confident_joint)
     y, p = check_inputs(labels, pred_probs)
     if confident_joint is None:
         cal, _ = _compute_confident_joint(y, p)
     else:
         cal = calibrate_confident_joint(confident_joint, y)
     return cal / np.clip(float(np.sum(cal)), _TINY, None)
-
-
-def _clip_noise_rates(m: np.ndarray) -> np.ndarray:
-    d = m.diagonal().copy()
-    out = np.clip(m, 0, 0.9999)
-    np.fill_diagonal(out, d)
-    return out / np.clip(out.sum(axis=0), _TINY, None)
-
-
-def estimate_latent(
-    confident_joint: np.ndarray, labels: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(prior P(true) (K,), noise_matrix, inverse_noise_matrix)`` from a confident joint.
-
-    ``noise_matrix[i, j] = P(given = i | true = j)`` (column-stochastic, cleanlab's convention;
-    convert with ``TransitionMatrix.from_column_stochastic``) and
-    ``inverse_noise_matrix[j, i] = P(true = j | given = i)``. The prior uses cleanlab's default
-    ``py_method="cnt"``: ``P(true=j) = inv[j, j] / noise[j, j] * P(given=j)``.
-    """
-    cj = np.asarray(confident_joint, dtype=np.float64)
-    k = cj.shape[0]
-    y = np.asarray(labels).astype(np.int64)
-    ps = _class_counts(y, k) / float(len(y))
-    noise = cj / np.clip(cj.sum(axis=0), _TINY, None)
-    inv = cj.T / np.clip(cj.sum(axis=1), _TINY, None)
-    py = inv.diagonal() / np.clip(noise.diagonal(), _TINY, None) * ps
-    py = np.clip(py, _EPS, 1.0)
-    py = py / np.clip(py.sum(), _TINY, None)
-    return py, _clip_noise_rates(noise), _clip_noise_rates(inv)
 
 
 def _reduce_issues(labels: np.ndarray, pred_probs: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -209,21 +223,49 @@ def num_label_issues(
     labels: np.ndarray,
     pred_probs: np.ndarray,
     *,
-    estimation_method: Literal["off_diagonal", "off_diagonal_calibrated"] = "off_diagonal",
+    confident_joint: np.ndarray | None = None,
+    estimation_method: Literal[
+        "off_diagonal", "off_diagonal_calibrated", "off_diagonal_custom"
+    ] = "off_diagonal",
+    multi_label: bool = False,
 ) -> int:
     """Estimated number of label issues (cleanlab 2.9 ``count.num_label_issues``).
 
     ``off_diagonal``: confident off-diagonal examples whose given label is not the argmax.
     ``off_diagonal_calibrated``: ``round(N * (1 - trace(estimate_joint)))``.
+    ``off_diagonal_custom``: the same on the given ``confident_joint (K, K)`` (calibrated).
+    A ``confident_joint`` with another method is ignored with a warning (as in cleanlab).
+    ``multi_label=True``: examples flagged by one-vs-rest ``confident_learning`` in any class
+    (``estimation_method`` is ignored, as in cleanlab).
     """
+    methods = ("off_diagonal", "off_diagonal_calibrated", "off_diagonal_custom")
+    if estimation_method not in methods:
+        raise ValueError(
+            f"estimation_method must be one of {', '.join(methods)}; got {estimation_method!r}"
+        )
+    if confident_joint is not None and estimation_method != "off_diagonal_custom":
+        warnings.warn(
+            "confident_joint is ignored unless estimation_method='off_diagonal_custom'",
+            stacklevel=2,
+        )
+    if multi_label:
+        from labelnoise.common.detection import multilabel_count as ml
+
+        return ml.num_label_issues_multilabel(labels, pred_probs, confident_joint=confident_joint)
     y, p = check_inputs(labels, pred_probs)
     if estimation_method == "off_diagonal":
         return _num_label_issues(y, p)
     if estimation_method == "off_diagonal_calibrated":
         cal, _ = _compute_confident_joint(y, p)
-        joint = cal / cal.sum()
-        return int(np.rint((1.0 - joint.trace()) * len(y)))
-    raise ValueError(
-        f"estimation_method must be 'off_diagonal' or 'off_diagonal_calibrated'; "
-        f"got {estimation_method!r}"
-    )
+    else:
+        if confident_joint is None:
+            raise ValueError(
+                "confident_joint must be given for estimation_method='off_diagonal_custom'; got None"
+            )
+        k = p.shape[1]
+        cj = np.asarray(confident_joint)
+        if cj.shape != (k, k):
+            raise ValueError(f"confident_joint must have shape ({k}, {k}); got {cj.shape}")
+        cal = _calibrate(cj.astype(np.float64), _class_counts(y, k))
+    joint = cal / np.clip(float(cal.sum()), _TINY, None)
+    return int(np.rint((1.0 - joint.trace()) * len(y)))

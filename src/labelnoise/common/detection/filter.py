@@ -26,10 +26,17 @@ import numpy as np
 
 from labelnoise.common.detection._pruning import _PRUNING, _compute_find_label_issues
 from labelnoise.common.detection._validate import check_inputs, check_multilabel_inputs
+from labelnoise.common.detection.confident_joint import _calibrate, _class_counts
 from labelnoise.common.detection.multilabel import _find_multilabel_issues
 from labelnoise.common.detection.quality import QualityMethod, _order
 
-__all__ = ["FILTER_BY", "FilterBy", "find_label_issues", "find_predicted_neq_given"]
+__all__ = [
+    "FILTER_BY",
+    "FilterBy",
+    "find_label_issues",
+    "find_label_issues_using_argmax_confusion_matrix",
+    "find_predicted_neq_given",
+]
 
 FilterBy = Literal[
     "prune_by_noise_rate",
@@ -43,10 +50,42 @@ FilterBy = Literal[
 FILTER_BY: tuple[str, ...] = FilterBy.__args__  # type: ignore[attr-defined]
 
 
-def find_predicted_neq_given(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
-    """``(N,)`` bool: the argmax of ``pred_probs`` differs from the given label."""
+def find_predicted_neq_given(
+    labels: np.ndarray | list, pred_probs: np.ndarray, *, multi_label: bool = False
+) -> np.ndarray:
+    """``(N,)`` bool: the argmax of ``pred_probs`` differs from the given label.
+
+    ``multi_label=True``: flagged when some class's one-vs-rest argmax differs.
+    """
+    if multi_label:
+        from labelnoise.common.detection.multilabel_count import (
+            find_predicted_neq_given_multilabel,
+        )
+
+        return find_predicted_neq_given_multilabel(labels, pred_probs)
     y, p = check_inputs(labels, pred_probs)
     return p.argmax(axis=1) != y
+
+
+def find_label_issues_using_argmax_confusion_matrix(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    *,
+    calibrate: bool = True,
+    filter_by: FilterBy = "prune_by_noise_rate",
+) -> np.ndarray:
+    """Baseline: ``find_label_issues`` with the ``(K, K)`` confusion matrix
+    ``C[given, argmax p]`` (calibrated by default) as the confident joint; ``(N,)`` mask.
+
+    Unlike cleanlab (sklearn's matrix over the classes present), the matrix always has ``K``
+    rows, so a class that is neither given nor predicted does not break the shapes.
+    """
+    y, p = check_inputs(labels, pred_probs)
+    k = p.shape[1]
+    cj = np.bincount(y * k + p.argmax(axis=1), minlength=k * k).reshape(k, k)
+    if calibrate:
+        cj = _calibrate(cj.astype(np.float64), _class_counts(y, k))
+    return find_label_issues(y, p, confident_joint=cj, filter_by=filter_by)
 
 
 def find_label_issues(
@@ -55,7 +94,7 @@ def find_label_issues(
     *,
     filter_by: FilterBy = "prune_by_noise_rate",
     frac_noise: float = 1.0,
-    num_to_remove_per_class: list[int] | np.ndarray | None = None,
+    num_to_remove_per_class: int | list[int] | np.ndarray | None = None,
     return_indices_ranked_by: QualityMethod | None = None,
     rank_by_kwargs: dict | None = None,
     min_examples_per_class: int = 1,
@@ -71,7 +110,8 @@ def find_label_issues(
             multi-label, independent per-class probabilities).
         filter_by: the pruning rule, one of :data:`FILTER_BY` (see the module docstring).
         frac_noise: prune only this fraction of the estimated issues per class (pruning rules).
-        num_to_remove_per_class: ``(K,)`` how many to prune per given class (pruning rules).
+        num_to_remove_per_class: ``(K,)`` how many to prune per given class, or one integer
+            for every class (pruning rules).
         return_indices_ranked_by: if set, return indices of the issues sorted by this quality
             score, lowest first, instead of the mask.
         rank_by_kwargs: extra arguments of the ranking score (``adjust_pred_probs``).
@@ -109,12 +149,16 @@ def find_label_issues(
             min_examples_per_class,
             return_indices_ranked_by,
             rank_by_kwargs or {},
+            confident_joint,
         )
     y, p = check_inputs(labels, pred_probs)
     k = p.shape[1]
     ntr = None
     if num_to_remove_per_class is not None:
-        ntr = np.asarray(num_to_remove_per_class, dtype=np.int64)
+        ntr = np.asarray(num_to_remove_per_class)
+        if ntr.dtype.kind not in "iu":
+            raise ValueError(f"num_to_remove_per_class must be integers; got dtype {ntr.dtype}")
+        ntr = np.broadcast_to(ntr.astype(np.int64), (k,)) if ntr.ndim == 0 else ntr.astype(np.int64)
         if ntr.shape != (k,):
             raise ValueError(f"num_to_remove_per_class must have shape ({k},); got {ntr.shape}")
     cj = None

@@ -10,6 +10,7 @@ sorted high to low (``alpha = 0.8``, so the worst class weighs most) or a softmi
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal
 
 import numpy as np
@@ -17,6 +18,7 @@ import torch
 
 from labelnoise.common.detection._pruning import _compute_find_label_issues, _smallest
 from labelnoise.common.detection._validate import check_multilabel_inputs
+from labelnoise.common.detection.multilabel_count import check_multilabel_joint
 from labelnoise.common.detection.quality import QualityMethod, _compute_quality
 from labelnoise.common.units import reduce_units
 
@@ -92,8 +94,18 @@ def _find_multilabel_issues(
     min_examples_per_class: int,
     return_indices_ranked_by: str | None,
     rank_by_kwargs: dict,
+    confident_joint: np.ndarray | None = None,
 ) -> np.ndarray:
     n, k = p.shape
+    if confident_joint is not None and np.shape(confident_joint) == (k, k):
+        warnings.warn(
+            f"confident_joint of shape ({k}, {k}) is the old multi-label format and is ignored "
+            f"(as cleanlab does); pass the ({k}, 2, 2) one-vs-rest joint of "
+            "compute_confident_joint(multi_label=True)",
+            stacklevel=3,
+        )
+        confident_joint = None
+    cj = None if confident_joint is None else check_multilabel_joint(confident_joint, k)
     if filter_by in ("low_self_confidence", "low_normalized_margin"):
         num = int(
             _find_multilabel_issues(
@@ -121,6 +133,8 @@ def _find_multilabel_issues(
         mask[idx] = True
         return mask
     ntr = None if num_to_remove_per_class is None else np.asarray(num_to_remove_per_class)
+    if ntr is not None and ntr.ndim == 0:
+        ntr = np.full(k, int(ntr))
     if ntr is not None and ntr.shape != (k,):
         raise ValueError(f"num_to_remove_per_class must have shape ({k},); got {ntr.shape}")
     mask = np.zeros(n, dtype=bool)
@@ -133,6 +147,7 @@ def _find_multilabel_issues(
             frac_noise,
             per_class,
             min_examples_per_class,
+            None if cj is None else cj[c],
         )
     if return_indices_ranked_by is None:
         return mask

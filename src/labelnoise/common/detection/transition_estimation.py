@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from labelnoise.common.detection._validate import as_float_array, check_inputs
-from labelnoise.common.detection.confident_joint import _compute_confident_joint, estimate_latent
+from labelnoise.common.detection.confident_joint import _compute_confident_joint
+from labelnoise.common.detection.latent import estimate_latent
 from labelnoise.common.transition import TransitionMatrix
 
 __all__ = ["estimate_transition_anchor", "estimate_transition_confident_joint"]
