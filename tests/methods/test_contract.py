@@ -200,6 +200,9 @@ METHOD_OVERLAY: dict[str, Callable[[str], dict]] = {
     "coteaching": lambda task: {"selector": {"name": "coteaching", "forget_rate": 0.2}},
     "dividemix": lambda task: {"method": {"warmup_epochs": 1}},
     "rent": lambda task: {"method": {"warmup_epochs": 1}},
+    "late_stopping": lambda task: {
+        "method": {"k_schedule": [1], "warmup_epochs": 0, "final_epochs": 1}
+    },
     "ner_prune": lambda task: {"task": {"frozen": True}, "method": {"folds": 2, "fold_epochs": 1}},
     "ner_relabel": lambda task: {"task": {"frozen": True}},
     "ppl": lambda task: {

@@ -15,6 +15,7 @@ from labelnoise.methods.dividemix import DivideMix
 from labelnoise.methods.ema_distill import EmaDistill
 from labelnoise.methods.graphcleaner_drop import GraphCleanerDrop
 from labelnoise.methods.label_propagation import LabelPropagation
+from labelnoise.methods.late_stopping import LateStopping
 from labelnoise.methods.maskrcnn import MaskRCNN
 from labelnoise.methods.mixture_refit import MixtureRefit
 from labelnoise.methods.ner_prune import NerPrune
@@ -50,6 +51,7 @@ METHODS: dict[str, type[Method]] = {
     "label_propagation": LabelPropagation,
     "graphcleaner_drop": GraphCleanerDrop,
     "rent": Rent,
+    "late_stopping": LateStopping,
 }
 
 
