@@ -17,6 +17,12 @@ from labelnoise.common.detection.cross_validation import (
     cross_val_pred_probs,
     recov_noise_histogram,
 )
+from labelnoise.common.detection.dataset import (
+    find_overlapping_classes,
+    health_summary,
+    overall_label_health_score,
+    rank_classes_by_label_quality,
+)
 from labelnoise.common.detection.filter import (
     FILTER_BY,
     find_label_issues,
@@ -29,6 +35,7 @@ from labelnoise.common.detection.latent import (
 )
 from labelnoise.common.detection.multilabel import get_multilabel_quality_scores
 from labelnoise.common.detection.quality import (
+    find_top_issues,
     get_label_quality_ensemble_scores,
     get_label_quality_scores,
     order_label_issues,
@@ -54,6 +61,11 @@ from labelnoise.common.detection.transition_estimation import (
 from labelnoise.common.metrics.transition import transition_error
 
 __all__ = [
+    "find_top_issues",
+    "rank_classes_by_label_quality",
+    "overall_label_health_score",
+    "health_summary",
+    "find_overlapping_classes",
     "FILTER_BY",
     "RecovResult",
     "StreamingConfidentLearning",

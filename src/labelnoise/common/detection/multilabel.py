@@ -90,7 +90,7 @@ def _find_multilabel_issues(
     p: np.ndarray,
     filter_by: str,
     frac_noise: float,
-    num_to_remove_per_class: list[int] | np.ndarray | None,
+    num_to_remove_per_class: int | list[int] | np.ndarray | None,
     min_examples_per_class: int,
     return_indices_ranked_by: str | None,
     rank_by_kwargs: dict,

@@ -113,7 +113,7 @@ def compute_confident_joint_multilabel(
     return (cj, offs) if return_indices_of_off_diagonals else cj
 
 
-def calibrate_confident_joint_multilabel(confident_joint: object, labels: object) -> np.ndarray:
+def calibrate_confident_joint_multilabel(confident_joint: np.ndarray, labels: object) -> np.ndarray:
     """Calibrate every class's ``(2, 2)`` joint to its binary label counts: ``(K, 2, 2)``.
 
     ``labels`` is the ``(N, K)`` 0/1 array or a list of lists of class ids (then ``K`` is

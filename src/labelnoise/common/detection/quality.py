@@ -23,6 +23,7 @@ from labelnoise.common.detection.confident_joint import _thresholds
 
 __all__ = [
     "QualityMethod",
+    "find_top_issues",
     "get_label_quality_ensemble_scores",
     "get_label_quality_scores",
     "order_label_issues",
@@ -167,3 +168,32 @@ def order_label_issues(
     if mask.shape != y.shape:
         raise ValueError(f"label_issues_mask must have shape {y.shape}; got {mask.shape}")
     return _order(mask, y, p, rank_by, adjust_pred_probs)
+
+
+def find_top_issues(quality_scores: np.ndarray, *, top: int | None = 10) -> np.ndarray:
+    """Indices of the ``top`` lowest ``quality_scores (N,)``, lowest first (all if None).
+
+    The same order as cleanlab's ``rank.find_top_issues`` (``argsort`` of the scores); only
+    the ``top`` smallest are sorted.
+    """
+    q = np.asarray(quality_scores)
+    if q.ndim != 1 or q.dtype.kind not in "iuf":
+        raise ValueError(f"quality_scores must be a 1-D numeric array; got {q.dtype} {q.shape}")
+    if top is not None and (isinstance(top, bool) or int(top) != top or top < 0):
+        raise ValueError(f"top must be a non-negative integer or None; got {top!r}")
+    n = q.shape[0] if top is None else min(int(top), q.shape[0])
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n * 8 >= q.shape[0] or np.isnan(q).any():
+        return np.argsort(q)[:n]
+    cand = _smallest_with_ties(q, n)
+    order = np.argsort(q[cand])
+    if np.any(np.diff(q[cand][order]) == 0):
+        return np.argsort(q)[:n]  # tie order: exactly argsort's on the whole array
+    return cand[order][:n]
+
+
+def _smallest_with_ties(q: np.ndarray, n: int) -> np.ndarray:
+    """Indices (increasing) of every entry ``<=`` the ``n``-th smallest ``q`` (ties included)."""
+    bound = np.partition(q, n - 1)[n - 1]
+    return np.flatnonzero(q <= bound)
