@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
@@ -116,6 +118,44 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _user_ids(dataset: Any) -> list[str] | None:
+    """The user's id of each training item (a dataset's ``ids``, e.g.
+    :class:`~labelnoise.tasks._hf.IdTensorDataset`), followed through subset wrappers
+    (``Reindexed``, ``Subset``: ``.dataset`` + ``.indices``); None when the data has none."""
+    ids = getattr(dataset, "ids", None)
+    if ids is not None:
+        return [str(i) for i in ids]
+    inner, indices = getattr(dataset, "dataset", None), getattr(dataset, "indices", None)
+    if inner is None or indices is None:
+        return None
+    base = _user_ids(inner)
+    return None if base is None else [base[int(i)] for i in indices]
+
+
+def _join_user_columns(text: str, ids: list[str] | None, names: list[str] | None) -> str:
+    """label_issues.csv with the user's ``id`` after ``example_id`` and, with class names,
+    ``given_name`` / ``suggested_name`` after ``suggested_label``."""
+    if ids is None and not names:
+        return text
+    rows = list(csv.reader(io.StringIO(text)))
+    head = rows[0]
+    ex, giv, sug = (head.index(c) for c in ("example_id", "given_label", "suggested_label"))
+
+    def name(v: str) -> str:
+        return names[int(v)] if names and 0 <= int(v) < len(names) else ""
+
+    out = []
+    for k, r in enumerate(rows):
+        extra = ["given_name", "suggested_name"] if k == 0 else [name(r[giv]), name(r[sug])]
+        r = r[: sug + 1] + extra + r[sug + 1 :] if names else r
+        if ids is not None:
+            r = r[: ex + 1] + ["id" if k == 0 else ids[int(r[ex])]] + r[ex + 1 :]
+        out.append(r)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(out)
+    return buf.getvalue()
+
+
 def write_outputs(
     run_dir: Path,
     cfg: RunConfig,
@@ -188,8 +228,9 @@ def write_outputs(
         elif corrupted is not None:  # AUROC / precision need both clean and corrupted examples
             rep |= {"n": int(corrupted.size), "num_corrupted": int(corrupted.sum())}
         metrics["detection"] = rep
+        text = issues_csv(detection, dynamics, corrupted)
         with atomic_write(run_dir / "label_issues.csv") as f:
-            f.write(issues_csv(detection, dynamics, corrupted))
+            f.write(_join_user_columns(text, _user_ids(splits.train), splits.class_names))
         if detection.pred_probs is not None:  # (N, C), example_id order
             with atomic_write(run_dir / "detection_pred_probs.npy", "wb") as f:
                 np.save(f, detection.pred_probs, allow_pickle=False)

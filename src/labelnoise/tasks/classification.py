@@ -11,7 +11,12 @@ Inputs are feature vectors or images; one unit per example. Data sources (``data
 - ``something.npz``: arrays ``x`` (``(N, D)`` or ``(N, C, H, W)`` floats) and ``y`` (``(N,)``
   ints), optionally ``x_test`` / ``y_test``; a relative path is read under ``data_dir``;
 - a folder in torchvision's ImageFolder layout (``class_name/image.png``), resized to
-  ``image_size``; with ``train/`` and ``test/`` subfolders when the data has a test split.
+  ``image_size``; with ``train/`` and ``test/`` subfolders when the data has a test split;
+- a table (``.csv``, ``.tsv``, ``.json``, ``.jsonl``, ``.parquet``) or a saved Hugging Face
+  dataset folder (``save_to_disk``; a ``DatasetDict``'s ``split`` / ``test_split``), read by
+  :mod:`labelnoise.tasks._hf`: the label in ``label_column``, images in ``image_column`` or
+  numeric ``feature_columns``, the user's ids in ``id_column`` (``label_issues.csv`` lists
+  them; ImageFolder ids are the image paths).
 
 The noise section corrupts the training and validation labels with the core simulators;
 the test split stays clean. Items: ``{"x", "target", "clean_target", "example_id"}`` (CIFAR-10N
@@ -40,6 +45,7 @@ from labelnoise.common.noise.class_conditional import (
 )
 from labelnoise.common.transition import TransitionMatrix
 from labelnoise.common.units import Units
+from labelnoise.tasks._hf import IdTensorDataset, classification_arrays, is_table_source
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter, TensorDataset
 
 __all__ = [
@@ -113,6 +119,14 @@ class ClassificationConfig:
             decode the images used, every time).
         noise: simulated noise (see :class:`NoiseConfig`); with CIFAR-10N it corrupts the
             ``label_set`` labels further (usually ``none``).
+        label_column: tables / saved datasets: the label column (ints or class names).
+        feature_columns: tables: the numeric feature columns (``None``: every numeric
+            column but the label and the id).
+        image_column: tables: a column of images (Hugging Face ``Image`` values, bytes or
+            paths); ``None``: a feature table.
+        id_column: tables: the column of the user's unique ids (``None``: the row number).
+        split / test_split: saved ``DatasetDict``: the splits trained on and tested on (a
+            missing ``test_split`` is split off by ``test_fraction``).
     """
 
     dataset: str = "digits"
@@ -134,6 +148,12 @@ class ClassificationConfig:
     subset_seed: int = 0
     cache_dir: str | None = None
     noise: NoiseConfig = field(default_factory=NoiseConfig)
+    label_column: str = "label"
+    feature_columns: list[str] | None = None
+    image_column: str | None = None
+    id_column: str | None = None
+    split: str = "train"
+    test_split: str = "test"
 
     def __post_init__(self) -> None:
         if not 0 <= self.val_fraction < 1:
@@ -160,7 +180,7 @@ class ClassificationAdapter(TaskAdapter):
         cfg: ClassificationConfig = self.config
         if cfg.dataset == "cifar10n":
             return _cifar10n_splits(cfg, data_dir, seed)
-        x, y, x_test, y_test, class_names = _read(cfg, data_dir)
+        x, y, x_test, y_test, class_names, ids = _read(cfg, data_dir)
         if x_test is not None and y_test is None:
             raise ValueError(
                 f"task.dataset {cfg.dataset!r} must hold 'y_test' beside 'x_test'; got no 'y_test'"
@@ -200,7 +220,9 @@ class ClassificationAdapter(TaskAdapter):
         if t is not None:
             info["transition"] = t.numpy().tolist()
         return DatasetSplits(
-            train=TensorDataset(x_tr, noisy_tr, y_tr),
+            train=TensorDataset(x_tr, noisy_tr, y_tr)
+            if ids is None
+            else IdTensorDataset(x_tr, noisy_tr, y_tr, ids=[ids[int(i)] for i in train_idx]),
             val=TensorDataset(x_val, noisy_val, y_val) if n_val else None,
             test=TensorDataset(x_test, y_test, y_test),
             num_classes=num_classes,
@@ -300,20 +322,42 @@ def _corrupt(
 
 def _read(
     cfg: ClassificationConfig, data_dir: Path | None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None, list[str] | None]:
+) -> tuple[
+    torch.Tensor,
+    torch.Tensor,
+    torch.Tensor | None,
+    torch.Tensor | None,
+    list[str] | None,
+    list[str] | None,
+]:
+    """``(x, y, x_test, y_test, class_names, ids)``; ``ids``: the user's ids of the rows of
+    ``x`` (tables, ImageFolder) or None."""
     if cfg.dataset == "digits":
         from sklearn.datasets import load_digits
 
         d = load_digits()
         x = torch.tensor(d.data, dtype=torch.float32)
-        return x, torch.tensor(d.target, dtype=torch.long), None, None, None
+        return x, torch.tensor(d.target, dtype=torch.long), None, None, None, None
     path = Path(cfg.dataset).expanduser()
     if not path.is_absolute() and data_dir is not None:
         path = Path(data_dir) / path
     if not path.exists():
         raise FileNotFoundError(
-            f"task.dataset must be 'digits', an .npz file or an ImageFolder directory; "
-            f"{str(path)!r} does not exist"
+            f"task.dataset must be 'digits', 'cifar10n', an .npz file, a table (.csv, .parquet, "
+            f".json), a saved Hugging Face dataset or an ImageFolder directory; {str(path)!r} "
+            "does not exist"
+        )
+
+    if is_table_source(path):
+        return classification_arrays(
+            path,
+            label_column=cfg.label_column,
+            feature_columns=cfg.feature_columns,
+            image_column=cfg.image_column,
+            id_column=cfg.id_column,
+            image_size=cfg.image_size,
+            split=cfg.split,
+            test_split=cfg.test_split,
         )
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as z:
@@ -326,34 +370,38 @@ def _read(
             yt = as_long_tensor("y_test", z["y_test"]) if "y_test" in z else None
         if y.min() < 0 or (yt is not None and yt.numel() and yt.min() < 0):
             raise ValueError(f"labels in {path} must be in [0, C); got min {int(y.min())}")
-        return x, y, xt, yt, None
+        return x, y, xt, yt, None, None
     return _read_image_folder(path, cfg.image_size)
 
 
 def _read_image_folder(
     path: Path, size: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None, list[str]]:
+) -> tuple[
+    torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None, list[str], list[str]
+]:
+    """ImageFolder images; ids are the training images' paths relative to the folder."""
     from torchvision import datasets, transforms
 
     tf = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor()])
 
-    def load(root: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    def load(root: Path) -> tuple[torch.Tensor, torch.Tensor, list[str], list[str]]:
         ds = datasets.ImageFolder(str(root), transform=tf)
         xs = torch.stack([ds[i][0] for i in range(len(ds))])
-        return xs, torch.tensor(ds.targets, dtype=torch.long), list(ds.classes)
+        ids = [Path(p).relative_to(path).as_posix() for p, _ in ds.samples]
+        return xs, torch.tensor(ds.targets, dtype=torch.long), list(ds.classes), ids
 
     if (path / "train").is_dir():
-        x, y, names = load(path / "train")
+        x, y, names, ids = load(path / "train")
         if (path / "test").is_dir():
-            xt, yt, names_t = load(path / "test")
+            xt, yt, names_t, _ = load(path / "test")
             if names_t != names:
                 raise ValueError(
                     f"{path}/test must have the classes of train {names}; got {names_t}"
                 )
-            return x, y, xt, yt, names
-        return x, y, None, None, names
-    x, y, names = load(path)
-    return x, y, None, None, names
+            return x, y, xt, yt, names, ids
+        return x, y, None, None, names, ids
+    x, y, names, ids = load(path)
+    return x, y, None, None, names, ids
 
 
 # ------------------------------------------------------------------------------ CIFAR-10N
