@@ -12,14 +12,25 @@ the *other* network trains on::
 
 Network A is evaluated, selected and saved; each network keeps its own loss state (ELR's
 memory, ...). The reported training loss is the sum of both networks' losses.
+
+``nested_std`` adds the compression regularizer of Chen et al. ("Boosting Co-teaching with
+Compression Regularization for Label Noise", CVPR-W 2021): nested dropout on both networks'
+classifier inputs, one truncation per batch shared by both
+(:mod:`labelnoise.methods.nested_dropout`). Simplified: one stage (the authors first train
+each network with nested dropout alone, then fine-tune with co-teaching: here the selector's
+gradual forget-rate ramp plays the first stage), and the test-time truncation ``K`` is not
+chosen on validation data (all features are used in eval mode, for selection and test).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import nn
 
 from labelnoise.common.selection.coteaching import CoTeaching as CoTeachingSelector
 from labelnoise.common.selection.coteaching import jocor_loss
@@ -35,14 +46,51 @@ from labelnoise.methods.base import (
 if TYPE_CHECKING:
     from labelnoise.config import RunConfig
 
-__all__ = ["CoTeaching"]
+__all__ = ["CoTeaching", "CoTeachingOptions"]
+
+
+@dataclass
+class CoTeachingOptions:
+    """The recipe's ``method:`` options.
+
+    Attributes:
+        nested_std: std of the nested-dropout distribution over kept features (null: off,
+            default; the authors use 100 to 500 for 512-2048 features).
+        nested_mu: its mean (default 0).
+    """
+
+    nested_std: float | None = None
+    nested_mu: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.nested_std is not None and not (
+            math.isfinite(self.nested_std) and self.nested_std > 0
+        ):
+            raise ValueError(f"method.nested_std must be > 0 or null; got {self.nested_std!r}")
+        if not math.isfinite(self.nested_mu):
+            raise ValueError(f"method.nested_mu must be finite; got {self.nested_mu!r}")
 
 
 class CoTeaching(Method):
     """Two networks, each trained on the units its peer selects (module docstring)."""
 
     name = "coteaching"
+    Options = CoTeachingOptions
     num_networks = 2
+
+    def __init__(self, options: Any, run: Any) -> None:
+        super().__init__(options, run)
+        self.nested = None
+        if options.nested_std is not None:
+            from labelnoise.methods.nested_dropout import NestedDropout
+
+            self.nested = NestedDropout(options.nested_mu, options.nested_std)
+
+    def build_model(self, splits: Any) -> nn.Module:
+        model = super().build_model(splits)
+        if self.nested is not None:
+            self.nested.attach(model)
+        return model
 
     @classmethod
     def check_config(cls, cfg: RunConfig) -> None:
@@ -64,6 +112,8 @@ class CoTeaching(Method):
 
     def step(self, batch: Any) -> StepOutput:
         (net_a, net_b), run = self.nets, self.run
+        if self.nested is not None:
+            self.nested.draw()
         ua = run.adapter.units(net_a.model, batch)
         ub = run.adapter.units(net_b.model, batch)
         la = net_a.loss_fn(ua.pred, ua.target, ua.loss_id)
