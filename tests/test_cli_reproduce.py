@@ -104,9 +104,14 @@ def test_a_recipe_without_variants(tmp_path, capsys):
     assert main([*args, "--no-report", "--variant", "ce"]) == 2
     assert "--variant needs a recipe with variants" in capsys.readouterr().err
     assert not out.exists()
-    assert main([*args, "--no-report", "--json", str(tmp_path / "r.json")]) == 0
-    [row] = json.loads((tmp_path / "r.json").read_text())["rows"]
+    js = tmp_path / "r.json"
+    more = ["--set", "task.split_seed={seed}", "--no-report", "--json", str(js)]
+    assert main([*args, *more]) == 0
+    [row] = json.loads(js.read_text())["rows"]
     assert row["setting"] == "plain" and row["variant"] is None and row["seed"] == 3
+    assert row["overrides"]["task.split_seed"] == 3  # {seed}: each run's own seed
+    saved = yaml.safe_load((out / "seed-3" / "config.yaml").read_text())
+    assert saved["task"]["split_seed"] == 3 and saved["seed"] == 3
     metrics = json.loads((out / "seed-3" / "metrics.json").read_text())
     assert row["value"] == metrics["test"]["accuracy"]
 

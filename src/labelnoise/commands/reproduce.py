@@ -12,7 +12,8 @@ per-seed values. ``--json`` writes one row per (variant, metric, seed)::
 
 A run directory that already holds a run of the same config is resumed (a finished run is read
 back, not retrained; an interrupted one continues from its last checkpoint), so calling the
-command again with more seeds only trains the new ones. The test metric is the task adapter's
+command again with more seeds only trains the new ones. ``{seed}`` in a ``--set`` value is
+replaced by each run's seed (ERASE's protocol: ``--set task.noise.run={seed}``). The test metric is the task adapter's
 primary metric (``accuracy``, ``miou``, ``entity_f1``, ``lwlrap``, ``ods``, ``mae``, ...) unless
 ``--metric`` names others from the run's ``metrics.json`` ``test`` section.
 """
@@ -57,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="KEY=VALUE",
         dest="overrides",
-        help="dotted overrides as `labelnoise train` takes them, e.g. --set train.epochs=5",
+        help="dotted overrides as `labelnoise train` takes them, e.g. --set train.epochs=5; "
+        "{seed} in a value is each run's seed",
     )
     parser.add_argument(
         "--metric",
@@ -114,7 +116,7 @@ def plan(
     from labelnoise.commands.train import resolve_runs
     from labelnoise.config import parse_overrides, resolve
 
-    given = parse_overrides(overrides)
+    given = parse_overrides([o.replace("{seed}", str(seeds[0])) for o in overrides])
     for key in ("seed", "variants"):
         if key in given:
             raise ValueError(f"--set must not set {key!r}; use --seeds / --variant; got {key}=…")
@@ -130,9 +132,10 @@ def plan(
             raise ValueError(f"--variant must not repeat a variant; got {variants}")
     root = output_dir if output_dir is not None else Path(f"{base.run_dir}-reproduce")
     runs: list[tuple[int, str | None, Any, dict[str, Any]]] = []
-    shown = {k: _plain(v) for k, v in _flat(given).items()}
     for seed in seeds:
-        over = {**given, **parse_overrides([f"seed={seed}"])}
+        this = parse_overrides([o.replace("{seed}", str(seed)) for o in overrides])
+        shown = {k: _plain(v) for k, v in _flat(this).items()}
+        over = {**this, **parse_overrides([f"seed={seed}"])}
         cfgs = resolve_runs(recipe, over)
         labels: list[str | None] = list(names) if names else [None]
         for name, cfg in zip(labels, cfgs, strict=True):
