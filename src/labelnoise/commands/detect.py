@@ -43,28 +43,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read(path: Path, name: str):
-    import numpy as np
+    """``(N,)`` / ``(N, K)`` numbers from a ``.npy`` or ``.csv`` file (ValueError naming
+    ``name`` and the file otherwise)."""
+    from labelnoise.commands._read import check_input_file, read_csv_table, read_npy
 
-    if not path.is_file():
-        raise FileNotFoundError(f"{name} file not found: {path}")
+    check_input_file(path, name)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except ValueError as e:
-            raise ValueError(f"{name} must be a numeric .npy array; got {path.name}: {e}") from None
-        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
-            raise ValueError(
-                f"{name} must be a numeric .npy array; got dtype {arr.dtype} in {path.name}"
-            )
-        return arr
+        return read_npy(path, name)
     if suffix == ".csv":
         import pandas as pd
 
-        try:
-            table = pd.read_csv(path, header=None)
-        except (pd.errors.EmptyDataError, pd.errors.ParserError) as e:
-            raise ValueError(f"{name} must be a numeric CSV; got {path.name}: {e}") from None
+        table = read_csv_table(path, name, header=None)
         num = table.apply(pd.to_numeric, errors="coerce")
         if len(num) and num.iloc[0].isna().all():
             num = num.iloc[1:]
@@ -84,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_file(Path(args.output), "--output")
     if out.suffix.lower() != ".csv":
         raise ValueError(f"--output must be a .csv file; got {out.name!r}")
+    for flag, path in (("--labels", args.labels), ("--pred-probs", args.pred_probs)):
+        if Path(path).resolve() == out.resolve():
+            raise ValueError(f"--output must differ from {flag}; got {out} for both")
     labels = _read(Path(args.labels), "--labels")
     probs = _read(Path(args.pred_probs), "--pred-probs")
     if labels.ndim == 2 and labels.shape[1] == 1:

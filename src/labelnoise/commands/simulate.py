@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from labelnoise._io import atomic_write, check_output_file
+    from labelnoise.commands._read import check_input_file, read_csv_table, read_npy
 
     src, out = Path(args.input), Path(args.output)
     fmt = src.suffix.lower()
@@ -68,8 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--output must have the input's suffix {fmt}; got {out.name!r}")
     if out.resolve() == src.resolve():
         raise ValueError(f"--output must differ from the input; got {out}")
-    if not src.is_file():
-        raise FileNotFoundError(f"input file not found: {src}")
+    check_input_file(src, "input")
     report_path = Path(args.report) if args.report is not None else out.with_suffix(".json")
     if report_path.resolve() in (src.resolve(), out.resolve()):
         raise ValueError(f"--report must differ from the input and the output; got {report_path}")
@@ -79,11 +79,9 @@ def run(args: argparse.Namespace) -> int:
 
     table, values = None, None
     if fmt == ".npy":
-        values = np.load(src, allow_pickle=False)
+        values = read_npy(src, "input", numeric=False)
     else:
-        import pandas as pd
-
-        table = pd.read_csv(src)
+        table = read_csv_table(src, "input")
         if args.column is None:
             raise ValueError(f"--column is required for a .csv input; got None ({list(table)})")
         if args.column not in table.columns:
@@ -93,6 +91,14 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--column {args.column!r} must have no missing values; got {missing}")
         values = table[args.column].to_numpy(copy=True)
 
+    if values.size == 0:
+        raise ValueError(f"input must hold at least one label; got none in {src}")
+    if values.dtype.kind not in "biufOUS":
+        raise ValueError(f"input must hold numbers or class names; got dtype {values.dtype}")
+    if args.noise in CONTINUOUS_NOISE and values.dtype.kind not in "biuf":
+        raise ValueError(
+            f"--noise {args.noise} needs numeric targets; got {values.dtype} values in {src}"
+        )
     names = None
     if args.noise in CLASS_NOISE and values.dtype.kind in "OUS":
         names, values = np.unique(values.astype(str), return_inverse=True)
@@ -128,7 +134,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _simulate(values, args: argparse.Namespace, seed: int, names) -> tuple:
     """Run the chosen simulator; return ``(noisy numpy array, report dict)``."""
-    import numpy as np
 
     from labelnoise.common import noise
     from labelnoise.common._random import make_generator
@@ -170,7 +175,9 @@ def _simulate(values, args: argparse.Namespace, seed: int, names) -> tuple:
     if args.noise == "instance":
         if args.features is None:
             raise ValueError("--features is required for --noise instance; got None")
-        feats = np.load(args.features, allow_pickle=False)
+        from labelnoise.commands._read import read_npy
+
+        feats = read_npy(Path(args.features), "--features")
         result = noise.instance_dependent(
             labels, feats, num_classes=c, rate=rate, seed=g, max_flip=args.max_flip
         )

@@ -70,8 +70,8 @@ def as_long_tensor(name: str, labels: object) -> torch.Tensor:
         t = labels
     else:
         arr = np.asarray(labels)
-        if arr.dtype == object:
-            raise ValueError(f"{name} must be an integer array; got dtype object")
+        if arr.dtype.kind not in "biufc":  # strings, objects, dates, records
+            raise ValueError(f"{name} must be an integer array; got dtype {arr.dtype}")
         t = torch.from_numpy(np.ascontiguousarray(arr))
     if t.is_floating_point():
         if torch.isnan(t).any():

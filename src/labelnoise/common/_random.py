@@ -17,6 +17,8 @@ def make_generator(seed: Seed = None) -> torch.Generator:
     if seed is None:
         g.seed()
     elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+        if not -(2**63) <= int(seed) < 2**64:
+            raise ValueError(f"seed must fit in 64 bits; got {int(seed)}")
         g.manual_seed(int(seed))
     else:
         raise ValueError(
@@ -30,4 +32,6 @@ def numpy_rng(seed: Seed = None) -> np.random.Generator:
     if isinstance(seed, torch.Generator):
         return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=seed)))
     make_generator(seed)  # validates the type
+    if seed is not None and int(seed) < 0:
+        raise ValueError(f"seed must be >= 0 for a numpy generator; got {int(seed)}")
     return np.random.default_rng(seed)

@@ -40,7 +40,10 @@ def class_conditional(
         ``labels`` (sampling runs on the CPU) and ``is_corrupted = noisy != clean``.
     """
     if not isinstance(transition, TransitionMatrix):
-        transition = TransitionMatrix(transition)
+        try:
+            transition = TransitionMatrix(transition)
+        except ValueError as e:
+            raise ValueError(f"transition: {e}") from None
     if transition.matrix.dim() != 2:
         raise ValueError(f"transition must have shape (C, C); got {transition.shape}")
     clean = as_long_tensor("labels", labels)

@@ -21,6 +21,8 @@ __all__ = ["gaussian_noise", "outlier_noise", "uniform_replacement"]
 
 def _as_float_targets(targets: Tensor | np.ndarray) -> Tensor:
     """CPU float tensor of ``targets`` (integers become float64); checks non-empty and finite."""
+    if not isinstance(targets, Tensor) and np.asarray(targets).dtype.kind not in "biufc":
+        raise ValueError(f"targets must be real numbers; got dtype {np.asarray(targets).dtype}")
     t = targets if isinstance(targets, Tensor) else torch.as_tensor(np.array(targets))
     if t.dtype == torch.bool or t.is_complex():
         raise ValueError(f"targets must be real numbers; got dtype {t.dtype}")

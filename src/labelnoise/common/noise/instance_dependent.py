@@ -66,6 +66,8 @@ def instance_dependent(
         raise ValueError(f"labels must have shape (N,); got {tuple(y.shape)}")
     check_nonempty("labels", y)
     check_labels("labels", y, c)
+    if not isinstance(features, Tensor) and np.asarray(features).dtype.kind not in "biuf":
+        raise ValueError(f"features must be real numbers; got dtype {np.asarray(features).dtype}")
     x = features if isinstance(features, Tensor) else torch.as_tensor(np.array(features))
     if x.dim() < 2 or x.shape[0] != y.shape[0]:
         raise ValueError(
