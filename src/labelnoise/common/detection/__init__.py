@@ -49,10 +49,20 @@ from labelnoise.common.detection.regression import (
     neighbor_agreement_quality,
     residual_quality,
 )
+from labelnoise.common.detection.segmentation import (
+    find_segmentation_issues,
+    get_segmentation_quality_scores,
+    segmentation_issues_from_scores,
+)
 from labelnoise.common.detection.streaming import (
     StreamingConfidentLearning,
     StreamingResult,
     find_label_issues_streaming,
+)
+from labelnoise.common.detection.token_classification import (
+    find_token_issues,
+    get_token_quality_scores,
+    token_issues_from_scores,
 )
 from labelnoise.common.detection.transition_estimation import (
     estimate_transition_anchor,
@@ -61,6 +71,12 @@ from labelnoise.common.detection.transition_estimation import (
 from labelnoise.common.metrics.transition import transition_error
 
 __all__ = [
+    "token_issues_from_scores",
+    "get_token_quality_scores",
+    "find_token_issues",
+    "segmentation_issues_from_scores",
+    "get_segmentation_quality_scores",
+    "find_segmentation_issues",
     "find_top_issues",
     "rank_classes_by_label_quality",
     "overall_label_health_score",
