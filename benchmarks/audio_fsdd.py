@@ -41,7 +41,8 @@ from labelnoise.engine import train
 from labelnoise.engine.setup import build_task
 from labelnoise.tasks.audio import holdout_split, predict_tags
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "audio" / "fsdd_tags.yaml"
+RECIPE_NAME = "recipes/audio/fsdd_tags.yaml"
+RECIPE = Path(__file__).resolve().parents[1] / RECIPE_NAME
 #: benchmark method -> (variant of fsdd_tags.yaml, train on the clean tags?)
 METHODS = {
     "bce": ("bce", False),
@@ -75,19 +76,24 @@ def overrides(args: Any, data_dir: Path, seed: int, out: Path, **task: Any) -> d
     }
 
 
-def _label(over: dict[str, Any]) -> str:
-    """``--section.key=value`` text of the overrides that define a result (not the paths)."""
-    flat: list[str] = []
+def _defining(over: dict[str, Any]) -> dict[str, Any]:
+    """The dotted overrides that define a result (not the paths), as a JSON row names them."""
+    flat: dict[str, Any] = {}
 
     def walk(d: dict[str, Any], prefix: str) -> None:
         for k, v in d.items():
             if isinstance(v, dict):
                 walk(v, f"{prefix}{k}.")
             elif k not in ("output_dir", "cache_dir", "data_dir", "progress"):
-                flat.append(f"--{prefix}{k}={v}")
+                flat[f"{prefix}{k}"] = v
 
     walk(over, "")
-    return " ".join(flat)
+    return flat
+
+
+def _label(over: dict[str, Any]) -> str:
+    """``--section.key=value`` text of the overrides that define a result (not the paths)."""
+    return " ".join(f"--{k}={v}" for k, v in _defining(over).items())
 
 
 def main() -> None:
@@ -153,7 +159,14 @@ def main() -> None:
                 )
                 secs = float(m["train"]["wall_time_s"])
                 scores[name].append((lw, ap, secs))
-                extra = {"seed": seed, "seconds": secs, "recipe": labels[name]}
+                extra = {
+                    "seed": seed,
+                    "seconds": secs,
+                    "recipe": RECIPE_NAME,
+                    "variant": variant,
+                    "overrides": _defining(over),
+                    "command": labels[name],
+                }
                 rows += [
                     row(setting, name, "lwlrap", lw, **extra),
                     row(setting, name, "mAP", ap, **extra),
@@ -161,7 +174,10 @@ def main() -> None:
         det_text = ""
         if args.detection_folds:
             det_table, det_rows, det_label = _detection(recipe, args, data_dir, seeds[0], tmp)
-            rows += [row(setting, *r, recipe=det_label) for r in det_rows]
+            rows += [
+                row(setting, *r, recipe=RECIPE_NAME, variant="bce", command=det_label)
+                for r in det_rows
+            ]
             det_text = (
                 f"\n\nMulti-label label-issue detection on the noisy training clips (seed "
                 f"{seeds[0]}, {args.detection_folds} engine runs `{det_label}` "

@@ -118,6 +118,7 @@ def _job(job: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
             "acc": metrics["test"]["accuracy"],
             "noise": metrics["noise_rate_realised"],
             "recipe": describe(recipe, variant, spec["overrides"]),
+            "prov": {"recipe": recipe, "variant": variant, "overrides": spec["overrides"]},
         }
         probs_file = Path(tmp) / "run" / "detection_pred_probs.npy"
         if probs_file.is_file():
@@ -217,7 +218,8 @@ def _write(a: Any, results: list[dict[str, Any]], wall: float, n_jobs: int) -> N
                 r["acc"],
                 seed=a.seed,
                 seconds=r["sec"],
-                recipe=r["recipe"],
+                command=r["recipe"],
+                **r["prov"],
             )
         )
         if "probs" not in r:
@@ -227,13 +229,15 @@ def _write(a: Any, results: list[dict[str, Any]], wall: float, n_jobs: int) -> N
             vals = [auroc(truth, q), auprc(truth, q), precision_at_k(truth, q)]
             det_table.append([r["label_set"], name, *vals])
             for metric, v in zip(("auroc", "auprc", "precision_at_k"), vals):
-                rows.append(row(setting, name, metric, v, seed=a.seed, recipe=r["recipe"]))
+                rows.append(row(setting, name, metric, v, seed=a.seed, **r["prov"]))
         est = 1.0 - float(np.trace(estimate_joint(r["labels"], r["probs"])))
         notes.append(
             f"- {r['label_set']}: noise rate estimated from these pred_probs (calibrated "
             f"confident joint) {est:.3f}; true {truth.mean():.3f}."
         )
-        rows.append(row(setting, "confident joint", "noise_rate_estimate", est, seed=a.seed))
+        rows.append(
+            row(setting, "confident joint", "noise_rate_estimate", est, seed=a.seed, **r["prov"])
+        )
     rows.append(row("all", "benchmark", "wall_seconds", wall))
     table = (
         markdown_table(

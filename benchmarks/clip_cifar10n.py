@@ -151,8 +151,9 @@ def main() -> int:
                 if "PTNL" in name
                 else f"{args.label_set} ({wrong})"
             )
+            prov = {"recipe": METHODS[name][0], "overrides": overrides(name, args, seed)}
             json_rows.append(
-                row(setting, name, "clean_test_accuracy", acc, seed=seed, recipe=recipe)
+                row(setting, name, "clean_test_accuracy", acc, seed=seed, command=recipe, **prov)
             )
             print(f"[{time.time() - t0:.0f} s] {name} seed {seed}: {acc:.4f} ({recipe})")
     table_rows = [
@@ -161,7 +162,7 @@ def main() -> int:
     table = markdown_table(
         ["method", "training labels (last seed)", "clean test accuracy", "seeds"], table_rows
     )
-    sources = "\n".join(f"- {r['method']} (seed {r['seed']}): `{r['recipe']}`" for r in json_rows)
+    sources = "\n".join(f"- {r['method']} (seed {r['seed']}): `{r['command']}`" for r in json_rows)
     table += "\n\nRecipes and overrides (labelnoise.engine.train; the benchmark also sets the "
     table += "output dir, data dir and no progress bar):\n\n" + sources
     preamble = (

@@ -90,6 +90,7 @@ def main() -> int:
         "disp4": ("bsds_displacement.yaml", {"task": {"noise": {"max_shift": 4.0}}}),
     }
     labels: dict[tuple[str, str], str] = {}
+    provs: dict[tuple[str, str], dict] = {}  # recipe, variant, overrides of each JSON row
     with tempfile.TemporaryDirectory() as tmp:
         for setting in args.settings.split(","):
             name, extra = settings[setting]
@@ -116,6 +117,11 @@ def main() -> int:
                 }
                 for m in methods:
                     labels[(setting, m)] = f"{name}#{m} " + " ".join(_flags(protocol))
+                    provs[(setting, m)] = {
+                        "recipe": f"recipes/edges/{name}",
+                        "variant": m,
+                        "overrides": protocol,
+                    }
                 overrides = deep_merge(
                     protocol,
                     {
@@ -131,6 +137,10 @@ def main() -> int:
     load = (load + os.getloadavg()[1]) / 2
     gap = correspondence_gap(root)
     rows, table = [], []
+
+    def protocol_of(setting: str, method: str) -> dict:
+        return dict(provs[(setting, method)]["overrides"])
+
     for (setting, method, seed), m in results.items():
         t = m["test"]
         table.append(
@@ -145,7 +155,11 @@ def main() -> int:
                     t[k],
                     seed=seed,
                     epochs=args.epochs,
-                    recipe=labels[(setting, method)],
+                    command=labels[(setting, method)],
+                    **(
+                        provs[(setting, method)]
+                        | {"overrides": {**protocol_of(setting, method), "seed": seed}}
+                    ),
                 )
             )
     for setting in dict.fromkeys(s for s, _, _ in results):
@@ -156,9 +170,13 @@ def main() -> int:
         }
         for meth, v in mean.items():
             table.append([setting, meth, "mean", v, "", "", ""])
-            rows.append(row(setting, meth, "ods_mean", float(v)))
+            seeds_run = sorted({k[2] for k in runs if k[1] == meth})
+            prov = provs[(setting, meth)] | {
+                "overrides": {**protocol_of(setting, meth), "seed": seeds_run}
+            }
+            rows.append(row(setting, meth, "ods_mean", float(v), **prov))
             if meth != "ce" and "ce" in mean:
-                rows.append(row(setting, meth, "ods_mean_minus_ce", float(v - mean["ce"])))
+                rows.append(row(setting, meth, "ods_mean_minus_ce", float(v - mean["ce"]), **prov))
     for m, sc in gap.items():
         rows.append(row("fixture", m, "ods", sc["ods"]))
     pre = (
@@ -170,8 +188,8 @@ def main() -> int:
         f"{gap['bipartite']['ods']:.4f}, distance-transform ODS {gap['distance']['ods']:.4f}."
     )
     header = ["setting", "method", "seed", "ODS", "OIS", "AP", "train s"]
-    runs = "\n".join(f"- {s} / {m}: `{lab} --seed=<seed>`" for (s, m), lab in labels.items())
-    text = markdown_table(header, table) + "\n\nRuns (recipe#variant + overrides):\n\n" + runs
+    sources = "\n".join(f"- {s} / {m}: `{lab} --seed=<seed>`" for (s, m), lab in labels.items())
+    text = markdown_table(header, table) + "\n\nRuns (recipe#variant + overrides):\n\n" + sources
     report("edges_bsds" + args.tag, text, rows, args.json, preamble=pre)
     return 0
 

@@ -81,8 +81,13 @@ def run_one(method: str, kind: str, rate: float, k: int, data_dir: str) -> dict[
         metrics = train(cfg)
         out: dict[str, Any] = {
             "acc": 100 * metrics["test"]["accuracy"],
-            "recipe": f"{RECIPE}#{variant}",
-            "overrides": describe(over),
+            "recipe": RECIPE,
+            "variant": variant,
+            "overrides": {
+                **{f"task.noise.{key}": v for key, v in over["task"]["noise"].items()},
+                "seed": over["seed"],
+            },
+            "command": f"{RECIPE}#{variant} {describe(over)}",
             "wall_s": metrics["train"]["wall_time_s"],
         }
         if flags is not None:
@@ -133,7 +138,7 @@ def main() -> None:
                 best.append(accs.mean())
                 line.append(f"{accs.mean():.2f} ± {accs.std():.2f}")
                 for k, x in enumerate(res):
-                    name = {"recipe": x["recipe"], "overrides": x["overrides"]}
+                    name = {key: x[key] for key in ("recipe", "variant", "overrides", "command")}
                     rows.append(row(setting, m, "test_accuracy", x["acc"], seed=k, **name))
                     if "precision" in x:
                         for metric in ("precision", "recall"):

@@ -79,6 +79,14 @@ def _merge(a: dict, b: dict) -> dict:
     return out
 
 
+def _dotted(d: dict, prefix: str = "") -> dict:
+    """Nested overrides as dotted keys (``{"task.labels": "crowd", "seed": 0}``)."""
+    out: dict = {}
+    for k, v in d.items():
+        out |= _dotted(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v}
+    return out
+
+
 def _flat(d: dict, prefix: str = "") -> str:
     return " ".join(
         _flat(v, f"{prefix}{k}.") if isinstance(v, dict) else f"--{prefix}{k}={v}"
@@ -93,7 +101,7 @@ def pruned_probs(run_dir: Path, tags: list[list[str]]) -> list[np.ndarray]:
     return np.split(saved["probs"].numpy(), np.cumsum([len(t) for t in tags])[:-1])
 
 
-def detection_rows(setting, tags, clean, probs, names, rows, det_table):
+def detection_rows(setting, tags, clean, probs, names, rows, det_table, prov=None):
     from cleanlab.token_classification.rank import get_label_quality_scores as cl_scores
 
     is_bad = np.array([a != b for s, c in zip(tags, clean) for a, b in zip(s, c)])
@@ -114,8 +122,8 @@ def detection_rows(setting, tags, clean, probs, names, rows, det_table):
         res[label] = (np.concatenate(iss.token_quality), iss.sentence_quality)
     for label, (tq, sq) in res.items():
         a_tok, a_sent = auprc(is_bad, tq), auprc(sent_bad, sq)
-        rows.append(_common.row(setting, label, "token_auprc", a_tok))
-        rows.append(_common.row(setting, label, "sentence_auprc", a_sent))
+        rows.append(_common.row(setting, label, "token_auprc", a_tok, **(prov or {})))
+        rows.append(_common.row(setting, label, "sentence_auprc", a_sent, **(prov or {})))
         det_table.append([setting, label, round(a_tok, 4), round(a_sent, 4)])
         print(setting, label, a_tok, a_sent, flush=True)
 
@@ -165,13 +173,18 @@ def main() -> None:
                         seconds=sec,
                         seed=seed,
                         recipe=f"recipes/ner/{METHODS[method]}",
-                        overrides=_flat(overrides),
+                        overrides=_dotted(overrides),
+                        command=_flat(overrides),
                     )
                 )
                 print(f"{setting:10s} {method:10s} seed {seed} F1 {score:.2f} ({sec:.0f} s)")
                 if method == "prune+ELR" and seed == seeds[0] and setting in args.detect:
                     probs = pruned_probs(run_dir, tags)
-                    detection_rows(setting, tags, clean, probs, names, rows, det_table)
+                    prov = {
+                        "recipe": f"recipes/ner/{METHODS[method]}",
+                        "overrides": _dotted(overrides),
+                    }
+                    detection_rows(setting, tags, clean, probs, names, rows, det_table, prov)
         mean = {m: float(np.mean(v)) for m, v in f1.items()}
         info = ""
         if len(seeds) > 1:

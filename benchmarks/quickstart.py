@@ -56,12 +56,13 @@ def main() -> int:
         )
 
     rows = [[n, ms(r["acc"]), ms(r["prec"]), ms(r["rec"])] for n, r in results.items()]
+    recipe = {"recipe": "recipes/quickstart.yaml", "overrides": {"seed": args.seeds}}
     json_rows = [
-        row("digits sym40", n, k, statistics.mean(v))
+        row("digits sym40", n, k, statistics.mean(v), variant=n, **recipe)
         for n, r in results.items()
         for k, v in r.items()
     ]
-    json_rows.append(row("digits sym40", "all", "wall_s", max(walls)))
+    json_rows.append(row("digits sym40", "all", "wall_s", max(walls), **recipe))
     table = markdown_table(
         ["variant", "clean test accuracy", "issue precision", "issue recall"], rows
     )

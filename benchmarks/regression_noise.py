@@ -190,7 +190,18 @@ def robustness(
         err = float(np.mean(err_table[(name, nk)])) if (name, nk) in err_table else float("nan")
         dtab.append([name, nk, *means, err])
         for s, v in zip(scores, means):
-            det_rows.append(row(f"{name}/{nk}", s, "auprc_mean", v))
+            prov = {"task": {"noise": NOISES[nk]}, "seed": list(range(seeds))}
+            det_rows.append(
+                row(
+                    f"{name}/{nk}",
+                    s,
+                    "auprc_mean",
+                    v,
+                    recipe=RECIPES[name],
+                    variant="mse",
+                    overrides=prov,
+                )
+            )
     return markdown_table(head, table), markdown_table(
         ["dataset", "noise", *scores, "ConFrag ERR (lower = cleaner selection)"], dtab
     )

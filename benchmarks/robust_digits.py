@@ -83,12 +83,14 @@ def nest(flat: dict[str, Any], kind: str) -> dict[str, Any]:
     return out
 
 
+def shown(flat: dict[str, Any]) -> dict[str, Any]:
+    """The overrides as a JSON row names them (the true T by name, not as a matrix)."""
+    return {k: ("<true T of task.noise>" if k == "loss.transition" else v) for k, v in flat.items()}
+
+
 def describe(name: str, flat: dict[str, Any]) -> str:
     """One run's provenance: ``recipe [variant] --key=value ...``."""
-    shown = {
-        k: ("<true T of task.noise>" if k == "loss.transition" else v) for k, v in flat.items()
-    }
-    return f"{RECIPE} [{METHODS[name][0]}]" + "".join(f" --{k}={v}" for k, v in shown.items())
+    return f"{RECIPE} [{METHODS[name][0]}]" + "".join(f" --{k}={v}" for k, v in shown(flat).items())
 
 
 def build_config(name: str, kind: str, seed: int, output_dir: str, extra: dict | None = None):
@@ -139,7 +141,10 @@ def main() -> None:
                         "clean_test_acc",
                         acc,
                         seed=s,
-                        recipe=describe(name, flat),
+                        recipe=RECIPE,
+                        variant=METHODS[name][0],
+                        overrides=shown(flat),
+                        command=describe(name, flat),
                     )
                 )
             mean, std = statistics.mean(accs), statistics.stdev(accs) if len(accs) > 1 else 0.0
@@ -147,8 +152,18 @@ def main() -> None:
                 ce_mean[kind] = mean
             delta = mean - ce_mean.get(kind, mean)
             line += [f"{100 * mean:.1f} +- {100 * std:.1f}", f"{100 * delta:+.1f}"]
+            over = shown(overrides(name, kind, 0)) | {"seed": list(range(args.seeds))}
             rows.append(
-                _common.row(f"digits {kind} {RATE}", name, "clean_test_acc_mean", mean, std=std)
+                _common.row(
+                    f"digits {kind} {RATE}",
+                    name,
+                    "clean_test_acc_mean",
+                    mean,
+                    std=std,
+                    recipe=RECIPE,
+                    variant=METHODS[name][0],
+                    overrides=over,
+                )
             )
         table.append(line)
         print(" | ".join(line), f"[{time.time() - start:.0f} s]", flush=True)

@@ -195,7 +195,7 @@ def main() -> None:
             "miou",
             value,
             recipe=rs[0]["recipe"],
-            overrides=[_jsonable(r["overrides"]) for r in rs],
+            overrides=[_jsonable(_merge(protocol, r["overrides"])) for r in rs],
             per_seed=[r["miou_argmax"] for r in rs],
             miou_prior_matched=mean(level, m, "miou"),
             per_seed_prior_matched=[r["miou"] for r in rs],
