@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format
+.PHONY: run test install lint format reproduce
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist load -q
+
+# Every README results number from its recipe (hours on 2 cores; ONLY=pattern for a subset).
+reproduce: $(STAMP)
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(PY) benchmarks/reproduce_all.py $(if $(ONLY),--only '$(ONLY)')
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
