@@ -170,6 +170,11 @@ def _simulate(values, args: argparse.Namespace, seed: int, names) -> tuple:
         c = len(names)
     else:
         c = int(valid.max()) + 1 if valid.numel() else 0
+        if c < 2:
+            raise ValueError(
+                f"--num-classes must be >= 2; got {c} from the labels (max label + 1): pass "
+                "--num-classes, or check the input"
+            )
     rate = _required(args.rate, "--rate")
     requested = None
     if args.noise == "instance":

@@ -318,28 +318,35 @@ def read_cifar10n_workers(path: str | Path, num_images: int = 50_000) -> np.ndar
         raise FileNotFoundError(f"CIFAR-10N side-info file must exist; got {str(path)!r}")
     out = np.full((num_images, 3), -1, dtype=np.int64)
     cols = ("Worker1-id", "Worker2-id", "Worker3-id")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in ("Image-batch", *cols) if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(
-                f"{path.name} must have columns Image-batch, {', '.join(cols)}; missing {missing}"
-            )
-        for line, r in enumerate(reader, start=2):
-            try:
-                a, b = (int(v) for v in r["Image-batch"].split("--"))
-                ids = [int(r[c]) for c in cols]
-            except ValueError:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in ("Image-batch", *cols) if c not in (reader.fieldnames or [])]
+            if missing:
                 raise ValueError(
-                    f"{path.name} line {line}: Image-batch must be 'a--b' and worker ids "
-                    f"integers; got {r['Image-batch']!r}, {[r[c] for c in cols]}"
-                ) from None
-            if not 0 <= a <= b < num_images:
-                raise ValueError(
-                    f"{path.name} line {line}: Image-batch must lie in [0, {num_images}); "
-                    f"got {a}--{b}"
+                    f"{path.name} must have columns Image-batch, {', '.join(cols)}; missing {missing}"
                 )
-            out[a : b + 1] = ids
+            for line, r in enumerate(reader, start=2):
+                try:
+                    a, b = (int(v) for v in r["Image-batch"].split("--"))
+                    ids = [int(r[c]) for c in cols]
+                except (ValueError, TypeError, AttributeError):  # a short row has None cells
+                    raise ValueError(
+                        f"{path.name} line {line}: Image-batch must be 'a--b' and worker ids "
+                        f"integers; got {r['Image-batch']!r}, {[r[c] for c in cols]}"
+                    ) from None
+                if not 0 <= a <= b < num_images:
+                    raise ValueError(
+                        f"{path.name} line {line}: Image-batch must lie in [0, {num_images}); "
+                        f"got {a}--{b}"
+                    )
+                out[a : b + 1] = ids
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{path.name} must be UTF-8 CSV text; got a byte that is not UTF-8 at offset {e.start}"
+        ) from None
+    except csv.Error as e:
+        raise ValueError(f"{path.name} must be a CSV file; got {e}") from None
     return out
 
 
