@@ -33,7 +33,16 @@ from labelnoise.common.detection.latent import (
     estimate_latent,
     estimate_py_and_noise_matrices_from_probabilities,
 )
-from labelnoise.common.detection.multilabel import get_multilabel_quality_scores
+from labelnoise.common.detection.multilabel import (
+    get_multilabel_quality_scores,
+    get_multilabel_quality_scores_per_class,
+)
+from labelnoise.common.detection.multilabel_dataset import (
+    common_multilabel_issues,
+    multilabel_health_summary,
+    overall_multilabel_health_score,
+    rank_classes_by_multilabel_quality,
+)
 from labelnoise.common.detection.quality import (
     find_top_issues,
     get_label_quality_ensemble_scores,
@@ -71,6 +80,11 @@ from labelnoise.common.detection.transition_estimation import (
 from labelnoise.common.metrics.transition import transition_error
 
 __all__ = [
+    "rank_classes_by_multilabel_quality",
+    "overall_multilabel_health_score",
+    "multilabel_health_summary",
+    "common_multilabel_issues",
+    "get_multilabel_quality_scores_per_class",
     "token_issues_from_scores",
     "get_token_quality_scores",
     "find_token_issues",

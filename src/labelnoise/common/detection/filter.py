@@ -100,6 +100,7 @@ def find_label_issues(
     min_examples_per_class: int = 1,
     confident_joint: np.ndarray | None = None,
     multi_label: bool = False,
+    low_memory: bool = False,
 ) -> np.ndarray:
     """Flag likely label errors (cleanlab 2.9 ``filter.find_label_issues``).
 
@@ -120,6 +121,10 @@ def find_label_issues(
             ``confident_learning``).
         multi_label: one-vs-rest confident learning per class (Thyagarajan et al., 2023);
             an example is flagged when any of its classes is.
+        low_memory: multi-label only, cleanlab's ``low_memory``: per class, the streamed
+            issue count (:func:`find_label_issues_streaming`) of lowest-quality examples;
+            ``filter_by``, ``frac_noise``, ``num_to_remove_per_class`` and
+            ``confident_joint`` do not apply then.
 
     Returns:
         ``(N,)`` bool mask, or the ranked ``int64`` indices of the flagged examples.
@@ -138,6 +143,11 @@ def find_label_issues(
         )
     if filter_by not in _PRUNING and frac_noise != 1.0:
         warnings.warn(f"frac_noise is ignored by filter_by {filter_by!r}", stacklevel=2)
+    if low_memory and not multi_label:
+        raise ValueError(
+            "low_memory must be False unless multi_label=True (single-label data: use "
+            "find_label_issues_streaming); got low_memory=True"
+        )
     if multi_label:
         y1, p = check_multilabel_inputs(labels, pred_probs)
         return _find_multilabel_issues(
@@ -150,6 +160,7 @@ def find_label_issues(
             return_indices_ranked_by,
             rank_by_kwargs or {},
             confident_joint,
+            low_memory,
         )
     y, p = check_inputs(labels, pred_probs)
     k = p.shape[1]
