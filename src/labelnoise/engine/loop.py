@@ -83,6 +83,9 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         if batches is None:  # the loop's loader; the shuffle is a function of (seed, epoch)
             batches = train_loader
             if state.batch:  # resuming mid-epoch
+                # on the loader itself: with 2+ processes the skipping loader's set_epoch
+                # stops short of the sampler (it would replay epoch 0's order)
+                train_loader.set_epoch(state.epoch)
                 batches = acc.skip_first_batches(train_loader, state.batch)
             batches.set_epoch(state.epoch)
         for batch in batches:

@@ -137,7 +137,7 @@ def start(cfg: RunConfig, *, resume: bool, overwrite: bool) -> Run:
         lower=adapter.primary_metric in adapter.lower_is_better,
         started=started,
         dynamics=Dynamics(num_items(splits.train)),
-        ckpt=Checkpointer(accelerator, run_dir, keep=cfg.train.keep_checkpoints),
+        ckpt=Checkpointer(accelerator, run_dir, keep=cfg.train.keep_checkpoints, started=started),
     )
     if resume and (run_dir / "metrics.json").is_file():
         run.finished = json.loads((run_dir / "metrics.json").read_text())
@@ -247,7 +247,7 @@ def finish(
             detection,
             run.dynamics.arrays(),
             num_processes=acc.num_processes,
-            started=run.started,
+            started=run.started - run.ckpt.elapsed_before,  # a resumed run adds its past
         )
     for tracker in acc.trackers:  # not end_training(): it destroys the process group
         tracker.finish()
