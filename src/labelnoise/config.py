@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import inspect
+import math
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,25 @@ class ComponentConfig:
 
 
 @dataclass
+class SamConfig:
+    """Sharpness-aware minimization (Foret et al., ICLR 2021; see
+    :mod:`labelnoise.engine.sam`): two forward/backward passes per step.
+
+    Attributes:
+        rho: the neighbourhood radius; 0 turns SAM off (default). The paper uses 0.05
+            (0.5 - 2 for ``adaptive``).
+        adaptive: ASAM's scale-invariant neighbourhood (Kwon et al., ICML 2021).
+    """
+
+    rho: float = 0.0
+    adaptive: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.rho >= 0 and math.isfinite(self.rho)):
+            raise ValueError(f"optim.sam.rho must be a finite number >= 0; got {self.rho!r}")
+
+
+@dataclass
 class OptimConfig:
     """Optimizer and learning-rate schedule.
 
@@ -99,6 +119,7 @@ class OptimConfig:
             cosine / linear decay starts, in ``[0, 1)`` (default 0). Co-teaching's CIFAR
             protocol (Han et al., NeurIPS 2018: Adam, decay from epoch 80 of 200) is
             ``scheduler: linear, hold_fraction: 0.4``.
+        sam: sharpness-aware minimization (:class:`SamConfig`; off by default).
     """
 
     name: Literal["adamw", "adam", "sgd"] = "adamw"
@@ -108,6 +129,7 @@ class OptimConfig:
     scheduler: Literal["constant", "cosine", "linear"] = "constant"
     warmup_steps: int = 0
     hold_fraction: float = 0.0
+    sam: SamConfig = field(default_factory=SamConfig)
 
     def __post_init__(self) -> None:
         if not self.lr >= 0:  # 0: no training (e.g. a zero-shot evaluation recipe)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
+
 from labelnoise.config import RunConfig
 from labelnoise.methods.base import Method, Net, StepOutput
 
@@ -24,13 +26,70 @@ def take_step(
     ``accelerator.sync_gradients``."""
     acc = accelerator
     with acc.accumulate(*(net.model for net in nets)):
-        with acc.autocast():
-            out = method.step(batch)
-        acc.backward(out.loss)
+        if cfg.optim.sam.rho > 0:
+            out = _sam_passes(cfg, acc, method, nets, batch)
+        else:
+            with acc.autocast():
+                out = method.step(batch)
+            acc.backward(out.loss)
         if acc.sync_gradients and cfg.train.max_grad_norm is not None:
             for net in nets:
                 acc.clip_grad_norm_(net.model.parameters(), cfg.train.max_grad_norm)
         for net in nets:
-            net.optimizer.step()
-            net.optimizer.zero_grad()
+            _step_and_zero(acc, net.optimizer)
+    return out
+
+
+def _step_and_zero(accelerator: Any, optimizer: Any) -> None:
+    """``optimizer.step(); optimizer.zero_grad()`` as Accelerate's optimizer wrapper does
+    them, calling the wrapped optimizer directly when the wrapper would only forward the
+    calls (no gradient scaler, not XLA): both then happen only when the gradients sync,
+    ``zero_grad(set_to_none=True)``. The wrapper looks up an optional package
+    (``importlib.util.find_spec``) twice per ``step`` and inspects ``zero_grad``'s signature
+    per call: about a millisecond per step on a CPU, as long as a small model's step."""
+    from accelerate.optimizer import AcceleratedOptimizer
+    from accelerate.utils import DistributedType
+
+    plain = (
+        isinstance(optimizer, AcceleratedOptimizer)
+        and optimizer.scaler is None
+        and accelerator.distributed_type != DistributedType.XLA
+        and isinstance(optimizer.optimizer, torch.optim.Optimizer)
+    )
+    if not plain:
+        optimizer.step()
+        optimizer.zero_grad()
+    elif accelerator.sync_gradients:
+        optimizer.optimizer.step()
+        optimizer.optimizer.zero_grad(set_to_none=True)
+
+
+def _sam_passes(
+    cfg: RunConfig, accelerator: Any, method: Method, nets: Sequence[Net], batch: Any
+) -> StepOutput:
+    """SAM's two passes (:mod:`labelnoise.engine.sam`): the method's loss at ``w`` (its
+    gradient, without all-reduce, gives the perturbation ``e``), then at ``w + e`` (its
+    gradient accumulates for the optimizer), then ``w`` restored. Returns the first pass's
+    output (the loss at ``w``, as without SAM). The method's step runs twice per batch."""
+    from contextlib import ExitStack
+
+    from labelnoise.engine.sam import perturb, restore, stash_grads, unstash_grads
+
+    acc, sam = accelerator, cfg.optim.sam
+    params = [list(net.model.parameters()) for net in nets]
+    stash = [stash_grads(ps) for ps in params]  # the micro-batches accumulated so far
+    with ExitStack() as no_sync:
+        for net in nets:
+            no_sync.enter_context(acc.no_sync(net.model))
+        with acc.autocast():
+            out = method.step(batch)
+        acc.backward(out.loss)
+    moved = [perturb(ps, sam.rho, adaptive=sam.adaptive) for ps in params]
+    for s in stash:
+        unstash_grads(s)
+    with acc.autocast():
+        second = method.step(batch)
+    acc.backward(second.loss)
+    for m in moved:
+        restore(m)
     return out
