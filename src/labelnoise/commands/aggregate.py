@@ -13,7 +13,22 @@ HELP = (
     "posterior of the chosen class, or 1 / (1 + standard error) for numeric methods."
 )
 
-METHODS = ("mv", "wawa", "ds", "one-coin-ds", "glad", "mace", "mean", "median", "catd")
+METHODS = (
+    "mv",
+    "wawa",
+    "ds",
+    "one-coin-ds",
+    "glad",
+    "mace",
+    "kos",
+    "mmsr",
+    "zbs",
+    "ibcc",
+    "ebcc",
+    "mean",
+    "median",
+    "catd",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from labelnoise.common import TransitionMatrix
-from labelnoise.common.aggregation import AGGREGATORS, NUMERIC_METHODS
+from labelnoise.common.aggregation import AGGREGATORS, BINARY_METHODS, NUMERIC_METHODS
 from tests.common.aggregation._synthetic import make_crowd
 
 CATEGORICAL = sorted(set(AGGREGATORS) - NUMERIC_METHODS)
@@ -39,11 +39,14 @@ def _permuted(df: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 @pytest.mark.parametrize("method", CATEGORICAL)
 def test_categorical_contract(method):
-    df, truth = make_crowd(11)
+    n_classes = 2 if method in BINARY_METHODS else 3
+    # KOS's messages settle only when answers carry enough signal (it oscillates otherwise)
+    better = (0.7, 0.95) if method in BINARY_METHODS else (0.45, 0.9)
+    df, truth = make_crowd(11, n_classes=n_classes, accuracy=better)
     model = AGGREGATORS[method]()
     assert model.fit(df) is model
     probas = model.probas_
-    assert list(probas.columns) == [0, 1, 2]
+    assert list(probas.columns) == list(range(n_classes))
     assert probas.index.equals(pd.Index(sorted(truth.index)))
     np.testing.assert_allclose(probas.sum(1), 1.0, atol=1e-9)
     assert (model.labels_ == probas.idxmax(axis=1)).all()
@@ -54,12 +57,15 @@ def test_categorical_contract(method):
     assert model.skills_.index.equals(pd.Index(sorted(df["worker"].unique()), name="worker"))
     if hasattr(model, "confusions_"):
         assert isinstance(model.confusions_, TransitionMatrix)
-        assert model.confusions_.shape == (8, 3, 3)
+        assert model.confusions_.shape == (8, n_classes, n_classes)
 
 
 @pytest.mark.parametrize("method", CATEGORICAL)
 def test_invariant_to_row_order_and_annotator_ids(method):
-    df, _ = make_crowd(12)
+    binary = method in BINARY_METHODS
+    df, _ = make_crowd(
+        12, n_classes=2 if binary else 3, accuracy=(0.7, 0.95) if binary else (0.45, 0.9)
+    )
     base = AGGREGATORS[method]().fit_predict_proba(df)
     for seed in (1, 2):
         other = AGGREGATORS[method]().fit_predict_proba(_permuted(df, seed))
