@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint format reproduce
+.PHONY: run test install lint format reproduce docs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: $(STAMP)
 # Every README results number from its recipe (hours on 2 cores; ONLY=pattern for a subset).
 reproduce: $(STAMP)
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(PY) benchmarks/reproduce_all.py $(if $(ONLY),--only '$(ONLY)')
+
+docs: $(STAMP)
+	PYTHONPATH=src $(VENV)/bin/mkdocs build --strict --site-dir site
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,8 @@ from PIL import Image
 
 from labelnoise.config import resolve
 from labelnoise.engine import train
+from labelnoise.tasks._hf import IdTensorDataset
+from labelnoise.tasks.base import num_items
 from labelnoise.tasks.classification import ClassificationAdapter, ClassificationConfig
 
 pa = pytest.importorskip("pyarrow")
@@ -41,6 +44,12 @@ def _run(tmp_path: Path, name: str, task: dict) -> tuple[dict, list[dict[str, st
         return metrics, list(csv.DictReader(f))
 
 
+def _ids(dataset: Any) -> list[str]:
+    """The user's ids a dataset carries (IdTensorDataset.ids)."""
+    assert isinstance(dataset, IdTensorDataset)
+    return dataset.ids
+
+
 def _check_sorted(rows: list[dict[str, str]]) -> None:
     q = [float(r["label_quality"]) for r in rows]
     assert q == sorted(q)
@@ -58,7 +67,7 @@ def _save_dataset(folder: Path, table, features: dict, split: str) -> None:
     with pa.OSFile(str(folder / "data-00000-of-00001.arrow"), "wb") as sink:
         with pa.ipc.new_stream(sink, table.schema) as w:
             w.write_table(table)
-    state = {
+    state: dict[str, Any] = {
         "_data_files": [{"filename": "data-00000-of-00001.arrow"}],
         "_fingerprint": "0",
         "_format_columns": None,
@@ -91,7 +100,9 @@ def test_parquet_table_with_string_labels_joins_issues_to_the_users_ids(tmp_path
     assert all(r["suggested_name"] == f"d{r['suggested_label']}" for r in rows)
     _check_sorted(rows)
     # The id column is no feature: 64 pixel columns only.
-    adapter = ClassificationAdapter(ClassificationConfig(**task, id_column="uid"))
+    adapter = ClassificationAdapter(
+        ClassificationConfig(dataset=task["dataset"], label_column="digit", id_column="uid")
+    )
     assert adapter.build_datasets(None, seed=0).train[0]["x"].shape == (64,)
 
 
@@ -151,9 +162,25 @@ def test_real_save_to_disk_folder_is_read(tmp_path):
     splits = ClassificationAdapter(cfg).build_datasets(None, seed=0)
     assert splits.class_names == [f"c{k}" for k in range(10)]
     for i in range(5):
-        item, row = splits.train[i], int(splits.train.ids[i][1:])
+        item, row = splits.train[i], int(_ids(splits.train)[i][1:])
         np.testing.assert_array_equal(item["x"].numpy(), x[row])
         assert int(item["clean_target"]) == y[row]
+    # A DatasetDict with an Image column: the saved test split is the test split.
+    pixels = [np.repeat((v.reshape(8, 8) * 15)[..., None], 3, axis=2) for v in x]
+    images = datasets.Dataset.from_dict(
+        {"img": [{"bytes": _png(p), "path": None} for p in pixels], "label": y.tolist()},
+        features=datasets.Features({"img": datasets.Image(), "label": datasets.Value("int64")}),
+    )
+    datasets.DatasetDict(
+        {"train": images.select(range(80)), "test": images.select(range(80, 100))}
+    ).save_to_disk(str(tmp_path / "dd"))
+    cfg = ClassificationConfig(dataset=str(tmp_path / "dd"), image_column="img", image_size=8)
+    splits = ClassificationAdapter(cfg).build_datasets(None, seed=0)
+    assert num_items(splits.test) == 20 and splits.train[0]["x"].shape == (3, 8, 8)
+    row = int(_ids(splits.train)[0])
+    np.testing.assert_allclose(
+        splits.train[0]["x"].permute(1, 2, 0).numpy(), pixels[row] / 255.0, atol=1e-6
+    )
 
 
 def test_image_folder_ids_are_the_image_paths(tmp_path):
@@ -184,14 +211,14 @@ def test_csv_of_image_paths_and_json_lines_features(tmp_path):
     splits = ClassificationAdapter(cfg).build_datasets(None, seed=0)
     item = splits.train[0]
     assert item["x"].shape == (3, 8, 8)
-    row = int(splits.train.ids[0])
+    row = int(_ids(splits.train)[0])
     expected = np.asarray(Image.open(tmp_path / "img" / f"{row}.png").convert("RGB")) / 255.0
     np.testing.assert_allclose(item["x"].permute(1, 2, 0).numpy(), expected, atol=1e-6)
     lines = "\n".join(json.dumps({"f": v.tolist(), "label": int(t)}) for v, t in zip(x, y))
     (tmp_path / "rows.jsonl").write_text(lines)
     cfg = ClassificationConfig(dataset=str(tmp_path / "rows.jsonl"), standardize=False)
     splits = ClassificationAdapter(cfg).build_datasets(None, seed=0)
-    row = int(splits.train.ids[0])
+    row = int(_ids(splits.train)[0])
     np.testing.assert_array_equal(splits.train[0]["x"].numpy(), x[row])
 
 
