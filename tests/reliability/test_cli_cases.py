@@ -208,6 +208,10 @@ SIM_CASES: list[Case] = [
     simulate(
         "labels-ge-num-classes", {}, r"labels must be in \[0, 2\)", *SYM, "--num-classes", "2"
     ),
+    simulate(
+        "labels-huge", {"y.npy": npy(LABELS * 2**40)}, r"--num-classes must be <= 16384", *SYM
+    ),
+    simulate("num-classes-huge", {}, r"--num-classes", *SYM, "--num-classes", str(10**6)),
     simulate("num-classes-zero", {}, r"num-classes|num_classes", *SYM, "--num-classes", "0"),
     simulate("num-classes-negative", {}, r"num-classes|num_classes", *SYM, "--num-classes", "-3"),
     simulate("rate-missing", {}, r"--rate is required", "--noise", "symmetric"),

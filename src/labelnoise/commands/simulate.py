@@ -18,6 +18,8 @@ HELP = (
 
 CLASS_NOISE = ("symmetric", "pair_flip", "mapping", "random", "instance")
 CONTINUOUS_NOISE = ("gaussian", "uniform", "outlier")
+#: The most classes class noise takes (its C x C float64 transition matrix is 2 GiB then).
+MAX_CLASSES = 16384
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -175,6 +177,11 @@ def _simulate(values, args: argparse.Namespace, seed: int, names) -> tuple:
                 f"--num-classes must be >= 2; got {c} from the labels (max label + 1): pass "
                 "--num-classes, or check the input"
             )
+    if c > MAX_CLASSES:
+        how = "" if args.num_classes is not None else " from the labels (max label + 1)"
+        raise ValueError(
+            f"--num-classes must be <= {MAX_CLASSES} (the C x C transition matrix); got {c}{how}"
+        )
     rate = _required(args.rate, "--rate")
     requested = None
     if args.noise == "instance":
