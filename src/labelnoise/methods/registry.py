@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from labelnoise._typed import build
 from labelnoise.methods.adele import Adele
+from labelnoise.methods.aum import Aum
 from labelnoise.methods.base import Method
 from labelnoise.methods.confrag import ConFrag
 from labelnoise.methods.coteaching import CoTeaching
@@ -52,6 +53,7 @@ METHODS: dict[str, type[Method]] = {
     "graphcleaner_drop": GraphCleanerDrop,
     "rent": Rent,
     "late_stopping": LateStopping,
+    "aum": Aum,
 }
 
 
