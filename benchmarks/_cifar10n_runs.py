@@ -94,12 +94,60 @@ def _train(job: tuple[str, int, int, str, str]) -> dict[str, Any]:
     }
 
 
-def export(method: str, seed: int, ood: dict[str, np.ndarray]) -> Path:
+def ood_images(data_dir: Path, seed: int = 0) -> dict[str, np.ndarray]:
+    """The OOD sets, ``uint8 (N, 32, 32, 3)`` each, from ``data_dir`` (fixed by ``seed``):
+
+    - ``bsds500_crop``: 5 random 32x32 crops (native resolution) of each of the 300 BSDS500
+      train + val photographs (1,500 images);
+    - ``bsds500_resize``: each whole BSDS500 photograph resized to 32x32 (300 images);
+    - ``isbi2012``: 10 random 128x128 crops of each of the 60 ISBI-2012 EM slices (30 train,
+      30 test; grey, repeated on 3 channels), resized to 32x32 (600 images).
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    bsds = sorted((data_dir / "bsds500" / "images").glob("*/*.jpg"))
+    em = sorted((data_dir / "isbi2012" / "train" / "image").glob("*.png"))
+    em += sorted((data_dir / "isbi2012" / "test").glob("*.png"))
+    if len(bsds) != 300 or len(em) != 60:
+        raise FileNotFoundError(
+            f"--data-dir must hold bsds500/images/{{train,val}}/*.jpg (300) and isbi2012 "
+            f"train/image + test *.png (60); got {len(bsds)} and {len(em)}"
+        )
+
+    def crops(img: Image.Image, size: int, count: int) -> list[np.ndarray]:
+        w, h = img.size
+        out = []
+        for _ in range(count):
+            x0, y0 = int(rng.integers(0, w - size + 1)), int(rng.integers(0, h - size + 1))
+            c = img.crop((x0, y0, x0 + size, y0 + size))
+            out.append(np.asarray(c.resize((32, 32), Image.Resampling.BILINEAR)))
+        return out
+
+    crop, resize, slices = [], [], []
+    for path in bsds:
+        with Image.open(path) as im:
+            rgb = im.convert("RGB")
+            crop += crops(rgb, 32, 5)
+            resize.append(np.asarray(rgb.resize((32, 32), Image.Resampling.BILINEAR)))
+    for path in em:
+        with Image.open(path) as im:
+            slices += crops(im.convert("RGB"), 128, 10)
+    return {
+        "bsds500_crop": np.stack(crop).astype(np.uint8),
+        "bsds500_resize": np.stack(resize).astype(np.uint8),
+        "isbi2012": np.stack(slices).astype(np.uint8),
+    }
+
+
+def export(method: str, seed: int, data_dir: Path) -> Path:
     """Write ``outputs.npz`` of one finished run (skipped when present): ``{split}_logits``
-    ``(N, 10)``, ``{split}_features`` ``(N, D)``, ``{split}_noisy`` / ``{split}_clean`` ``(N,)``
-    for train / val / test, and ``ood_{name}_logits`` / ``_features`` for each OOD set."""
+    ``(N, 10)``, ``{split}_features`` ``(N, D)``, ``{split}_noisy`` / ``{split}_clean`` /
+    ``{split}_index`` ``(N,)`` (index: the image's zip position) for train / val / test, and
+    ``ood_{name}_logits`` / ``_features`` for each set of :func:`ood_images`."""
     from labelnoise._io import atomic_write
     from labelnoise.engine.export import load_finished_run, predict_outputs
+    from labelnoise.tasks.classification import ImageArrayDataset
 
     out = run_dir(method, seed) / OUTPUTS
     if out.is_file():
@@ -109,12 +157,28 @@ def export(method: str, seed: int, ood: dict[str, np.ndarray]) -> Path:
     for split in ("train", "val", "test"):
         o = predict_outputs(run, split)
         arrays |= {f"{split}_{k}": v for k, v in o.items()}
-    for name, images in ood.items():
-        o = predict_outputs(run, images)
-        arrays |= {f"ood_{name}_{k}": v for k, v in o.items() if k in ("logits", "features")}
+        arrays[f"{split}_index"] = np.asarray(getattr(run.splits, split).index)
+    for name, images in ood_images(data_dir).items():
+        zeros = np.zeros(len(images), dtype=np.int64)
+        o = predict_outputs(run, ImageArrayDataset(images, zeros, zeros))
+        arrays |= {f"ood_{name}_{k}": o[k] for k in ("logits", "features")}
     with atomic_write(out, "wb") as f:
         np.savez(f, **arrays)
     return out
+
+
+def known_transition(data_dir: Path, exclude: np.ndarray) -> np.ndarray:
+    """``T[i, j] = P(worst = j | clean = i)`` counted on the 50,000 CIFAR-10N training images
+    except ``exclude`` (zip positions: the calibration images): the noise model "known" from
+    the published label set, not from the calibration labels."""
+    from labelnoise.common.datasets.cifar10n import load_cifar10n
+    from labelnoise.common.transition import TransitionMatrix
+
+    images, noisy = load_cifar10n(data_dir, "worst")
+    keep = np.ones(len(noisy), dtype=bool)
+    keep[exclude] = False
+    clean = np.asarray(images.labels)[keep]
+    return TransitionMatrix.from_counts(clean, np.asarray(noisy)[keep], num_classes=10).numpy()
 
 
 def load_outputs(method: str, seed: int) -> dict[str, np.ndarray]:
