@@ -78,11 +78,12 @@ def test_flags_mostly_corrupted_examples_and_resumes_exactly(tmp_path, monkeypat
 
 
 def test_bad_options_are_refused(tmp_path):
-    for opts, match in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"passes": 0}, "method.passes must be >= 1"),
         ({"identify_epochs": 7}, r"train.epochs must exceed .* \(14\)"),
         ({"threshold_fraction": 0.6}, r"method.threshold_fraction must be in \(0, 1 / passes\]"),
-    ]:
+    ]
+    for opts, match in cases:
         recipe = {**RECIPE, "method": {**RECIPE["method"], **opts}}
         with pytest.raises(ValueError, match=match):
             resolve(recipe, {"output_dir": str(tmp_path / "x")})
