@@ -181,6 +181,29 @@ def test_real_save_to_disk_folder_is_read(tmp_path):
     np.testing.assert_allclose(
         splits.train[0]["x"].permute(1, 2, 0).numpy(), pixels[row] / 255.0, atol=1e-6
     )
+    # NER: a sequence of ClassLabel tags.
+    from labelnoise.tasks.ner.adapter import NERAdapter, NERConfig
+    from tests.tasks.ner.tiny import make_tiny_bert
+
+    names = ["O", "B-PER", "I-PER", "B-LOC", "B-ORG", "B-MISC"]
+    ner = datasets.Dataset.from_dict(
+        {
+            "tokens": [w for w, _ in NER_ROWS],
+            "ner_tags": [[names.index(t) for t in tags] for _, tags in NER_ROWS],
+        },
+        features=datasets.Features(
+            {
+                "tokens": datasets.Sequence(datasets.Value("string")),
+                "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names)),
+            }
+        ),
+    )
+    ner.save_to_disk(str(tmp_path / "ner"))
+    model = make_tiny_bert(tmp_path / "bert")
+    ner_splits = NERAdapter(NERConfig(dataset=str(tmp_path / "ner"), model=model)).build_datasets(
+        None, seed=0
+    )
+    assert ner_splits.train.tags == [t for _, t in NER_ROWS]
 
 
 def test_image_folder_ids_are_the_image_paths(tmp_path):
@@ -256,3 +279,52 @@ def test_cli_reports_a_missing_column_without_traceback(tmp_path, capsys):
     assert main(["train", str(recipe)]) == 2
     err = capsys.readouterr().err
     assert "task.label_column 'label'" in err and "Traceback" not in err
+
+
+NER_ROWS = [
+    (["Peter", "Blackburn", "visited", "Brussels"], ["B-PER", "I-PER", "O", "B-LOC"]),
+    (["EU", "rejects", "German", "call"], ["B-ORG", "O", "B-MISC", "O"]),
+    (["Anna", "lives", "in", "Paris"], ["B-PER", "O", "O", "B-LOC"]),
+    (["Reuters", "reported", "it"], ["B-ORG", "O", "O"]),
+]
+
+
+def test_ner_reads_token_and_tag_columns_of_json_lines_and_a_saved_dataset(tmp_path):
+    from tests.tasks.ner.tiny import make_tiny_bert, recipe
+
+    model = make_tiny_bert(tmp_path / "bert")
+    lines = [json.dumps({"words": w, "tags": t}) for w, t in NER_ROWS * 3]
+    (tmp_path / "ner.jsonl").write_text("\n".join(lines))
+    task = {"dataset": str(tmp_path / "ner.jsonl"), "tokens_column": "words"}
+    task |= {"tags_column": "tags", "frozen": False}
+    metrics = train(
+        resolve(recipe(model, tmp_path, tmp_path / "run_ner", task=task, train={"epochs": 1}))
+    )
+    assert metrics["train"]["examples"] == 12 and metrics["test"] == {}  # no test split given
+
+    # A saved DatasetDict whose tags are ids of a sequence of ClassLabel.
+    names = ["O", "B-PER", "I-PER", "B-LOC", "B-ORG", "B-MISC"]
+    features = {
+        "tokens": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "Sequence"},
+        "ner_tags": {"feature": {"names": names, "_type": "ClassLabel"}, "_type": "Sequence"},
+    }
+    for split in ("train", "validation", "test"):
+        table = pa.table(
+            {
+                "tokens": [w for w, _ in NER_ROWS],
+                "ner_tags": [[names.index(t) for t in tags] for _, tags in NER_ROWS],
+            }
+        )
+        _save_dataset(tmp_path / "ner_hf" / split, table, features, split)
+    (tmp_path / "ner_hf" / "dataset_dict.json").write_text(
+        json.dumps({"splits": ["train", "validation", "test"]})
+    )
+    from labelnoise.tasks.ner.adapter import NERAdapter, NERConfig
+
+    adapter = NERAdapter(NERConfig(dataset=str(tmp_path / "ner_hf"), model=model))
+    splits = adapter.build_datasets(None, seed=0)
+    assert [num_items(s) for s in (splits.train, splits.val, splits.test)] == [4, 4, 4]
+    assert splits.train.tags == [t for _, t in NER_ROWS]  # ids mapped to names
+    bad = NERAdapter(NERConfig(dataset=str(tmp_path / "ner_hf"), model=model, tags_column="x"))
+    with pytest.raises(ValueError, match=r"task.tags_column 'x' must be a column of .*'tokens'"):
+        bad.build_datasets(None, seed=0)

@@ -45,7 +45,8 @@ from labelnoise.common.noise.class_conditional import (
 )
 from labelnoise.common.transition import TransitionMatrix
 from labelnoise.common.units import Units
-from labelnoise.tasks._hf import IdTensorDataset, classification_arrays, is_table_source
+from labelnoise.tasks._hf import IdTensorDataset, is_table_source
+from labelnoise.tasks._tables import classification_arrays
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter, TensorDataset
 
 __all__ = [
@@ -368,6 +369,11 @@ def _read(
             y = as_long_tensor("y", z["y"])
             xt = torch.as_tensor(z["x_test"], dtype=torch.float32) if "x_test" in z else None
             yt = as_long_tensor("y_test", z["y_test"]) if "y_test" in z else None
+        for xs, ys, names in ((x, y, "'x' and 'y'"), (xt, yt, "'x_test' and 'y_test'")):
+            if xs is not None and ys is not None and len(xs) != len(ys):
+                raise ValueError(
+                    f"{path}: {names} must have one row per example; got {len(xs)} and {len(ys)} rows"
+                )
         if y.min() < 0 or (yt is not None and yt.numel() and yt.min() < 0):
             raise ValueError(f"labels in {path} must be in [0, C); got min {int(y.min())}")
         return x, y, xt, yt, None, None

@@ -66,8 +66,11 @@ class NERConfig:
     """Options of the NER task (a recipe's ``task:`` section overrides them).
 
     Attributes:
-        dataset: ``noisebench`` (train on NoiseBench, test on CoNLL-03 test), ``conll03``
-            or ``wnut17``.
+        dataset: ``noisebench`` (train on NoiseBench, test on CoNLL-03 test), ``conll03``,
+            ``wnut17``, or your own: a table (``.jsonl``, ``.json``, ``.parquet``) or a saved
+            Hugging Face dataset (a ``DatasetDict``: ``split``, ``val_split``, ``test_split``)
+            with a column of word lists (``tokens_column``) and one of tag lists
+            (``tags_column``: names, or ids of a sequence of ``ClassLabel``), repaired to IOB2.
         labels: NoiseBench training labels: one of ``clean, expert, crowd++, crowd,
             distant, weak, llm``, or ``simulated`` (``span_noise`` applied to ``clean``).
         span_noise: rates for :func:`labelnoise.common.noise.span_noise` (``simulated``).
@@ -89,7 +92,7 @@ class NERConfig:
             group words into their sentences: cross-fitting folds, IOB2 repair).
     """
 
-    dataset: Literal["noisebench", "conll03", "wnut17"] = "noisebench"
+    dataset: str = "noisebench"
     labels: str = "crowd"
     span_noise: dict[str, float] = field(default_factory=dict)
     train_split: Literal["train", "dev", "all"] = "train"
@@ -104,6 +107,11 @@ class NERConfig:
     head_hidden: int = 256
     head_dropout: float = 0.2
     train_items: Literal["sentences", "words"] = "sentences"
+    tokens_column: str = "tokens"
+    tags_column: str = "ner_tags"
+    split: str = "train"
+    val_split: str = "validation"
+    test_split: str = "test"
 
     def __post_init__(self) -> None:
         if self.train_items == "words" and not self.frozen:
@@ -156,6 +164,32 @@ class NERDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         return self.items[i]
+
+
+def _read_own(cfg: NERConfig, data_dir: Path) -> tuple[tuple, tuple | None, tuple | None]:
+    """(tokens, tags, None) of the user's table or saved dataset: train, val, test."""
+    from labelnoise.tasks._hf import is_table_source, read_splits
+    from labelnoise.tasks._tables import token_tag_lists
+
+    path = Path(cfg.dataset).expanduser()
+    path = path if path.is_absolute() else data_dir / path
+    if not path.exists() or not is_table_source(path):
+        raise FileNotFoundError(
+            "task.dataset must be noisebench, conll03, wnut17, a table (.jsonl, .json, "
+            f".parquet) or a saved Hugging Face dataset; got {str(path)!r}"
+        )
+    train, test = read_splits(path, split=cfg.split, test_split=cfg.test_split)
+    val = read_splits(path, split=cfg.split, test_split=cfg.val_split)[1]
+
+    def part(table: Any) -> tuple | None:
+        if table is None:
+            return None
+        toks, tags = token_tag_lists(table, cfg.tokens_column, cfg.tags_column)
+        return toks, [to_iob2(t) for t in tags], None
+
+    read = part(train)
+    assert read is not None  # read_splits always returns the training table
+    return read, part(val), part(test)
 
 
 class NERAdapter(TaskAdapter):
@@ -217,12 +251,12 @@ class NERAdapter(TaskAdapter):
         if cfg.dataset == "wnut17":
             tr, dv, te = (load_wnut17(data_dir, s) for s in ("train", "dev", "test"))
             return (*tr, None), (*dv, None), (*te, None)
-        raise ValueError(f"dataset must be noisebench, conll03 or wnut17; got {cfg.dataset!r}")
+        return _read_own(cfg, data_dir)
 
     def build_datasets(self, data_dir: Path | None, *, seed: int) -> DatasetSplits:
-        if data_dir is None:
+        if data_dir is None and self.config.dataset in ("noisebench", "conll03", "wnut17"):
             raise ValueError("data_dir must be the data root (or set $LABELNOISE_DATA); got None")
-        train, val, test = self._read(Path(data_dir), seed)
+        train, val, test = self._read(Path(data_dir or "."), seed)
         if self.config.max_train_sentences:
             train = tuple(
                 None if x is None else x[: self.config.max_train_sentences] for x in train
