@@ -14,12 +14,14 @@ from typing import IO
 def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator[IO]:
     """Write to a temp file in the destination folder, then ``os.replace`` it into place.
 
-    If the body raises, the temp file is removed and ``path`` is left untouched.
+    If the body raises, the temp file is removed and ``path`` is left untouched. The file
+    gets the mode a plain ``open(path, "w")`` would give (``0o666`` less the umask).
     """
     dest = Path(path)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a plain open() honours the umask
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
             f.flush()
@@ -28,6 +30,13 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs) -> Iterator
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def check_output_file(path: str | os.PathLike, flag: str) -> Path:

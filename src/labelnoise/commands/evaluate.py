@@ -10,13 +10,16 @@ HELP = "Evaluate the selected model of a run directory on its validation and cle
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", help="a run directory written by `labelnoise train`")
+    parser.add_argument(
+        "--allow-code",
+        action="store_true",
+        help="let the run's config import modules outside the allow-listed packages",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
-
-    import torch
 
     from labelnoise._io import atomic_write
     from labelnoise.config import load_recipe, resolve
@@ -26,17 +29,36 @@ def run(args: argparse.Namespace) -> int:
     from labelnoise.engine.run import make_accelerator
     from labelnoise.engine.setup import build_task
 
+    if args.allow_code:
+        import os
+
+        from labelnoise._code import ALLOW_CODE_ENV
+
+        os.environ[ALLOW_CODE_ENV] = "1"
     run_dir = Path(args.run_dir)
-    weights = run_dir / "best_model.pt"
-    if not weights.is_file():
+    if not run_dir.is_dir():
         raise FileNotFoundError(
-            f"run_dir must hold best_model.pt from a finished run; got {run_dir}"
+            f"run_dir must be a run directory; {str(run_dir)!r} is not a folder"
         )
-    cfg = resolve(load_recipe(run_dir / "config.yaml"))
+    weights, cfg_file = run_dir / "best_model.pt", run_dir / "config.yaml"
+    for need in (cfg_file, weights):
+        if not need.is_file():
+            raise FileNotFoundError(
+                f"run_dir must hold {need.name} from a finished run; got {run_dir}"
+            )
+    try:
+        cfg = resolve(load_recipe(cfg_file))
+    except ValueError as e:
+        raise ValueError(f"{cfg_file} is not a valid run config: {e}") from e
+    state = _read_weights(weights)
     accelerator = make_accelerator(cfg)
     task = build_task(cfg)
     model = _network(cfg, task, accelerator)
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:  # missing / unexpected keys, shape mismatch
+        first = " ".join(str(e).split())[:300]
+        raise ValueError(f"{weights} does not fit the model of {cfg_file}: {first}") from e
     loaders = {
         name: eval_loader(
             ds,
@@ -58,6 +80,24 @@ def run(args: argparse.Namespace) -> int:
             json.dump(metrics, f, indent=2)
         print(json.dumps(metrics, indent=2))
     return 0
+
+
+def _read_weights(path: Any) -> dict[str, Any]:
+    """``best_model.pt`` as a state dict (``weights_only``); a corrupt or foreign file is a
+    ``ValueError`` naming it."""
+    import torch
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, pickle error, unsafe global, not a torch file
+        why = " ".join(str(e).split())[:200]
+        raise ValueError(
+            f"{path} must be a model saved by labelnoise train; it cannot be read "
+            f"({type(e).__name__}: {why})"
+        ) from e
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} must hold a model's state dict; got {type(state).__name__}")
+    return state
 
 
 def _network(cfg: Any, task: Any, accelerator: Any) -> Any:

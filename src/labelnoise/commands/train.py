@@ -8,7 +8,7 @@ from typing import Any
 
 HELP = "Train a YAML recipe (one run, or one run per variant) and write its run directory."
 
-_FLAGS = ("--resume", "--overwrite", "--no-report")
+_FLAGS = ("--resume", "--overwrite", "--no-report", "--allow-code")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run in output_dir")
     parser.add_argument("--overwrite", action="store_true", help="replace the run in output_dir")
     parser.add_argument("--no-report", action="store_true", help="skip report.html")
+    parser.add_argument(
+        "--allow-code",
+        action="store_true",
+        help="let the recipe import modules outside the allow-listed packages (docs/recipes.md)",
+    )
     parser.add_argument(
         "overrides", nargs=argparse.REMAINDER, help="dotted overrides, e.g. --loss.q=0.5"
     )
@@ -26,6 +31,12 @@ def run(args: argparse.Namespace) -> int:
 
     rest = [a for a in args.overrides if a not in _FLAGS]
     flags = {a for a in args.overrides if a in _FLAGS}
+    if args.allow_code or "--allow-code" in flags:
+        import os
+
+        from labelnoise._code import ALLOW_CODE_ENV
+
+        os.environ[ALLOW_CODE_ENV] = "1"
     recipe = load_recipe(args.recipe)
     overrides = parse_overrides(rest)
     try:
@@ -84,6 +95,7 @@ def run_recipe(
     from labelnoise.config import resolve
     from labelnoise.engine import train
     from labelnoise.engine.report import summary_table, write_report, write_summary
+    from labelnoise.engine.setup import discard_failed_run, first_missing
 
     runs = resolve_runs(recipe, overrides)
     results = []
@@ -92,7 +104,13 @@ def run_recipe(
             resume_this = False  # a variant the interrupted run never reached starts fresh
         else:
             resume_this = resume
-        metrics = train(cfg, resume=resume_this, overwrite=overwrite)
+        created = first_missing(cfg.run_dir)
+        try:
+            metrics = train(cfg, resume=resume_this, overwrite=overwrite)
+        except BaseException:  # a failed fresh run leaves no new file (a checkpoint stays)
+            if not resume_this and _is_main():
+                discard_failed_run(cfg.run_dir, created)
+            raise
         if _is_main() and report:
             write_report(cfg.run_dir)
         results.append((cfg.name, metrics))

@@ -29,7 +29,12 @@ from labelnoise.engine.outputs import (
     write_history,
     write_outputs,
 )
-from labelnoise.engine.setup import NonFiniteLossError, build_task, prepare_run_dir
+from labelnoise.engine.setup import (
+    NonFiniteLossError,
+    build_task,
+    create_run_dir,
+    prepare_run_dir,
+)
 from labelnoise.engine.state import LoopState
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 
@@ -38,6 +43,7 @@ __all__ = [
     "end_of_epoch",
     "finish",
     "make_accelerator",
+    "raise_if_not_finite",
     "set_train_split",
     "start",
     "stop_if_not_finite",
@@ -66,6 +72,7 @@ class Run:
     dynamics: Dynamics
     ckpt: Checkpointer
     finished: dict[str, Any] | None = None
+    nonfinite_step: torch.Tensor | None = None  # deferred finite check (stop_if_not_finite)
     state: LoopState = field(default_factory=LoopState)
 
 
@@ -104,8 +111,6 @@ def start(cfg: RunConfig, *, resume: bool, overwrite: bool) -> Run:
         torch.set_num_threads(cfg.train.num_threads)
     accelerator = make_accelerator(cfg)
     run_dir = prepare_run_dir(cfg, resume=resume, overwrite=overwrite, accelerator=accelerator)
-    if accelerator.log_with:  # TensorBoard, when installed, logs into run_dir
-        accelerator.init_trackers(cfg.name)
     set_seed(cfg.seed)
     task = build_task(cfg)
     adapter, splits = task.adapter, task.splits
@@ -123,6 +128,9 @@ def start(cfg: RunConfig, *, resume: bool, overwrite: bool) -> Run:
         for name, ds in (("val", splits.val), ("test", splits.test))
         if ds is not None and num_items(ds) > 0
     }
+    create_run_dir(cfg, resume=resume, accelerator=accelerator)  # once the data is read
+    if accelerator.log_with:  # TensorBoard, when installed, logs into run_dir
+        accelerator.init_trackers(cfg.name)
     run = Run(
         cfg,
         accelerator,
@@ -164,12 +172,50 @@ def set_train_split(run: Run, train: Any) -> None:
     run.total_steps = total
 
 
+def defer_finite_check(device: torch.device) -> bool:
+    """Whether :func:`stop_if_not_finite` defers its check (no host sync per step): on an
+    accelerator (CUDA, MPS, ...) yes; on the CPU the check is free and immediate."""
+    return device.type != "cpu"
+
+
 def stop_if_not_finite(run: Run, unit_loss: torch.Tensor) -> None:
-    """Raise :class:`NonFiniteLossError` on every process when a loss is NaN or inf."""
+    """Raise :class:`NonFiniteLossError` on every process when a loss is NaN or inf.
+
+    On the CPU it raises at once. On an accelerator (:func:`defer_finite_check`) reading
+    the flag would stop the device every step, so the step of the first non-finite loss is
+    kept on the device (``run.nonfinite_step``) and :func:`raise_if_not_finite` raises,
+    naming that step, where the loop calls it: before every checkpoint (no checkpoint is
+    ever saved past a non-finite loss) and at the end of every epoch."""
+    loss = unit_loss.detach()
+    if not defer_finite_check(loss.device):
+        bad = torch.tensor(float(not bool(torch.isfinite(loss).all())), device=loss.device)
+        _raise_if_bad(run, bad, run.state.step + 1)
+        return
+    step = torch.where(torch.isfinite(loss).all(), _NO_STEP, run.state.step + 1)
+    prev = getattr(run, "nonfinite_step", None)
+    run.nonfinite_step = step if prev is None else torch.minimum(prev, step)
+
+
+_NO_STEP = 2**62  # "no non-finite loss yet" for the deferred check
+
+
+def raise_if_not_finite(run: Run) -> None:
+    """Raise :class:`NonFiniteLossError` (every process) when a deferred check of
+    :func:`stop_if_not_finite` saw a non-finite loss; nothing when no check was deferred."""
+    step = getattr(run, "nonfinite_step", None)
+    if step is None:
+        return
+    run.nonfinite_step = None
     acc = run.accelerator
-    bad = torch.tensor(
-        float(not bool(torch.isfinite(unit_loss.detach()).all())), device=unit_loss.device
-    )
+    if acc.num_processes > 1:
+        step = acc.reduce(step, "min")
+    first = int(step)
+    if first != _NO_STEP:
+        _raise_if_bad(run, torch.tensor(1.0), first)
+
+
+def _raise_if_bad(run: Run, bad: torch.Tensor, step: int) -> None:
+    acc = run.accelerator
     if acc.num_processes > 1:
         bad = acc.reduce(bad, "max")
     if bool(bad):
@@ -180,7 +226,7 @@ def stop_if_not_finite(run: Run, unit_loss: torch.Tensor) -> None:
             else "no checkpoint was saved yet"
         )
         raise NonFiniteLossError(
-            f"loss must be finite; got NaN or inf at step {run.state.step + 1} "
+            f"loss must be finite; got NaN or inf at step {step} "
             f"(epoch {run.state.epoch + 1}). Training stopped; {kept}. "
             "Lower optim.lr, set train.max_grad_norm, or check the data."
         )

@@ -6,16 +6,18 @@ then mean over frequency, max + mean over time, and a linear layer to ``K`` tag 
 
 Any other network (e.g. a pretrained audio backbone) plugs in through ``backbone``:
 ``"package.module:factory"``, called as ``factory(num_tags=K, n_mels=M)`` and returning an
-``nn.Module`` that maps ``(B, 1, M, T)`` log-mels to ``(B, K)`` logits.
+``nn.Module`` that maps ``(B, 1, M, T)`` log-mels to ``(B, K)`` logits. Only modules of
+allow-listed packages (:data:`labelnoise._code.ALLOWED_PACKAGES`) unless ``--allow-code``.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+
+from labelnoise._code import load_factory
 
 __all__ = ["SmallCNN", "build_audio_model"]
 
@@ -66,12 +68,7 @@ def build_audio_model(
     ``factory(num_tags=num_tags, n_mels=n_mels)``."""
     if backbone is None:
         return SmallCNN(num_tags, channels=channels, dropout=dropout)
-    module_name, sep, attr = backbone.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"backbone must be 'package.module:factory'; got {backbone!r}")
-    factory = getattr(importlib.import_module(module_name), attr, None)
-    if not callable(factory):
-        raise ValueError(f"backbone must name a callable; got {backbone!r}")
+    factory = load_factory(backbone, what="task.backbone")  # allow-listed packages only
     model = factory(num_tags=num_tags, n_mels=n_mels)
     if not isinstance(model, nn.Module):
         raise ValueError(f"backbone factory must return an nn.Module; got {type(model).__name__}")
