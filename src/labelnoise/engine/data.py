@@ -9,7 +9,17 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter, num_items
 
-__all__ = ["EpochSampler", "Reindexed", "eval_loader", "limit_splits", "make_loader", "num_items"]
+__all__ = [
+    "EpochSampler",
+    "Reindexed",
+    "TensorBatches",
+    "dataset_tensors",
+    "eval_loader",
+    "limit_splits",
+    "make_loader",
+    "num_items",
+    "tensor_batches",
+]
 
 
 class Reindexed(Dataset):
@@ -30,6 +40,18 @@ class Reindexed(Dataset):
         item["source_id"] = item.get("example_id", self.indices[i])
         item["example_id"] = i
         return item
+
+    def tensors(self) -> dict[str, torch.Tensor] | None:
+        """The columns of :meth:`__getitem__` (see :func:`dataset_tensors`), or None when
+        the wrapped dataset has none."""
+        base = dataset_tensors(self.dataset)
+        if base is None:
+            return None
+        idx = torch.as_tensor(self.indices, dtype=torch.long)
+        cols = {k: v[idx] for k, v in base.items()}
+        cols["source_id"] = cols["example_id"]
+        cols["example_id"] = torch.arange(len(self.indices))
+        return cols
 
 
 def limit_splits(splits: DatasetSplits, limit: int | None, eval_limit: int | None) -> DatasetSplits:
@@ -119,3 +141,101 @@ def eval_loader(
         collate_fn=adapter.collate,
         num_workers=num_workers,
     )
+
+
+def dataset_tensors(dataset: Any) -> dict[str, torch.Tensor] | None:
+    """The in-memory columns of ``dataset``, when it offers them: ``dataset.tensors()``
+    returns ``{key: (N, ...) tensor}`` such that ``dataset[i][key] == cols[key][i]`` for every
+    key of every item (``example_id`` included, as an int64 column). Then
+    ``{k: v[idx] for k, v in cols.items()}`` is exactly the default collation of the items
+    ``idx``. None when the dataset has no ``tensors()`` or it returns None."""
+    get = getattr(dataset, "tensors", None)
+    if not callable(get):
+        return None
+    cols = get()
+    if cols is None:
+        return None
+    n = num_items(dataset)
+    for k, v in cols.items():
+        if not isinstance(v, torch.Tensor) or v.dim() == 0 or v.shape[0] != n:
+            raise ValueError(
+                f"{type(dataset).__name__}.tensors() must return (N={n}, ...) tensors; "
+                f"got {k!r} of shape {tuple(getattr(v, 'shape', ()))}"
+            )
+    return cols
+
+
+class TensorBatches:
+    """The batches of an in-memory dataset, cut from its columns (:func:`dataset_tensors`)
+    by the :class:`EpochSampler`'s permutation: the same batches, in the same order, as
+    :func:`make_loader`'s DataLoader gives (same sampler, same batch size, no drop), without
+    per-item ``__getitem__``, collation or workers. The columns move to ``device`` once.
+
+    ``set_epoch(epoch)`` picks the epoch's permutation; ``skip(k)`` iterates from batch
+    ``k`` on (an exact mid-epoch resume); ``batch_size >= N`` gives one full batch."""
+
+    def __init__(
+        self,
+        columns: dict[str, torch.Tensor],
+        *,
+        batch_size: int,
+        seed: int,
+        shuffle: bool = True,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.columns = {k: v.to(device) for k, v in columns.items()}
+        self.n = int(next(iter(columns.values())).shape[0])
+        self.batch_size = batch_size
+        self.sampler = EpochSampler(self.n, seed=seed, shuffle=shuffle)
+        self.device = torch.device(device)
+        self._skip = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def skip(self, k: int) -> TensorBatches:
+        """Iterate this epoch from batch ``k`` on (the next iteration only)."""
+        self._skip = k
+        return self
+
+    def __iter__(self):
+        skip, self._skip = self._skip, 0
+        order = torch.as_tensor(list(self.sampler), dtype=torch.long)
+        if self.n <= self.batch_size and not self.sampler.shuffle:  # one full batch as is
+            if not skip:
+                yield dict(self.columns)
+            return
+        order = order.to(self.device)
+        for start in range(skip * self.batch_size, self.n, self.batch_size):
+            idx = order[start : start + self.batch_size]
+            yield {k: v.index_select(0, idx) for k, v in self.columns.items()}
+
+
+def tensor_batches(
+    dataset: Dataset,
+    adapter: TaskAdapter,
+    *,
+    batch_size: int,
+    seed: int,
+    device: torch.device | str,
+    num_processes: int = 1,
+    grad_accum: int = 1,
+) -> TensorBatches | None:
+    """:class:`TensorBatches` over ``dataset`` when the fast path gives exactly the
+    DataLoader's batches, else None (use :func:`make_loader`). It needs: the dataset's
+    columns (:func:`dataset_tensors`); the adapter's collation left at the default or
+    declared equal to cutting the columns (``TaskAdapter.collates_columns``); one process
+    (a prepared DataLoader shards the batches across processes; the fast path does not);
+    no gradient accumulation (Accelerate syncs the gradients at the end of a prepared
+    DataLoader, which it cannot see here)."""
+    if num_processes != 1 or grad_accum != 1:
+        return None
+    if type(adapter).collate is not TaskAdapter.collate and not adapter.collates_columns:
+        return None
+    cols = dataset_tensors(dataset)
+    if cols is None:
+        return None
+    return TensorBatches(cols, batch_size=batch_size, seed=seed, shuffle=True, device=device)

@@ -23,7 +23,7 @@ import torch
 
 from labelnoise.common.units import reduce_units
 from labelnoise.engine.collect import evaluate_units
-from labelnoise.engine.data import Reindexed, eval_loader, make_loader
+from labelnoise.engine.data import Reindexed, eval_loader, make_loader, tensor_batches
 from labelnoise.engine.setup import build_loss_fn, build_optimizer
 from labelnoise.engine.step import take_step
 
@@ -74,6 +74,7 @@ def _fit_fold(run: Any, subset: Any, seed: int) -> torch.nn.Module:
     from accelerate.utils import set_seed
 
     from labelnoise.common.selection import build_selector
+    from labelnoise.engine.run import raise_if_not_finite  # run imports this module
     from labelnoise.methods.base import Net, NoOptions
     from labelnoise.methods.standard import Standard
 
@@ -94,6 +95,16 @@ def _fit_fold(run: Any, subset: Any, seed: int) -> torch.nn.Module:
     steps_per_epoch = math.ceil(math.ceil(len(loader) / acc.num_processes) / cfg.train.grad_accum)
     opt, sched = build_optimizer(cfg, model.parameters(), epochs * steps_per_epoch)
     model, opt, loader = acc.prepare(model, opt, loader)
+    fast = tensor_batches(  # an in-memory split: the loader's batches without the loader
+        subset,
+        adapter,
+        batch_size=cfg.data.batch_size,
+        seed=seed,
+        device=acc.device,
+        num_processes=acc.num_processes,
+        grad_accum=cfg.train.grad_accum,
+    )
+    batches = loader if fast is None else fast
     method = Standard(NoOptions(), run)
     method.setup(
         [Net(model, opt, sched, loss_fn)], build_selector("none", num_examples=len(subset))
@@ -101,14 +112,16 @@ def _fit_fold(run: Any, subset: Any, seed: int) -> torch.nn.Module:
     model.train()
     steps = 0
     for epoch in range(epochs):
-        loader.set_epoch(epoch)
-        for batch in loader:
+        batches.set_epoch(epoch)
+        for batch in batches:
             take_step(cfg, acc, method, method.nets, batch)
             if acc.sync_gradients:
                 sched.step()
                 steps += 1
                 if cfg.train.max_steps is not None and steps >= cfg.train.max_steps:
+                    raise_if_not_finite(run)
                     return model
+        raise_if_not_finite(run)  # the deferred finite check (accelerator devices)
     return model
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from labelnoise.common.units import Units, reduce_units
+from labelnoise.common.units import Units
 from labelnoise.engine.collect import gather_records
 
 __all__ = ["Dynamics", "unit_margin"]
@@ -43,24 +43,38 @@ class Dynamics:
 
     @torch.no_grad()
     def record(self, units: Units, unit_loss: Tensor, batch_index: int) -> None:
-        """Add one training batch (per-unit values are reduced to per-example means)."""
+        """Add one training batch (per-unit values are reduced to per-example means, as
+        :func:`~labelnoise.common.units.reduce_units` does, with one ``unique`` for all)."""
         ids = units.example_id.detach().long().cpu()
         if ids.numel() == 0:
             return
         pred = units.pred.detach().float().cpu()
         target = units.target.detach().cpu()
-        ex, loss = reduce_units(unit_loss.detach().float().cpu(), ids)
-        _, margin = reduce_units(unit_margin(pred, target), ids)
+        ex, inverse = torch.unique(ids, return_inverse=True)
+        counts = torch.bincount(inverse, minlength=ex.shape[0])
+
+        def mean(v: Tensor) -> Tensor:  # reduce_units(v, ids, how="mean")[1]
+            if not v.is_floating_point():
+                v = v.double()
+            total = torch.zeros((ex.shape[0], *v.shape[1:]), dtype=v.dtype).index_add_(
+                0, inverse, v
+            )
+            return total / (counts.to(v.dtype) if v.dim() == 1 else counts.unsqueeze(1))
+
+        loss = unit_loss.detach().float().cpu()
+        if loss.shape != ids.shape or loss.dim() != 1:
+            raise ValueError(
+                f"unit_loss and example_id must both have shape (U,); got {tuple(loss.shape)} "
+                f"and {tuple(ids.shape)}"
+            )
         chunk = {
             "example_id": ex,
-            "loss": loss,
-            "margin": margin,
+            "loss": mean(loss),
+            "margin": mean(unit_margin(pred, target)),
             "batch": torch.full_like(ex, batch_index),
         }
         if pred.dim() == 2:  # mean softmax over the example's units (ex is sorted)
-            _, inverse = torch.unique(ids, return_inverse=True)
-            probs = torch.zeros(ex.numel(), pred.shape[1]).index_add_(0, inverse, pred.softmax(1))
-            chunk["probs"] = probs / torch.bincount(inverse).unsqueeze(1)
+            chunk["probs"] = mean(pred.softmax(1))
         self._chunks.append(chunk)
 
     def end_epoch(self, accelerator: Any) -> None:

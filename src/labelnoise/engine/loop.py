@@ -18,10 +18,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from tqdm.auto import tqdm
 
 from labelnoise.config import RunConfig
-from labelnoise.engine.run import Run, end_of_epoch, finish, set_train_split, start
+from labelnoise.engine.data import tensor_batches
+from labelnoise.engine.run import (
+    Run,
+    end_of_epoch,
+    finish,
+    raise_if_not_finite,
+    set_train_split,
+    start,
+)
 from labelnoise.engine.setup import (
     build_loss_fn,
     build_optimizer,
@@ -59,7 +68,20 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         schedulers.append(scheduler)
         losses.append(build_loss_fn(cfg, splits.num_classes, n_ids, device=acc.device))
     selector = build_selector_fn(cfg, n_train, acc.gather)
+    # an in-memory training split (one process, no accumulation): batches cut from its
+    # tensors in the loader's order, no DataLoader (engine/data.py, tensor_batches)
+    fast = tensor_batches(
+        run.train_split,
+        adapter,
+        batch_size=cfg.data.batch_size,
+        seed=cfg.seed,
+        device=acc.device,
+        num_processes=acc.num_processes,
+        grad_accum=cfg.train.grad_accum,
+    )
     *prepared, train_loader = acc.prepare(*models, *optimizers, run.train_loader)
+    if fast is not None:
+        train_loader = fast
     k = method.num_networks
     nets = [Net(prepared[i], prepared[k + i], schedulers[i], losses[i]) for i in range(k)]
     method.setup(nets, selector)
@@ -82,17 +104,23 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
         batches = method.epoch_batches(state.epoch, state.batch)
         if batches is None:  # the loop's loader; the shuffle is a function of (seed, epoch)
             batches = train_loader
-            if state.batch:  # resuming mid-epoch
+            if state.batch and fast is not None:  # resuming mid-epoch
+                batches = fast.skip(state.batch)
+            elif state.batch:
                 # on the loader itself: with 2+ processes the skipping loader's set_epoch
                 # stops short of the sampler (it would replay epoch 0's order)
                 train_loader.set_epoch(state.epoch)
                 batches = acc.skip_first_batches(train_loader, state.batch)
             batches.set_epoch(state.epoch)
+        # the epoch's loss sum stays on the device (no host sync per step); float64 adds the
+        # same float32 values in the same order as a Python float would (MPS: float32)
+        wide = torch.float32 if acc.device.type == "mps" else torch.float64
+        loss_sum = torch.tensor(state.loss_sum, dtype=wide, device=acc.device)
         for batch in batches:
             out = take_step(cfg, acc, method, nets, batch)  # forward, backward, optimizers
             if out.units is not None and out.unit_loss is not None:
                 run.dynamics.record(out.units, out.unit_loss, state.batch)
-            state.loss_sum += float(out.loss.detach())
+            loss_sum += out.loss.detach().to(wide)
             state.loss_count += 1
             state.batch += 1
             if acc.sync_gradients:  # one optimizer step done
@@ -101,10 +129,13 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
                 state.step += 1
                 bar.update(1)
                 if cfg.train.checkpoint_every and state.step % cfg.train.checkpoint_every == 0:
+                    state.loss_sum = float(loss_sum)
                     save_checkpoint(run, method)
                 if cfg.train.max_steps is not None and state.step >= cfg.train.max_steps:
                     reached_max = True
                     break
+        state.loss_sum = float(loss_sum)  # the epoch's one read of the loss
+        raise_if_not_finite(run)  # a deferred check (accelerator devices), see run.py
         for hook in (selector, *(net.loss_fn for net in nets)):
             if hasattr(hook, "on_epoch_end"):
                 hook.on_epoch_end(state.epoch)
@@ -123,6 +154,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
 def save_checkpoint(run: Run, method: Method) -> None:
     """Models, optimizers and RNG states through Accelerate; the loop state, schedules,
     losses, selector, dynamics and the method's state beside them."""
+    raise_if_not_finite(run)  # never save a checkpoint past a non-finite loss
     run.ckpt.save(
         run.state.step,
         {

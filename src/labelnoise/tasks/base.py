@@ -86,6 +86,22 @@ class TensorDataset(Dataset):
             item["weight"] = self.weight[i]
         return item
 
+    def tensors(self) -> dict[str, torch.Tensor] | None:
+        """The items as columns ``{key: (N, ...)}`` (``example_id``: ``arange(N)``): the
+        engine's in-memory fast path cuts batches from them (``engine.data.TensorBatches``).
+        None for a subclass with its own ``__getitem__`` (its items may differ)."""
+        if type(self).__getitem__ is not TensorDataset.__getitem__:
+            return None
+        cols = {
+            "x": self.x,
+            "target": self.target,
+            "clean_target": self.clean,
+            "example_id": torch.arange(len(self)),
+        }
+        if self.weight is not None:
+            cols["weight"] = self.weight
+        return cols
+
 
 class TaskAdapter(ABC):
     """Base class of every task adapter.
@@ -99,6 +115,10 @@ class TaskAdapter(ABC):
     Config: ClassVar[type]
     #: the training methods this task accepts (None: every method that declares the task)
     methods: ClassVar[frozenset[str] | None] = None
+    #: True when :meth:`collate` of a dataset's items equals its ``tensors()`` columns cut
+    #: at the items (the engine then skips the DataLoader; see ``engine.data.TensorBatches``).
+    #: An adapter that keeps the default :meth:`collate` needs not set it.
+    collates_columns: ClassVar[bool] = False
 
     def __init__(self, config: Any) -> None:
         self.config = config

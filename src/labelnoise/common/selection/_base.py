@@ -96,13 +96,12 @@ class Selector:
             )
         if example_id.is_floating_point():
             raise ValueError(f"example_id must be integer; got {example_id.dtype}")
-        if example_id.numel() and (
-            int(example_id.min()) < 0 or int(example_id.max()) >= self.num_examples
-        ):
-            raise ValueError(
-                f"example_id must be in [0, {self.num_examples}); got "
-                f"[{int(example_id.min())}, {int(example_id.max())}]"
-            )
+        if example_id.numel():  # one read of (min, max): one host sync per call on a GPU
+            lo, hi = torch.stack(torch.aminmax(example_id)).tolist()
+            if lo < 0 or hi >= self.num_examples:
+                raise ValueError(
+                    f"example_id must be in [0, {self.num_examples}); got [{lo}, {hi}]"
+                )
         u = unit_loss.shape[0]
         if logits is not None and (logits.dim() != 2 or logits.shape[0] != u):
             raise ValueError(f"logits must have shape ({u}, C); got {tuple(logits.shape)}")

@@ -158,6 +158,10 @@ class NodeDataset(Dataset):
             batch["weight"] = self.weight[idx]
         return batch
 
+    def tensors(self) -> dict[str, Tensor]:
+        """The items as columns (the engine's in-memory fast path cuts batches from them)."""
+        return self.__getitems__(list(range(len(self))))
+
 
 def node_split(ds: Any) -> NodeDataset:
     """A graph split as one :class:`NodeDataset` (``example_id`` order): itself, or the
@@ -279,6 +283,8 @@ class GraphAdapter(TaskAdapter):
         # matrix; GAT densifies it anyway
         x = g.x if cfg.model == "gat" or g.x.is_sparse else g.x.to_sparse()
         return GraphModel(net, x, g.edge_index)
+
+    collates_columns = True  # NodeDataset batches are its tensors() columns cut by index
 
     def collate(self, items: Any) -> dict[str, Any]:
         if isinstance(items, dict):  # a whole batch from NodeDataset.__getitems__

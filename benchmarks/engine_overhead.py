@@ -1,0 +1,222 @@
+"""Engine overhead per task: seconds per training epoch through ``labelnoise.engine.train``
+vs a bare PyTorch loop written here, same model, data, batch size, optimizer and threads.
+
+For each task a recipe (small: ``data.limit`` / task sizes below) is resolved to a
+``RunConfig`` with ``train.epochs = E`` (default 4), ``train.eval_every = E`` (evaluation
+only after the last epoch: the bare loop does not evaluate), no checkpoint before the end and
+``detection.method: none``. Then, in one process, interleaved ``--repeats`` times (default 3):
+
+* **engine**: ``train(cfg)``; the loop's ``end_of_epoch`` is wrapped to stamp the time when
+  it returns. An epoch's time is the gap between two stamps: its batches (loader, the
+  method's step, backward, optimizer, schedule, dynamics record, hooks) and its end-of-epoch
+  bookkeeping. Epoch 1 (warm-up) and epoch E (evaluation, outputs) are left out, so the
+  engine time is the mean of epochs 2..E-1. One-time setup (task, model, ``prepare``) is
+  reported separately (``setup s``: from the ``train`` call to the loop's first batch; the
+  task's data are built once per process and cached, so it is the second run's setup).
+* **bare**: the same task's training split, model (``adapter.build_model``, same seed) and
+  optimizer class / lr / weight decay; batches by a ``randperm`` over the split's tensors
+  when it has them (``dataset.tensors()``), else a shuffled ``DataLoader`` with the task's
+  collate; forward ``adapter.units(model, batch)`` (the task's own forward), the recipe's
+  loss (mean over units), ``zero_grad``, ``backward``, ``step``. E epochs, the same epochs
+  timed.
+
+Reported: the median over the repeats of each, and ``ratio = engine / bare`` (goal <= 1.10).
+The machine is shared: the load average is printed beside the table, and the two are timed
+in alternation so load affects both alike.
+
+    python benchmarks/engine_overhead.py --data-dir /work/shared/data [--tasks graph ...]
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import _common
+import torch
+
+import labelnoise.engine.loop as loop_module
+from labelnoise.common.losses import build_loss
+from labelnoise.config import RunConfig, deep_merge, load_recipe, resolve
+from labelnoise.engine import train
+from labelnoise.engine.data import dataset_tensors, num_items
+from labelnoise.engine.setup import build_task
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+# name -> (recipe, variant, overrides): CPU-sized, a few seconds per epoch at most
+TASKS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
+    "classification": ("classification/digits_ce.yaml", None, {}),
+    "graph": ("graph/cora_erase_robust.yaml", "ce", {}),
+    "ner_frozen": ("ner/noisebench_frozen_ce.yaml", None, {"data": {"limit": 4000}}),
+    "ner_finetune": (
+        "ner/noisebench_crowd.yaml",
+        "ce",
+        {"data": {"limit": 64, "batch_size": 16}, "optim": {"warmup_steps": 0}},
+    ),
+    "segmentation": (
+        "segmentation/isbi2012_hard_ce.yaml",
+        None,
+        {"task": {"image_size": 64}, "data": {"limit": 16}},
+    ),
+    "edges": ("edges/bsds_annotator.yaml", "ce", {"data": {"limit": 16}}),
+    "audio": ("audio/fsdd_softmax.yaml", None, {"data": {"limit": 320}}),
+    "regression": ("regression/friedman_robust.yaml", "mse", {"task": {"n_samples": 10000}}),
+    "cifar10n_cnn": (
+        "cifar10n/worst_small_cnn.yaml",
+        "ce",
+        {"task": {"train_size": 1024}, "detection": {"method": "none"}},
+    ),
+    "clip_tiny": ("clip/cifar10n_worst_coop_ce.yaml", None, {}),
+}
+
+
+def config(task: str, epochs: int, out: Path) -> RunConfig:
+    recipe, variant, over = TASKS[task]
+    common = {
+        "output_dir": str(out),
+        "train": {
+            "epochs": epochs,
+            "eval_every": epochs,
+            "checkpoint_every_epochs": epochs,
+            "progress": False,
+            "select_by": "last",
+        },
+        "detection": {"method": "none"},
+    }
+    return resolve(load_recipe(RECIPES / recipe), deep_merge(common, over), variant=variant)
+
+
+def time_engine(cfg: RunConfig) -> tuple[float, float]:
+    """(mean seconds of epochs 2..E-1, setup seconds) of one engine run of ``cfg``."""
+    stamps: list[float] = []
+    real_end, real_restore = loop_module.end_of_epoch, loop_module.restore_checkpoint
+
+    def end_of_epoch(*a: Any, **k: Any) -> None:
+        real_end(*a, **k)
+        stamps.append(time.perf_counter())
+
+    def restore(*a: Any, **k: Any) -> None:
+        real_restore(*a, **k)
+        stamps.append(time.perf_counter())  # the loop starts next
+
+    shutil.rmtree(cfg.run_dir, ignore_errors=True)
+    loop_module.end_of_epoch, loop_module.restore_checkpoint = end_of_epoch, restore
+    try:
+        t0 = time.perf_counter()
+        train(cfg)
+    finally:
+        loop_module.end_of_epoch, loop_module.restore_checkpoint = real_end, real_restore
+    gaps = [b - a for a, b in zip(stamps[1:-2], stamps[2:-1], strict=True)]
+    return statistics.mean(gaps), stamps[0] - t0
+
+
+def bare_loop(cfg: RunConfig) -> float:
+    """Mean seconds of epochs 2..E-1 of a plain PyTorch loop on the same task (docstring)."""
+    from accelerate.utils import set_seed
+
+    if cfg.train.num_threads is not None:
+        torch.set_num_threads(cfg.train.num_threads)
+    set_seed(cfg.seed)
+    task = build_task(cfg)
+    adapter, splits = task.adapter, task.splits
+    model = adapter.build_model(splits)
+    o = cfg.optim
+    if o.name == "sgd":
+        opt: torch.optim.Optimizer = torch.optim.SGD(
+            model.parameters(), lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay
+        )
+    elif o.name == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+    n = num_items(splits.train)
+    loss_fn = build_loss(
+        cfg.loss.name, num_classes=splits.num_classes, num_examples=n, **cfg.loss.options
+    )
+    cols = dataset_tensors(splits.train)
+    bs = cfg.data.batch_size
+    loader = None
+    if cols is None:
+        loader = torch.utils.data.DataLoader(
+            splits.train,
+            batch_size=bs,
+            shuffle=True,
+            collate_fn=adapter.collate,
+            num_workers=cfg.data.num_workers,
+        )
+    model.train()
+    stamps = []
+    for _ in range(cfg.train.epochs):
+        if cols is not None:
+            perm = torch.randperm(n)
+            batches: Any = (
+                {k: v[perm[i : i + bs]] for k, v in cols.items()} for i in range(0, n, bs)
+            )
+        else:
+            batches = loader
+        for batch in batches:
+            units = adapter.units(model, batch)
+            loss = loss_fn(units.pred, units.target, units.loss_id).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        stamps.append(time.perf_counter())
+    return statistics.mean(b - a for a, b in zip(stamps[:-2], stamps[1:-1], strict=True))
+
+
+def main() -> None:
+    p = _common.parser(__doc__.splitlines()[0])
+    p.add_argument("--tasks", nargs="+", choices=sorted(TASKS), default=list(TASKS))
+    p.add_argument("--epochs", type=int, default=4, help="epochs per run (>= 3; default 4)")
+    p.add_argument("--repeats", type=int, default=3, help="runs of each, median (default 3)")
+    args = p.parse_args()
+    data_dir = _common.data_dir_or_exit(args)
+    if args.epochs < 3 or args.repeats < 1:
+        p.error(f"--epochs must be >= 3 and --repeats >= 1; got {args.epochs}, {args.repeats}")
+    os.environ["LABELNOISE_DATA"] = str(data_dir)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    rows, table = [], []
+    with tempfile.TemporaryDirectory(prefix="engine_overhead_") as tmp:
+        for task in args.tasks:
+            cfg = config(task, args.epochs, Path(tmp) / task)
+            engine, bare, setup = [], [], []
+            try:
+                for _ in range(args.repeats):
+                    e, s = time_engine(cfg)
+                    engine.append(e)
+                    setup.append(s)
+                    bare.append(bare_loop(cfg))
+            except Exception as err:  # one task's failure is a row, not the end of the table
+                print(f"{task}: {type(err).__name__}: {err}", flush=True)
+                table.append([task, TASKS[task][0], "-", "-", "-", "-", "failed", "-", "-"])
+                continue
+            e, b = statistics.median(engine), statistics.median(bare)
+            s = statistics.median(setup[1:] or setup)
+            load = os.getloadavg()[0]
+            n, bs = num_items(build_task(cfg).splits.train), cfg.data.batch_size
+            recipe, variant, _ = TASKS[task]
+            where = recipe + (f" ({variant})" if variant else "")
+            table.append([task, where, n, bs, e, b, e / b, s, f"{load:.2f}"])
+            for metric, value in (("engine_s", e), ("bare_s", b), ("ratio", e / b)):
+                rows.append(_common.row(task, "engine", metric, value, recipe=where))
+            print(" | ".join(str(v) for v in table[-1]), flush=True)
+    header = ["task", "recipe", "train items", "batch", "engine s/epoch", "bare s/epoch"]
+    header += ["ratio", "setup s", "load 1 min"]
+    la = os.getloadavg()
+    pre = (
+        f"Seconds per training epoch, median of {args.repeats} runs of {args.epochs} epochs "
+        f"(epochs 2..{args.epochs - 1} timed); goal: ratio <= 1.10. "
+        f"Load average at the end: {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} "
+        f"({os.cpu_count()} CPUs, shared)."
+    )
+    _common.report("engine_overhead", _common.markdown_table(header, table), rows, args.json, pre)
+
+
+if __name__ == "__main__":
+    main()
