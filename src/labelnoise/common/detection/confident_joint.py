@@ -38,12 +38,25 @@ def _class_counts(labels: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(labels, minlength=k)
 
 
-def _thresholds(labels: np.ndarray, pred_probs: np.ndarray) -> np.ndarray:
+def _label_order(labels: np.ndarray, k: int) -> np.ndarray:
+    """Indices grouping the examples by label, in their order within a class (stable)."""
+    small = labels.astype(np.int16) if k < 2**15 else labels
+    return np.argsort(small, kind="stable")
+
+
+def _thresholds(
+    labels: np.ndarray, pred_probs: np.ndarray, order: np.ndarray | None = None
+) -> np.ndarray:
+    """Per-class mean self-confidence, each mean taken with ``np.mean`` over the class's
+    values in example order (pairwise summation in the input dtype), bit for bit cleanlab's."""
     k = pred_probs.shape[1]
     counts = _class_counts(labels, k)
     sc = pred_probs[np.arange(labels.shape[0]), labels]
-    sums = np.bincount(labels, weights=sc, minlength=k)
-    thr = np.where(counts > 0, sums / np.maximum(counts, 1), 2.0)
+    sc = sc[_label_order(labels, k) if order is None else order]
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    thr = np.full(k, 2.0)
+    for c in np.flatnonzero(counts):
+        thr[c] = sc[bounds[c] : bounds[c + 1]].mean()
     return np.clip(thr, 2 * _EPS, None)
 
 
@@ -71,20 +84,27 @@ def _confident_guess(
 
 
 def _round_preserving_row_totals(m: np.ndarray) -> np.ndarray:
-    """Round each row to integers keeping its rounded total (largest remainders move first)."""
+    """Round each row to integers keeping its rounded total (largest remainders move first).
+
+    Row totals are summed row by row (``np.sum`` of each row, as cleanlab's
+    ``apply_along_axis``), so exact halves round the same way as in cleanlab."""
     ints = np.round(m)
-    diff = np.round(np.round(m.sum(axis=1)) - ints.sum(axis=1))
+    totals = np.round(np.ascontiguousarray(m).sum(axis=1))
+    diff = np.round(totals - ints.sum(axis=1))
     for i in np.flatnonzero(np.abs(diff) > _EPS):
-        step = -1 if diff[i] < 0 else 1
-        changes = min(int(abs(diff[i])), m.shape[1])
-        idx = np.argsort(m[i] - ints[i])[::-step][:changes]
-        ints[i, idx] += step
-    return ints.astype(np.int64)
+        while abs(diff[i]) > _EPS:
+            step = -1 if diff[i] < 0 else 1
+            changes = min(int(abs(diff[i])), m.shape[1])
+            idx = np.argsort(m[i] - ints[i])[::-step][:changes]
+            ints[i, idx] += step
+            diff[i] = np.round(totals[i] - np.round(ints[i].sum()))
+    return np.ascontiguousarray(ints, dtype=np.int64)  # row-major, as cleanlab's result
 
 
 def _calibrate(cj: np.ndarray, label_counts: np.ndarray) -> np.ndarray:
-    rows = np.clip(cj.sum(axis=1), _TINY, None)
-    cal = cj / rows[:, None] * label_counts[:, None]
+    """cleanlab's calibration, operation for operation and in the memory layout of ``cj``
+    (a floating-point sum depends on it; cleanlab's own joints are column-major)."""
+    cal = (cj.T / np.clip(cj.sum(axis=1), _TINY, None) * label_counts).T
     cal = cal / np.clip(np.sum(cal), _TINY, None) * int(label_counts.sum())
     return _round_preserving_row_totals(cal)
 
@@ -100,7 +120,7 @@ def _compute_confident_joint(
     thr = _thresholds(labels, pred_probs) if thresholds is None else thresholds
     confident, guess = _confident_guess(pred_probs, thr)
     y, g = labels[confident], guess[confident]
-    cj = np.bincount(y * k + g, minlength=k * k).reshape(k, k)
+    cj = np.bincount(g * k + y, minlength=k * k).reshape(k, k).T  # column-major as cleanlab
     np.fill_diagonal(cj, np.maximum(cj.diagonal(), 1))
     if calibrate:
         cj = _calibrate(cj, _class_counts(labels, k))

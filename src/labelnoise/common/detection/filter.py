@@ -82,7 +82,7 @@ def find_label_issues_using_argmax_confusion_matrix(
     """
     y, p = check_inputs(labels, pred_probs)
     k = p.shape[1]
-    cj = np.bincount(y * k + p.argmax(axis=1), minlength=k * k).reshape(k, k)
+    cj = np.bincount(p.argmax(axis=1) * k + y, minlength=k * k).reshape(k, k).T
     if calibrate:
         cj = _calibrate(cj.astype(np.float64), _class_counts(y, k))
     return find_label_issues(y, p, confident_joint=cj, filter_by=filter_by)
