@@ -112,7 +112,8 @@ class TransitionMatrix:
         """Empirical ``P(noisy | clean)`` from paired labels (rows with no example become identity).
 
         Args:
-            clean, noisy: ``(N,)`` integer labels.
+            clean: ``(N,)`` integer clean labels.
+            noisy: ``(N,)`` integer noisy labels.
             num_classes: ``C``; defaults to ``max(labels) + 1``.
             smoothing: added to every count (Laplace smoothing), default 0.
         """

@@ -38,7 +38,8 @@ class EBCC(CategoricalAggregator):
     Args:
         n_subtypes: ``M`` (default 10).
         subtype_prior: total Dirichlet mass over the subtypes of a class (default 0.1).
-        diagonal_prior, off_diagonal_prior: confusion pseudo-counts (default 4 and 1).
+        diagonal_prior: confusion pseudo-count on the diagonal (default 4).
+        off_diagonal_prior: confusion pseudo-count off the diagonal (default 1).
         class_prior: pseudo-count per class when ``empirical_prior`` is False (default 1.0).
         empirical_prior: class prior from majority-vote counts (default True).
         n_restarts: random starts (default 5).

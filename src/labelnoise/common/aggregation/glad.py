@@ -30,7 +30,8 @@ class GLAD(CategoricalAggregator):
         tol: EM tolerance (default 1e-5).
         m_step_max_iter: CG iterations per M-step (default 25).
         m_step_tol: CG tolerance (default 1e-2).
-        alpha_mean, beta_mean: prior means of ability and log-easiness (default 1.0 each).
+        alpha_mean: prior mean of ability (default 1.0).
+        beta_mean: prior mean of log-easiness (default 1.0).
 
     Fitted: ``alphas_`` (= ``skills_``, per annotator), ``betas_`` (per item), ``n_iter_``,
     ``loss_history_``.

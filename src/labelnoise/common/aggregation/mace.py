@@ -44,7 +44,8 @@ class MACE(CategoricalAggregator):
         n_restarts: number of runs (default 1).
         n_iter: EM/VB iterations per run (default 50).
         method: ``"em"`` (default) or ``"vb"``.
-        alpha, beta: Beta prior pseudo-counts of spamming / knowing, VB only (default 0.5 each).
+        alpha: Beta prior pseudo-count of spamming, VB only (default 0.5).
+        beta: Beta prior pseudo-count of knowing, VB only (default 0.5).
         strategy_prior: Dirichlet pseudo-count of the strategies, VB only (default 10.0).
         seed: seed of the random restarts (default 0).
 

@@ -278,7 +278,8 @@ def fit_linear_uniform_mixture(
 
     Args:
         labels: ``(N,)`` given targets; features: ``(N, D)`` with ``N > D + 1``.
-        max_iter, tol: as :func:`fit_uniform_mixture`.
+        max_iter: as :func:`fit_uniform_mixture`.
+        tol: as :func:`fit_uniform_mixture`.
 
     Starts from ordinary least squares refined by Cauchy-weighted IRLS (20 iterations), its
     robust residual scale and ``rho = 0.5``. Returns :class:`UniformMixtureFit` (``coef``:

@@ -326,8 +326,11 @@ def find_label_issues_streaming(
             returning a fresh iterator of them (e.g. a generator function); see the module
             docstring for the shapes.
         num_classes: ``K``.
-        method, adjust_pred_probs, reduce, temperature, ignore_index: see
-            :class:`StreamingConfidentLearning`.
+        method: see :class:`StreamingConfidentLearning` (also for the next four).
+        adjust_pred_probs: as there.
+        reduce: as there.
+        temperature: as there.
+        ignore_index: as there.
         keep_unit_quality: return per-unit qualities (default True; False saves ``U`` bytes of
             peak memory, see :meth:`StreamingConfidentLearning.result`).
 

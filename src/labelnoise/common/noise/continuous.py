@@ -95,8 +95,9 @@ def uniform_replacement(
     Args:
         targets: ``(N,)`` or ``(N, D)`` real targets.
         rate: replacement probability in ``[0, 1)``.
-        low, high: range of the replacement (scalar or per column); default the observed
-            ``min`` / ``max`` of ``targets`` per column.
+        low: lower end of the replacement range (scalar or per column); default the
+            observed ``min`` of ``targets`` per column.
+        high: upper end, likewise (default the observed ``max``).
         seed: int or ``torch.Generator``.
 
     Returns:
