@@ -57,6 +57,11 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "or_gate_topk (k=1, m=3)": ("or_gate_topk", {}),
     "co-teaching": ("coteaching", {}),
     "jocor": ("jocor", {}),
+    "co-teaching + nested dropout": ("coteaching_nested", {}),
+    "rent (estimated T)": ("rent", {}),
+    "dws (dirichlet, estimated T)": ("dws", {}),
+    "aum (threshold samples)": ("aum", {}),
+    "ce + sam (rho=0.05)": ("ce", {"optim.sam.rho": 0.05}),
 }
 
 

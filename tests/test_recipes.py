@@ -18,7 +18,6 @@ from labelnoise.config import load_recipe, parse_overrides
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").rglob("*.yaml"))
 
 SMOKE = [
-    "--train.epochs=1",
     "--train.max_steps=2",
     "--train.progress=false",
     "--train.num_threads=1",

@@ -36,6 +36,7 @@ configured selector is not applied after the warm-up.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -154,10 +155,12 @@ class Rent(Standard):
         from labelnoise.methods.registry import method_options
 
         opts = method_options(cfg.method.name, cfg.method.options)
-        if opts.warmup_epochs >= cfg.train.epochs:
-            raise ValueError(
-                f"method.warmup_epochs must be < train.epochs ({cfg.train.epochs}); got "
-                f"{opts.warmup_epochs}"
+        if opts.warmup_epochs >= cfg.train.epochs:  # legal (a smoke run), but it is plain CE
+            warnings.warn(
+                f"method.warmup_epochs ({opts.warmup_epochs}) >= train.epochs "
+                f"({cfg.train.epochs}): T is never estimated and the run is plain cross-entropy",
+                UserWarning,
+                stacklevel=2,
             )
 
     def epoch_batches(self, epoch: int, skip: int) -> Iterable[Any] | None:
