@@ -38,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
 
         os.environ[ALLOW_CODE_ENV] = "1"
     recipe = load_recipe(args.recipe)
+    if not recipe:
+        raise ValueError(
+            f"recipe {args.recipe} must hold at least task: {{name: ...}}; got an empty file"
+        )
     overrides = parse_overrides(rest)
     try:
         results = run_recipe(

@@ -27,6 +27,7 @@ with ``random1..3`` adds ``worker_id``, the annotator of each label). Models: ``
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -361,14 +362,24 @@ def _read(
             test_split=cfg.test_split,
         )
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            for k in ("x", "y"):
-                if k not in z:
-                    raise ValueError(f"{path} must hold arrays 'x' and 'y'; got {sorted(z.files)}")
-            x = torch.as_tensor(z["x"], dtype=torch.float32)
-            y = as_long_tensor("y", z["y"])
-            xt = torch.as_tensor(z["x_test"], dtype=torch.float32) if "x_test" in z else None
-            yt = as_long_tensor("y_test", z["y_test"]) if "y_test" in z else None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                for k in ("x", "y"):
+                    if k not in z:
+                        raise ValueError(
+                            f"{path} must hold arrays 'x' and 'y'; got {sorted(z.files)}"
+                        )
+                x = torch.as_tensor(z["x"], dtype=torch.float32)
+                y = as_long_tensor(f"{path}: y", z["y"])
+                xt = torch.as_tensor(z["x_test"], dtype=torch.float32) if "x_test" in z else None
+                yt = as_long_tensor(f"{path}: y_test", z["y_test"]) if "y_test" in z else None
+        except (OSError, EOFError, zipfile.BadZipFile) as e:  # empty, truncated, not a zip
+            raise ValueError(f"task.dataset {path} must be a .npz file of arrays; {e}") from e
+        except ValueError as e:
+            if str(path) in str(e):
+                raise
+            # numpy: object arrays refused (allow_pickle=False), a bad member header
+            raise ValueError(f"task.dataset {path} must be a .npz file of plain arrays; {e}") from e
         for xs, ys, names in ((x, y, "'x' and 'y'"), (xt, yt, "'x_test' and 'y_test'")):
             if xs is not None and ys is not None and len(xs) != len(ys):
                 raise ValueError(
