@@ -94,6 +94,7 @@ METHODS = [
     "trimmed_refit",
     "mixture_refit",
     "mixture_linear",
+    "uplme",
 ]
 ORACLE = "clean (oracle)"
 DROP = "corrupted dropped (oracle)"
@@ -133,6 +134,7 @@ def robustness(
     detect: bool,
     runs: Path,
     mae_cells: bool = True,
+    methods: list[str] = METHODS,
 ) -> tuple[str, str]:
     mae_table: dict[tuple[str, str, str], list[float]] = {}
     err_table: dict[tuple[str, str], list[float]] = {}
@@ -141,7 +143,7 @@ def robustness(
         for seed in range(seeds):
             for nk in noises:
                 symmetric = NOISES[nk]["kind"] == "symmetric"
-                cells = [*METHODS, ORACLE] + ([DROP] if symmetric else [])
+                cells = [*methods, ORACLE] + ([DROP] if symmetric else [])
                 cells = cells if mae_cells else []
                 for method in cells:
                     metrics, run_dir, prov = run_cell(name, method, nk, seed, runs)
@@ -160,12 +162,12 @@ def robustness(
                         det.setdefault((name, nk, "ConFrag selection score"), []).append(ap)
                 if detect and symmetric:
                     detection(name, nk, seed, det)
-    head = ["dataset", "noise", *METHODS, DROP, ORACLE, "best / mse", "drop / mse", "oracle / mse"]
+    head = ["dataset", "noise", *methods, DROP, ORACLE, "best / mse", "drop / mse", "oracle / mse"]
     table = []
     for name, nk in {(k[0], k[1]) for k in mae_table}:
-        means = [float(np.mean(mae_table[(name, nk, m)])) for m in METHODS]
+        means = [float(np.mean(mae_table[(name, nk, m)])) for m in methods]
         cells = [
-            f"{mu:.3f} ± {np.std(mae_table[(name, nk, m)]):.3f}" for mu, m in zip(means, METHODS)
+            f"{mu:.3f} ± {np.std(mae_table[(name, nk, m)]):.3f}" for mu, m in zip(means, methods)
         ]
         drop = mae_table.get((name, nk, DROP))
         cells.append(f"{np.mean(drop):.3f} ± {np.std(drop):.3f}" if drop else "-")
@@ -177,7 +179,7 @@ def robustness(
                 name,
                 nk,
                 *cells,
-                f"{best / means[0]:.3f} ({METHODS[1 + int(np.argmin(means[1:]))]})",
+                f"{best / means[0]:.3f} ({methods[1 + int(np.argmin(means[1:]))]})",
                 f"{np.mean(drop) / means[0]:.3f}" if drop else "-",
                 f"{oracle / means[0]:.3f}",
             ]
@@ -295,9 +297,15 @@ def main() -> None:
     p.add_argument(
         "--detection-only", action="store_true", help="only the detection AUPRC (no MAE table)"
     )
+    p.add_argument(
+        "--methods", default=",".join(METHODS), help="table columns (mse first), of METHODS"
+    )
     p.add_argument("--tag", default="", help="results file suffix: regression_noise_<tag>.md")
     args = p.parse_args()
     datasets, noises = tuple(args.datasets.split(",")), tuple(args.noises.split(","))
+    methods = args.methods.split(",")
+    if methods[0] != "mse" or len(methods) < 2 or not set(methods) <= set(METHODS):
+        p.error(f"--methods must start with mse, name another, and be of {METHODS}")
     if not set(datasets) <= set(RECIPES) or not set(noises) <= set(NOISES):
         p.error(f"--datasets must be of {sorted(RECIPES)} and --noises of {sorted(NOISES)}")
     root = data_dir_or_exit(args)
@@ -315,6 +323,7 @@ def main() -> None:
             not args.mae_only,
             Path(runs),
             mae_cells=not args.detection_only,
+            methods=methods,
         )
         table = "## Clean-target test MAE (mean ± std over seeds)\n\n" + rob
         if args.detection_only:

@@ -27,6 +27,7 @@ from labelnoise.methods.ppl import PPL
 from labelnoise.methods.rent import Rent
 from labelnoise.methods.standard import Standard
 from labelnoise.methods.trimmed_refit import TrimmedRefit
+from labelnoise.methods.uplme import Uplme
 
 if TYPE_CHECKING:
     from labelnoise.config import RunConfig
@@ -54,6 +55,7 @@ METHODS: dict[str, type[Method]] = {
     "rent": Rent,
     "late_stopping": LateStopping,
     "aum": Aum,
+    "uplme": Uplme,
 }
 
 
