@@ -43,6 +43,11 @@ from labelnoise.common.detection.multilabel_dataset import (
     overall_multilabel_health_score,
     rank_classes_by_multilabel_quality,
 )
+from labelnoise.common.detection.outlier import (
+    OutOfDistribution,
+    outlier_scores_from_features,
+    outlier_scores_from_pred_probs,
+)
 from labelnoise.common.detection.quality import (
     find_top_issues,
     get_label_quality_ensemble_scores,
@@ -57,6 +62,10 @@ from labelnoise.common.detection.regression import (
     mixture_quality,
     neighbor_agreement_quality,
     residual_quality,
+)
+from labelnoise.common.detection.regression_rank import (
+    get_regression_label_quality_scores,
+    outre_scores,
 )
 from labelnoise.common.detection.segmentation import (
     find_segmentation_issues,
@@ -80,6 +89,11 @@ from labelnoise.common.detection.transition_estimation import (
 from labelnoise.common.metrics.transition import transition_error
 
 __all__ = [
+    "OutOfDistribution",
+    "outlier_scores_from_features",
+    "outlier_scores_from_pred_probs",
+    "get_regression_label_quality_scores",
+    "outre_scores",
     "rank_classes_by_multilabel_quality",
     "overall_multilabel_health_score",
     "multilabel_health_summary",
