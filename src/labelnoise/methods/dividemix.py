@@ -1,30 +1,36 @@
 """``dividemix``: two networks, co-divide and MixMatch (Li, Socher & Hoi, ICLR 2020).
 
-After ``warmup_epochs`` of plain cross-entropy on both networks, every epoch:
+After ``warmup_epochs`` of cross-entropy on both networks (plus, with ``neg_entropy`` > 0,
+the paper's confidence penalty ``neg_entropy * mean sum_c p_c log p_c`` for asymmetric noise;
+the paper uses 1), every epoch:
 
 1. *co-divide* (at the start of the epoch): each network's per-example training losses (eval
    mode, no augmentation) are min-max normalised and a two-component 1-D GMM is fitted
    (:func:`labelnoise.common.selection.mixture.fit_gmm_1d`); ``w_i = P(clean | loss_i)``. The
    **peer's** division trains a network: examples with ``w_i > p_threshold`` are labeled,
    the rest unlabeled;
-2. *label refinement*: a labeled example's target is ``w y + (1 - w) p`` (``p`` the network's
-   own prediction), sharpened with temperature ``T``; *label guessing*: an unlabeled
-   example's target is both networks' averaged prediction, sharpened;
-3. *MixMatch*: labeled and unlabeled inputs and targets are mixed (``lambda ~ Beta(alpha,
-   alpha)``, ``lambda = max(lambda, 1 - lambda)``); loss = soft cross-entropy on the labeled
-   part + ``lambda_u`` (ramped up) x squared error on the unlabeled part + the uniform-prior
-   penalty ``sum_c pi_c log(pi_c / mean p_c)``.
+2. each example is drawn in ``views`` (2) augmentations (the task's training augmentation);
+   *label co-refinement*: a labeled example's target is ``w y + (1 - w) p`` with ``p`` the
+   network's prediction averaged over the views, sharpened with temperature ``T``; *label
+   co-guessing*: an unlabeled example's target is both networks' predictions averaged over
+   the views, sharpened;
+3. *MixMatch* (:func:`mixmatch_loss`): all views of the labeled and unlabeled inputs and their
+   targets are mixed (``lambda ~ Beta(alpha, alpha)``, ``lambda = max(lambda, 1 - lambda)``);
+   loss = soft cross-entropy on the labeled part + ``lambda_u`` (ramped up) x squared error
+   on the unlabeled part + the uniform-prior penalty ``sum_c pi_c log(pi_c / mean p_c)``.
 
-In the one loop, a step trains both networks, each on a batch of its own labeled set and one
-of its unlabeled set; an epoch has as many steps as the larger labeled set has batches (the
-smaller labeled set and the unlabeled sets are cycled). The paper trains network 1 over its
-labeled set, then network 2.
+At test time (``ensemble``, default) the two networks answer together: the mean of their
+softmax (:class:`~labelnoise.methods.two_networks.TwoNetworks`, which is network 0 for the
+loop, so evaluation, model selection and ``best_model.pt`` hold both).
 
-Simplifications (said, not hidden): one augmented view per example instead of two, no
-negative-entropy warm-up penalty, and the interleaved epoch above. :func:`codivide` and
-:func:`dividemix_loss` work on input tensors with a ``forward(model, x) -> logits`` callable.
-The adapter's batches must carry the inputs as ``batch["x"]`` (input-space mixup). One process
-only; ``detection.method`` ``kfold`` or ``none`` (the MixMatch step records no dynamics).
+Simplifications (said, not hidden): in the one loop, a step trains both networks, each on a
+batch of its own labeled set and one of its unlabeled set; an epoch has as many steps as the
+larger labeled set has batches (the smaller labeled set and the unlabeled sets are cycled).
+The paper trains network 1 over its labeled set, then network 2. One optimizer holds both
+networks (identical per-parameter updates; ``train.max_grad_norm`` clips them jointly). The
+paper's test ensemble sums logits in its code; we average probabilities as its text says.
+:func:`codivide` and :func:`dividemix_loss` work on input tensors with a ``forward(model, x)
+-> logits`` callable. One process only; ``detection.method`` ``kfold`` or ``none``.
 """
 
 from __future__ import annotations
@@ -41,12 +47,26 @@ from torch import Tensor, nn
 
 from labelnoise.common.selection.mixture import fit_gmm_1d
 from labelnoise.methods.base import Method, StepOutput
+from labelnoise.methods.two_networks import (
+    Batches,
+    TwoNetworks,
+    augments,
+    neg_entropy,
+    view_fns,
+)
 
 if TYPE_CHECKING:
     from labelnoise.config import RunConfig
     from labelnoise.engine.run import Run
 
-__all__ = ["DivideMix", "DivideMixOptions", "codivide", "dividemix_loss"]
+__all__ = [
+    "DivideMix",
+    "DivideMixOptions",
+    "codivide",
+    "dividemix_loss",
+    "mixmatch_loss",
+    "sharpen",
+]
 
 Forward = Callable[[nn.Module, Tensor], Tensor]
 
@@ -63,6 +83,11 @@ class DivideMixOptions:
         lambda_u: weight of the unlabeled loss (0 for CIFAR-10 20 % sym., 25 at 50 %, 150 at
             90 %); ramped up linearly over ``rampup_epochs`` after warm-up.
         rampup_epochs: epochs of the linear ramp of ``lambda_u``.
+        views: augmented views per example (paper: 2; 1 = one view, no averaging); a task
+            without augmentation (``task.augment`` false, feature vectors) draws one.
+        neg_entropy: weight of the warm-up confidence penalty (paper: 1 for asymmetric noise,
+            0 otherwise). Default 0.
+        ensemble: evaluate with both networks' mean softmax (paper). Default True.
     """
 
     warmup_epochs: int = 10
@@ -71,6 +96,9 @@ class DivideMixOptions:
     alpha: float = 4.0
     lambda_u: float = 25.0
     rampup_epochs: int = 16
+    views: int = 2
+    neg_entropy: float = 0.0
+    ensemble: bool = True
 
     def __post_init__(self) -> None:
         if self.warmup_epochs < 0:
@@ -86,6 +114,10 @@ class DivideMixOptions:
             )
         if self.rampup_epochs < 1:
             raise ValueError(f"method.rampup_epochs must be >= 1; got {self.rampup_epochs!r}")
+        if self.views not in (1, 2):
+            raise ValueError(f"method.views must be 1 or 2; got {self.views!r}")
+        if not self.neg_entropy >= 0:
+            raise ValueError(f"method.neg_entropy must be >= 0; got {self.neg_entropy!r}")
 
 
 def codivide(losses: Tensor | np.ndarray) -> np.ndarray:
@@ -96,9 +128,48 @@ def codivide(losses: Tensor | np.ndarray) -> np.ndarray:
     return fit_gmm_1d(x, max_iter=10, tol=1e-2, reg_covar=5e-4)
 
 
-def _sharpen(p: Tensor, temperature: float) -> Tensor:
+def sharpen(p: Tensor, temperature: float) -> Tensor:
+    """``p ** (1 / T)`` renormalised per row; ``(B, C)``."""
     p = p ** (1.0 / temperature)
     return p / p.sum(dim=1, keepdim=True)
+
+
+def mixmatch_loss(
+    forward: Forward,
+    net: nn.Module,
+    xl_views: list[Tensor],
+    t_l: Tensor,
+    xu_views: list[Tensor],
+    t_u: Tensor,
+    *,
+    num_classes: int,
+    lambda_u: float,
+    alpha: float = 4.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """MixMatch's mixed loss for ``net`` (scalar): every view of the labeled inputs
+    (``(B, ...)`` each, target ``t_l (B, C)``) and of the unlabeled inputs (``(B_u, ...)``,
+    ``t_u (B_u, C)``) mixed with a random partner (``lambda = max(l, 1 - l)``, ``l ~
+    Beta(alpha, alpha)``; ``alpha = 0``: no mixing); soft CE on the labeled part +
+    ``lambda_u`` x mean squared error of the unlabeled probabilities + the uniform-prior
+    penalty ``sum_c (1/C) log((1/C) / mean p_c)``."""
+    x_all = torch.cat([*xl_views, *xu_views])
+    t_all = torch.cat([t_l] * len(xl_views) + [t_u] * len(xu_views))
+    lam = float(torch.distributions.Beta(alpha, alpha).sample()) if alpha > 0 else 1.0
+    lam = max(lam, 1 - lam)
+    perm = torch.randperm(len(x_all), generator=generator).to(x_all.device)
+    x_mix = lam * x_all + (1 - lam) * x_all[perm]
+    t_mix = lam * t_all + (1 - lam) * t_all[perm]
+    logits = forward(net, x_mix)
+    n_l = len(t_l) * len(xl_views)
+    loss_x = -(F.log_softmax(logits[:n_l], dim=1) * t_mix[:n_l]).sum(1).mean()
+    loss_u = logits.new_zeros(())
+    if len(t_u):
+        loss_u = ((torch.softmax(logits[n_l:], 1) - t_mix[n_l:]) ** 2).mean()
+    prior = torch.full((num_classes,), 1.0 / num_classes, device=logits.device)
+    mean_p = torch.softmax(logits, dim=1).mean(0)
+    penalty = (prior * torch.log(prior / mean_p)).sum()
+    return loss_x + lambda_u * loss_u + penalty
 
 
 def dividemix_loss(
@@ -115,42 +186,44 @@ def dividemix_loss(
     temperature: float = 0.5,
     alpha: float = 4.0,
     generator: torch.Generator | None = None,
+    augment: Callable[[Tensor], Tensor] | None = None,
+    views: int = 1,
 ) -> Tensor:
     """One MixMatch step of DivideMix for ``net`` (scalar loss; ``peer`` only guesses).
 
     Args:
-        forward: ``forward(model, x) -> (B, C)`` logits (applies the training augmentation).
+        forward: ``forward(model, x) -> (B, C)`` logits.
         x_l, y_l, w_l: labeled inputs ``(B, ...)``, their given labels ``(B,)`` and clean
             probabilities ``(B,)``.
         x_u: unlabeled inputs ``(B_u, ...)`` (may be empty).
         lambda_u: weight of the unlabeled squared error (already ramped).
+        augment: draws one view of a batch (default: identity); ``views`` are drawn per
+            example and the refined / guessed targets average the predictions over them.
     """
+    aug = augment if augment is not None else (lambda t: t)
+    xl_views = [aug(x_l) for _ in range(views)]
+    xu_views = [aug(x_u) for _ in range(views)] if len(x_u) else [x_u]
     with torch.no_grad():
         y1 = F.one_hot(y_l, num_classes).float()
         w = w_l.float().view(-1, 1)
-        p_l = torch.softmax(forward(net, x_l), dim=1)
-        t_l = _sharpen(w * y1 + (1 - w) * p_l, temperature)
+        p_l = torch.stack([torch.softmax(forward(net, v), 1) for v in xl_views]).mean(0)
+        t_l = sharpen(w * y1 + (1 - w) * p_l, temperature)
         t_u = x_u.new_zeros((0, num_classes))
         if len(x_u):
-            p_u = (torch.softmax(forward(net, x_u), 1) + torch.softmax(forward(peer, x_u), 1)) / 2
-            t_u = _sharpen(p_u, temperature)
-    x_all = torch.cat([x_l, x_u])
-    t_all = torch.cat([t_l, t_u])
-    lam = float(torch.distributions.Beta(alpha, alpha).sample()) if alpha > 0 else 1.0
-    lam = max(lam, 1 - lam)
-    perm = torch.randperm(len(x_all), generator=generator).to(x_all.device)
-    x_mix = lam * x_all + (1 - lam) * x_all[perm]
-    t_mix = lam * t_all + (1 - lam) * t_all[perm]
-    logits = forward(net, x_mix)
-    n_l = len(x_l)
-    loss_x = -(F.log_softmax(logits[:n_l], dim=1) * t_mix[:n_l]).sum(1).mean()
-    loss_u = logits.new_zeros(())
-    if len(x_u):
-        loss_u = ((torch.softmax(logits[n_l:], 1) - t_mix[n_l:]) ** 2).mean()
-    prior = torch.full((num_classes,), 1.0 / num_classes, device=logits.device)
-    mean_p = torch.softmax(logits, dim=1).mean(0)
-    penalty = (prior * torch.log(prior / mean_p)).sum()
-    return loss_x + lambda_u * loss_u + penalty
+            p_u = [torch.softmax(forward(m, v), 1) for v in xu_views for m in (net, peer)]
+            t_u = sharpen(torch.stack(p_u).mean(0), temperature)
+    return mixmatch_loss(
+        forward,
+        net,
+        xl_views,
+        t_l,
+        xu_views if len(x_u) else [],
+        t_u,
+        num_classes=num_classes,
+        lambda_u=lambda_u,
+        alpha=alpha,
+        generator=generator,
+    )
 
 
 class DivideMix(Method):
@@ -159,7 +232,6 @@ class DivideMix(Method):
     name = "dividemix"
     Options = DivideMixOptions
     tasks = frozenset({"classification"})
-    num_networks = 2
     single_process = True
 
     def __init__(self, options: DivideMixOptions, run: Run) -> None:
@@ -167,14 +239,23 @@ class DivideMix(Method):
         self.prob: list[np.ndarray] | None = None  # each network's clean probabilities
         self.prob_epoch = -1  # the epoch they were computed for
         self.gen = torch.Generator().manual_seed(run.cfg.seed)
+        self.data = Batches(run)
 
     @classmethod
     def check_config(cls, cfg: RunConfig) -> None:
         if cfg.detection.method == "dynamics":
             raise ValueError(
-                "detection.method must be 'kfold' or 'none' for method 'dividemix' (its "
+                f"detection.method must be 'kfold' or 'none' for method {cls.name!r} (its "
                 "MixMatch step records no training dynamics); got 'dynamics'"
             )
+
+    def build_model(self, splits: Any) -> nn.Module:
+        a, b = (self.run.adapter.build_model(splits) for _ in range(2))
+        return TwoNetworks(a, b, ensemble=self.options.ensemble)
+
+    def members(self) -> list[nn.Module]:
+        """The two networks (prepared modules)."""
+        return list(self.run.accelerator.unwrap_model(self.nets[0].model).members)
 
     # --- the epoch's batches: the loop's loader while warming up, the co-divided plan after --
 
@@ -182,7 +263,11 @@ class DivideMix(Method):
         if epoch < self.options.warmup_epochs:
             return None
         if self.prob_epoch != epoch:  # (a mid-epoch resume restores this epoch's division)
-            self.prob = [codivide(self._train_losses(net.model)) for net in self.nets]
+            self.prob = []
+            for m in self.members():
+                probs, labels = self.data.predictions(m)
+                ce = -torch.log(probs.gather(1, labels[:, None]).squeeze(1).clamp_min(1e-12))
+                self.prob.append(codivide(ce))
             self.prob_epoch = epoch
         return self._plan(epoch, skip)
 
@@ -204,45 +289,26 @@ class DivideMix(Method):
                     continue
                 idx_l = np.resize(np.roll(lab, -i * bs), min(bs, len(lab)))
                 idx_u = np.resize(np.roll(unl, -i * bs), min(bs, len(unl)))
-                batch[f"labeled_{k}"] = self._collate(idx_l)
-                batch[f"unlabeled_{k}"] = self._collate(idx_u) if len(idx_u) else None
+                batch[f"labeled_{k}"] = self.data.collate(idx_l)
+                batch[f"unlabeled_{k}"] = self.data.collate(idx_u) if len(idx_u) else None
                 batch[f"w_{k}"] = torch.as_tensor(self.prob[1 - k][idx_l], dtype=torch.float32)
             yield batch
-
-    def _collate(self, idx: np.ndarray) -> dict[str, Any]:
-        from labelnoise.tasks.base import move_to
-
-        ds = self.run.train_split
-        batch = self.run.adapter.collate([ds[int(i)] for i in idx])
-        return move_to(batch, self.run.accelerator.device)
-
-    def _train_losses(self, model: nn.Module) -> Tensor:
-        """Per-example CE ``(N,)`` of the training split (eval mode, in example_id order)."""
-        from labelnoise.engine.data import eval_loader
-        from labelnoise.tasks.base import move_to
-
-        run = self.run
-        loader = eval_loader(run.train_split, run.adapter, batch_size=run.cfg.data.eval_batch_size)
-        out = torch.zeros(len(run.train_split))
-        model.eval()
-        with torch.no_grad():
-            for batch in loader:
-                u = run.adapter.units(model, move_to(batch, run.accelerator.device))
-                ce = F.cross_entropy(u.pred.float(), u.target, reduction="none")
-                out[u.example_id.cpu()] = ce.cpu()
-        model.train()
-        return out
 
     # --- one step --------------------------------------------------------------------------
 
     def step(self, batch: Any) -> StepOutput:
         run, o = self.run, self.options
-        if run.state.epoch < o.warmup_epochs:  # plain cross-entropy on both networks
-            units = [run.adapter.units(net.model, batch) for net in self.nets]
+        nets = self.members()
+        if run.state.epoch < o.warmup_epochs:  # cross-entropy (+ penalty) on both networks
+            units = [run.adapter.units(m, batch) for m in nets]
             ce = [F.cross_entropy(u.pred, u.target, reduction="none") for u in units]
             self.check_finite(torch.cat(ce))
-            return StepOutput(ce[0].mean() + ce[1].mean(), units[0], ce[0])
+            loss = ce[0].mean() + ce[1].mean()
+            if o.neg_entropy > 0:
+                loss = loss + o.neg_entropy * sum(neg_entropy(u.pred) for u in units)
+            return StepOutput(loss, units[0], ce[0])
         ramp = min(1.0, (run.state.epoch - o.warmup_epochs + 1) / o.rampup_epochs)
+        augment, forward = view_fns(run)
         loss = torch.zeros((), device=run.accelerator.device)
         for k in range(2):
             if f"labeled_{k}" not in batch:
@@ -250,9 +316,9 @@ class DivideMix(Method):
             lab, unl = batch[f"labeled_{k}"], batch[f"unlabeled_{k}"]
             x_u = unl["x"] if unl is not None else lab["x"][:0]
             loss = loss + dividemix_loss(
-                self._forward,
-                self.nets[k].model,
-                self.nets[1 - k].model,
+                forward,
+                nets[k],
+                nets[1 - k],
                 lab["x"],
                 lab["target"],
                 batch[f"w_{k}"].to(lab["x"].device),
@@ -262,18 +328,11 @@ class DivideMix(Method):
                 temperature=o.temperature,
                 alpha=o.alpha,
                 generator=self.gen,
+                augment=augment,
+                views=o.views if augments(run) else 1,
             )
         self.check_finite(loss.view(1))
         return StepOutput(loss)
-
-    def _forward(self, model: nn.Module, x: Tensor) -> Tensor:
-        n = len(x)
-        fake = {
-            "x": x,
-            "target": torch.zeros(n, dtype=torch.long, device=x.device),
-            "example_id": torch.arange(n, device=x.device),
-        }
-        return self.run.adapter.units(model, fake).pred
 
     # --- checkpointed state ----------------------------------------------------------------
 
