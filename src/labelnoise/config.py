@@ -214,7 +214,10 @@ class DetectionConfig:
         folds: number of folds for ``kfold``.
         epochs: training epochs of each fold model (``None``: ``train.epochs``).
         filter_by: confident-learning filter (cleanlab's ``filter_by``).
-        score: label-quality score (cleanlab's ``method``).
+        score: label-quality score (cleanlab's ``method``), or an outlier score of the
+            out-of-sample probabilities (``outlier_entropy`` / ``outlier_least_confidence``:
+            cleanlab's ``OutOfDistribution`` with confident-threshold adjustment) to rank
+            the examples by; the issue flags stay confident learning's.
     """
 
     method: Literal["kfold", "dynamics", "none"] = "kfold"
@@ -223,9 +226,13 @@ class DetectionConfig:
     filter_by: Literal[
         "prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"
     ] = "prune_by_noise_rate"
-    score: Literal["self_confidence", "normalized_margin", "confidence_weighted_entropy"] = (
-        "self_confidence"
-    )
+    score: Literal[
+        "self_confidence",
+        "normalized_margin",
+        "confidence_weighted_entropy",
+        "outlier_entropy",
+        "outlier_least_confidence",
+    ] = "self_confidence"
 
     def __post_init__(self) -> None:
         if self.folds < 2:  # the upper bound (the training-set size) is checked by the run

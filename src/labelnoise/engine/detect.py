@@ -27,7 +27,7 @@ from labelnoise.engine.data import Reindexed, eval_loader, make_loader, tensor_b
 from labelnoise.engine.setup import build_loss_fn, build_optimizer
 from labelnoise.engine.step import take_step
 
-__all__ = ["Detection", "detect_label_issues", "issues_csv", "train_labels"]
+__all__ = ["Detection", "detect_label_issues", "detection_quality", "issues_csv", "train_labels"]
 
 
 @dataclass
@@ -125,6 +125,19 @@ def _fit_fold(run: Any, subset: Any, seed: int) -> torch.nn.Module:
     return model
 
 
+def detection_quality(labels: np.ndarray, probs: np.ndarray, score: str) -> np.ndarray:
+    """``(N,)`` scores, higher = cleaner, by ``detection.score``: a cleanlab label-quality
+    method, or ``outlier_<method>`` -- the outlier score of the probabilities
+    (:func:`~labelnoise.common.detection.outlier_scores_from_pred_probs`)."""
+    from labelnoise.common.detection import get_label_quality_scores
+    from labelnoise.common.detection.outlier import outlier_scores_from_pred_probs
+
+    if score.startswith("outlier_"):
+        method = score.removeprefix("outlier_")
+        return outlier_scores_from_pred_probs(probs, labels, method=method)  # type: ignore[arg-type]
+    return get_label_quality_scores(labels, probs, method=score)  # type: ignore[arg-type]
+
+
 def detect_label_issues(run: Any, *, dynamics_probs: np.ndarray | None) -> Detection | None:
     """Label issues of the task's training split by ``cfg.detection.method`` for a finished
     ``run`` (:class:`~labelnoise.engine.run.Run`); None when not applicable."""
@@ -132,7 +145,6 @@ def detect_label_issues(run: Any, *, dynamics_probs: np.ndarray | None) -> Detec
         compute_confident_joint,
         estimate_latent,
         find_label_issues,
-        get_label_quality_scores,
     )
 
     cfg, adapter, splits, accelerator = run.cfg, run.adapter, run.splits, run.accelerator
@@ -189,7 +201,7 @@ def detect_label_issues(run: Any, *, dynamics_probs: np.ndarray | None) -> Detec
             np.concatenate(id_parts),
         )
     issue = find_label_issues(labels, probs, filter_by=cfg.detection.filter_by)
-    quality = get_label_quality_scores(labels, probs, method=cfg.detection.score)
+    quality = detection_quality(labels, probs, cfg.detection.score)
     ids_t = torch.from_numpy(ids).long()
     ex, q_ex = reduce_units(torch.from_numpy(quality).double(), ids_t, how="min")
     _, i_ex = reduce_units(torch.from_numpy(issue).double(), ids_t, how="max")
