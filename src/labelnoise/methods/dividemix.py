@@ -296,17 +296,21 @@ class DivideMix(Method):
 
     # --- one step --------------------------------------------------------------------------
 
+    def warmup_step(self, batch: Any) -> StepOutput:
+        """Cross-entropy (+ ``neg_entropy`` x the confidence penalty) on both networks."""
+        units = [self.run.adapter.units(m, batch) for m in self.members()]
+        ce = [F.cross_entropy(u.pred, u.target, reduction="none") for u in units]
+        self.check_finite(torch.cat(ce))
+        loss = ce[0].mean() + ce[1].mean()
+        if self.options.neg_entropy > 0:
+            loss = loss + self.options.neg_entropy * sum(neg_entropy(u.pred) for u in units)
+        return StepOutput(loss, units[0], ce[0])
+
     def step(self, batch: Any) -> StepOutput:
         run, o = self.run, self.options
         nets = self.members()
-        if run.state.epoch < o.warmup_epochs:  # cross-entropy (+ penalty) on both networks
-            units = [run.adapter.units(m, batch) for m in nets]
-            ce = [F.cross_entropy(u.pred, u.target, reduction="none") for u in units]
-            self.check_finite(torch.cat(ce))
-            loss = ce[0].mean() + ce[1].mean()
-            if o.neg_entropy > 0:
-                loss = loss + o.neg_entropy * sum(neg_entropy(u.pred) for u in units)
-            return StepOutput(loss, units[0], ce[0])
+        if run.state.epoch < o.warmup_epochs:
+            return self.warmup_step(batch)
         ramp = min(1.0, (run.state.epoch - o.warmup_epochs + 1) / o.rampup_epochs)
         augment, forward = view_fns(run)
         loss = torch.zeros((), device=run.accelerator.device)

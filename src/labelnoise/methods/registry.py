@@ -12,6 +12,7 @@ from labelnoise.methods.aum import Aum
 from labelnoise.methods.base import Method
 from labelnoise.methods.confrag import ConFrag
 from labelnoise.methods.coteaching import CoTeaching
+from labelnoise.methods.crosssplit import CrossSplit
 from labelnoise.methods.dividemix import DivideMix
 from labelnoise.methods.ema_distill import EmaDistill
 from labelnoise.methods.graphcleaner_drop import GraphCleanerDrop
@@ -39,6 +40,7 @@ METHODS: dict[str, type[Method]] = {
     "standard": Standard,
     "coteaching": CoTeaching,
     "dividemix": DivideMix,
+    "crosssplit": CrossSplit,
     "adele": Adele,
     "maskrcnn": MaskRCNN,
     "ner_prune": NerPrune,
