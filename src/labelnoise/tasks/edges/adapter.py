@@ -7,7 +7,10 @@ Noise (``noise.kind``): ``annotator`` -- the real setting: each training / valid
 keeps ONE annotator, drawn with the seed; ``consensus`` -- pixels marked by at least
 ``consensus_level`` of the annotators (the clean reference of the synthetic settings);
 ``displacement`` / ``drop`` / ``spurious`` -- :mod:`labelnoise.common.noise.edges` applied to
-the consensus labels. ``clean_target`` always carries every annotator (a bitmask, see
+the consensus labels; ``all_annotators`` -- every annotator's own map, each its own label: the
+target is the annotator bitmask and items carry ``"annotators"`` (``K``; annotators are slots
+``0..K-1`` of the image, BSDS has no global ids, :mod:`labelnoise.tasks.edges.annotators`); the
+standard training units are then one class-balanced BCE map per (image, annotator). ``clean_target`` always carries every annotator (a bitmask, see
 :mod:`labelnoise.tasks.edges.data`), so clean metrics follow the BSDS protocol.
 
 Loss (task options): class-balanced BCE of HED (``class_balanced``; with ``loss: {name:
@@ -37,6 +40,7 @@ from labelnoise.common._random import numpy_rng
 from labelnoise.common.noise.edges import displacement_noise, drop_segments, spurious_edges
 from labelnoise.common.units import IGNORE_INDEX, Units, two_class_units
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
+from labelnoise.tasks.edges.annotators import AnnotatorEdgeDataset, annotator_units
 from labelnoise.tasks.edges.bsds import read_split
 from labelnoise.tasks.edges.data import EdgeDataset, decode_bitmask, encode_bitmask, prepare
 from labelnoise.tasks.edges.metrics import boundary_counts, edge_scores, thresholds_for
@@ -48,7 +52,9 @@ __all__ = ["EdgeAdapter", "EdgesConfig"]
 
 @dataclass
 class EdgeNoiseConfig:
-    kind: Literal["annotator", "consensus", "displacement", "drop", "spurious"] = "annotator"
+    kind: Literal[
+        "annotator", "consensus", "displacement", "drop", "spurious", "all_annotators"
+    ] = "annotator"
     consensus_level: float = 0.5
     max_shift: float = 2.0
     smoothness: float = 8.0
@@ -97,6 +103,8 @@ class EdgeAdapter(TaskAdapter):
         n = self.config.noise
         if n.kind == "annotator":
             return [m[rng.integers(len(m))].astype(np.int64) for m in maps]
+        if n.kind == "all_annotators":
+            return [encode_bitmask(m) for m in maps]
         labels = [(m.mean(0) >= n.consensus_level).astype(np.int64) for m in maps]
         if n.kind == "consensus":
             return labels
@@ -134,9 +142,10 @@ class EdgeAdapter(TaskAdapter):
         clean = [encode_bitmask(m) for m in tr_m]
 
         def subset(idx: np.ndarray) -> EdgeDataset:
-            return EdgeDataset(
-                [tr_x[i] for i in idx], [targets[i] for i in idx], [clean[i] for i in idx]
-            )
+            x, t, c = [tr_x[i] for i in idx], [targets[i] for i in idx], [clean[i] for i in idx]
+            if cfg.noise.kind == "all_annotators":
+                return AnnotatorEdgeDataset(x, t, c, [len(tr_m[i]) for i in idx])
+            return EdgeDataset(x, t, c)
 
         test_clean = [encode_bitmask(m) for m in te_m]
         train = subset(tr_idx)
@@ -162,6 +171,13 @@ class EdgeAdapter(TaskAdapter):
         ``model(image)``, with ``batch["soft_target"]`` when a method put one there. Else one
         unit per pixel, ``pred (U, 2)`` = ``[0, logit]`` and the bitmask target."""
         image, target, ids = batch["image"], batch[target_key], batch["example_id"].long()
+        if model.training and target_key == "target" and "annotators" in batch:
+            if batch.get("soft_target") is not None:
+                raise ValueError(
+                    "task.noise.kind all_annotators takes no soft targets (method ema_distill)"
+                )
+            maps, image_of, _, ids = annotator_units(target, batch["annotators"], ids)
+            return self.train_units(model(image)[image_of], maps, ids)
         if model.training and target_key == "target":
             return self.train_units(model(image), target, ids, soft=batch.get("soft_target"))
         x = model(image).reshape(-1)
