@@ -121,6 +121,11 @@ class ClassificationConfig:
             decode the images used, every time).
         noise: simulated noise (see :class:`NoiseConfig`); with CIFAR-10N it corrupts the
             ``label_set`` labels further (usually ``none``).
+        imbalance_ratio: make the training split long-tailed before the noise (``None``:
+            as read): class ``c`` keeps ``floor(n_max * r ** (-c / (C - 1)))`` examples (Cao et
+            al., 2019; :mod:`labelnoise.common.datasets.long_tail`), drawn with the split seed;
+            classes are those of the clean labels (CIFAR-10N: the clean CIFAR-10 class, so the
+            human noise stays as annotated). Validation and test splits are left as they are.
         label_column: tables / saved datasets: the label column (ints or class names).
         feature_columns: tables: the numeric feature columns (``None``: every numeric
             column but the label and the id).
@@ -150,6 +155,7 @@ class ClassificationConfig:
     subset_seed: int = 0
     cache_dir: str | None = None
     noise: NoiseConfig = field(default_factory=NoiseConfig)
+    imbalance_ratio: float | None = None
     label_column: str = "label"
     feature_columns: list[str] | None = None
     image_column: str | None = None
@@ -162,6 +168,9 @@ class ClassificationConfig:
             raise ValueError(f"task.val_fraction must be in [0, 1); got {self.val_fraction!r}")
         if not 0 <= self.test_fraction < 1:
             raise ValueError(f"task.test_fraction must be in [0, 1); got {self.test_fraction!r}")
+        r = self.imbalance_ratio
+        if r is not None and (isinstance(r, bool) or not np.isfinite(r) or r < 1):
+            raise ValueError(f"task.imbalance_ratio must be a number >= 1 or null; got {r!r}")
         if self.dataset == "cifar10n":
             from labelnoise.common.datasets.cifar10n import CIFAR10N_LABEL_SETS
 
@@ -205,6 +214,8 @@ class ClassificationAdapter(TaskAdapter):
         assert y_test is not None  # read beside x_test (checked above) or split off here
         n_val = int(round(cfg.val_fraction * len(order)))
         val_idx, train_idx = order[:n_val], order[n_val:]
+        if cfg.imbalance_ratio is not None:
+            train_idx = train_idx[_long_tail(y[train_idx].numpy(), num_classes, cfg, seed)]
         x_tr, y_tr, x_val, y_val = x[train_idx], y[train_idx], x[val_idx], y[val_idx]
         if cfg.standardize and x.dim() == 2:
             mean, std = x_tr.mean(0), x_tr.std(0).clamp_min(1e-6)
@@ -221,6 +232,8 @@ class ClassificationAdapter(TaskAdapter):
         }
         if t is not None:
             info["transition"] = t.numpy().tolist()
+        if cfg.imbalance_ratio is not None:
+            info["train_class_counts"] = torch.bincount(y_tr, minlength=num_classes).tolist()
         return DatasetSplits(
             train=TensorDataset(x_tr, noisy_tr, y_tr)
             if ids is None
@@ -295,6 +308,18 @@ class _SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+def _long_tail(
+    clean: np.ndarray, num_classes: int, cfg: ClassificationConfig, seed: int
+) -> np.ndarray:
+    """Positions of the long-tailed part of a training split (``task.imbalance_ratio``),
+    drawn from the split seed."""
+    from labelnoise.common.datasets.long_tail import long_tailed_subset
+
+    assert cfg.imbalance_ratio is not None
+    s = seed if cfg.split_seed is None else cfg.split_seed
+    return long_tailed_subset(clean, num_classes, float(cfg.imbalance_ratio), seed=s + 7919)
 
 
 def _corrupt(
@@ -517,6 +542,8 @@ def _cifar10n_splits(cfg: ClassificationConfig, data_dir: Path | None, seed: int
     order = rng.permutation(len(d["noisy"]))
     n_val = int(round(cfg.val_fraction * len(order)))
     va, tr = order[:n_val], order[n_val:]  # shuffled: data.limit keeps a random part
+    if cfg.imbalance_ratio is not None:  # by the clean class (the intrinsic distribution)
+        tr = tr[_long_tail(np.asarray(d["clean"])[tr], 10, cfg, seed)]
     noise_seed = seed if cfg.noise.seed is None else cfg.noise.seed
     given = torch.as_tensor(d["noisy"])
     y_tr, _ = _corrupt(given[tr], 10, cfg.noise, noise_seed)
@@ -545,6 +572,8 @@ def _cifar10n_splits(cfg: ClassificationConfig, data_dir: Path | None, seed: int
         "noise": cfg.noise.kind,
         "noise_rate_realised": float((train.target != train.clean).double().mean()),
     }
+    if cfg.imbalance_ratio is not None:
+        info["train_class_counts"] = np.bincount(train.clean.numpy(), minlength=10).tolist()
     return DatasetSplits(
         train, val, test, num_classes=10, class_names=list(CIFAR10_CLASSES), info=info
     )
