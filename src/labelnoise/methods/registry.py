@@ -12,12 +12,14 @@ from labelnoise.methods.aum import Aum
 from labelnoise.methods.base import Method
 from labelnoise.methods.confrag import ConFrag
 from labelnoise.methods.coteaching import CoTeaching
+from labelnoise.methods.crowd_layer import CrowdLayer
 from labelnoise.methods.crosssplit import CrossSplit
 from labelnoise.methods.dividemix import DivideMix
 from labelnoise.methods.ema_distill import EmaDistill
 from labelnoise.methods.graphcleaner_drop import GraphCleanerDrop
 from labelnoise.methods.label_propagation import LabelPropagation
 from labelnoise.methods.late_stopping import LateStopping
+from labelnoise.methods.madl import MaDL
 from labelnoise.methods.maskrcnn import MaskRCNN
 from labelnoise.methods.mixture_refit import MixtureRefit
 from labelnoise.methods.ner_prune import NerPrune
@@ -57,6 +59,8 @@ METHODS: dict[str, type[Method]] = {
     "rent": Rent,
     "late_stopping": LateStopping,
     "aum": Aum,
+    "crowd_layer": CrowdLayer,
+    "madl": MaDL,
     "uplme": Uplme,
 }
 

@@ -46,6 +46,7 @@ from labelnoise.common.noise.class_conditional import (
 )
 from labelnoise.common.transition import TransitionMatrix
 from labelnoise.common.units import Units
+from labelnoise.tasks._annotators import AnnotatedDataset
 from labelnoise.tasks._hf import IdTensorDataset, is_table_source
 from labelnoise.tasks._tables import classification_arrays
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter, TensorDataset
@@ -113,7 +114,9 @@ class ClassificationConfig:
             while training (default off).
         image_size: side of the resized images of an ImageFolder.
         label_set: CIFAR-10N label set (``dataset: cifar10n``): ``worst``, ``aggre``,
-            ``random1``, ``random2``, ``random3`` or ``clean`` (the original labels).
+            ``random1``, ``random2``, ``random3``, ``clean`` (the original labels) or
+            ``annotators`` (all three ``random`` labels with their workers; see
+            ``annotations``).
         train_size: CIFAR-10N: a fixed random subset of this many of the 50,000 training
             images (``None``: all); the validation split is taken from it.
         subset_seed: CIFAR-10N: seed of that subset (independent of the run seed).
@@ -126,6 +129,17 @@ class ClassificationConfig:
             al., 2019; :mod:`labelnoise.common.datasets.long_tail`), drawn with the split seed;
             classes are those of the clean labels (CIFAR-10N: the clean CIFAR-10 class, so the
             human noise stays as annotated). Validation and test splits are left as they are.
+        annotations: every annotator's label: a long table (``.csv``, ``.tsv``, ``.json``,
+            ``.jsonl``, ``.parquet``; columns ``task, worker, label`` as
+            :mod:`labelnoise.common.aggregation` takes; ``task``: the data's ids, or row
+            numbers for data without ids; ``label``: class indices), read under
+            ``data_dir`` when relative. Every training / validation row needs an answer; the
+            data's own label becomes ``clean_target`` (e.g. gold; metrics only). Items then
+            carry ``annotations (S,)`` and ``annotator_ids (S,)`` (``-1``: no answer), for
+            ``crowd_layer`` / ``madl`` (:mod:`labelnoise.tasks._annotators`).
+        annotation_target: the single ``target`` made from the answers (``annotations`` or
+            ``label_set: annotators``) for the methods that ignore annotators: ``mv``
+            (majority vote, ties to the smaller class) or ``ds`` (Dawid-Skene).
         label_column: tables / saved datasets: the label column (ints or class names).
         feature_columns: tables: the numeric feature columns (``None``: every numeric
             column but the label and the id).
@@ -156,6 +170,8 @@ class ClassificationConfig:
     cache_dir: str | None = None
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     imbalance_ratio: float | None = None
+    annotations: str | None = None
+    annotation_target: Literal["mv", "ds"] = "mv"
     label_column: str = "label"
     feature_columns: list[str] | None = None
     image_column: str | None = None
@@ -171,12 +187,20 @@ class ClassificationConfig:
         r = self.imbalance_ratio
         if r is not None and (isinstance(r, bool) or not np.isfinite(r) or r < 1):
             raise ValueError(f"task.imbalance_ratio must be a number >= 1 or null; got {r!r}")
+        if self.annotations is not None and (
+            self.dataset == "cifar10n" or self.noise.kind != "none"
+        ):
+            raise ValueError(
+                "task.annotations takes the labels from its table: use it with your own data "
+                f"and task.noise.kind 'none'; got dataset {self.dataset!r}, noise "
+                f"{self.noise.kind!r} (CIFAR-10N: task.label_set 'annotators')"
+            )
         if self.dataset == "cifar10n":
             from labelnoise.common.datasets.cifar10n import CIFAR10N_LABEL_SETS
 
-            if self.label_set not in CIFAR10N_LABEL_SETS:
+            if self.label_set not in (*CIFAR10N_LABEL_SETS, "annotators"):
                 raise ValueError(
-                    f"task.label_set must be one of {sorted(CIFAR10N_LABEL_SETS)}; "
+                    f"task.label_set must be one of {[*sorted(CIFAR10N_LABEL_SETS), 'annotators']}; "
                     f"got {self.label_set!r}"
                 )
 
@@ -223,6 +247,12 @@ class ClassificationAdapter(TaskAdapter):
         noise_seed = seed if cfg.noise.seed is None else cfg.noise.seed
         noisy_tr, t = _corrupt(y_tr, num_classes, cfg.noise, noise_seed)
         noisy_val, _ = _corrupt(y_val, num_classes, cfg.noise, noise_seed + 1)
+        if cfg.annotations is not None:  # target: the answers' aggregate; y: the reference
+            kept = torch.cat([train_idx, val_idx]).numpy()
+            ann, ann_ids, agg, ann_info = _table_annotations(
+                cfg, data_dir, ids, y, kept, num_classes
+            )
+            noisy_tr, noisy_val = agg[train_idx], agg[val_idx]
         info = {
             "num_train": len(y_tr),
             "num_val": len(y_val),
@@ -234,7 +264,7 @@ class ClassificationAdapter(TaskAdapter):
             info["transition"] = t.numpy().tolist()
         if cfg.imbalance_ratio is not None:
             info["train_class_counts"] = torch.bincount(y_tr, minlength=num_classes).tolist()
-        return DatasetSplits(
+        splits = DatasetSplits(
             train=TensorDataset(x_tr, noisy_tr, y_tr)
             if ids is None
             else IdTensorDataset(x_tr, noisy_tr, y_tr, ids=[ids[int(i)] for i in train_idx]),
@@ -244,6 +274,12 @@ class ClassificationAdapter(TaskAdapter):
             class_names=class_names,
             info=info,
         )
+        if cfg.annotations is not None:  # every annotator's label beside the target
+            splits.train = AnnotatedDataset(splits.train, ann[train_idx], ann_ids[train_idx])
+            if splits.val is not None:
+                splits.val = AnnotatedDataset(splits.val, ann[val_idx], ann_ids[val_idx])
+            info |= ann_info
+        return splits
 
     def build_model(self, splits: DatasetSplits) -> nn.Module:
         cfg: ClassificationConfig = self.config
@@ -531,13 +567,11 @@ def _cifar10n_splits(cfg: ClassificationConfig, data_dir: Path | None, seed: int
         raise ValueError(
             f"task.num_classes must be 10 (or null) for cifar10n; got {cfg.num_classes}"
         )
-    d = load_arrays(
-        data_dir,
-        cfg.label_set,
-        train_size=cfg.train_size,
-        subset_seed=cfg.subset_seed,
-        cache_dir=cfg.cache_dir,
-    )
+    load: dict[str, Any] = {"train_size": cfg.train_size, "subset_seed": cfg.subset_seed}
+    if cfg.label_set == "annotators":
+        d, ann, ann_ids, ann_info = _cifar10n_annotators(cfg, data_dir, load, seed)
+    else:
+        d, ann = load_arrays(data_dir, cfg.label_set, **load, cache_dir=cfg.cache_dir), None
     rng = numpy_rng(seed if cfg.split_seed is None else cfg.split_seed)
     order = rng.permutation(len(d["noisy"]))
     n_val = int(round(cfg.val_fraction * len(order)))
@@ -561,6 +595,11 @@ def _cifar10n_splits(cfg: ClassificationConfig, data_dir: Path | None, seed: int
 
     train = part(tr, y_tr)
     val = part(va, y_va) if n_val else None
+    if ann is not None:  # every annotator's label beside the aggregated target
+        # (AnnotatedDataset forwards the image dataset's attributes: target, clean, index)
+        train = AnnotatedDataset(train, ann[tr], ann_ids[tr])  # type: ignore[assignment]
+        if val is not None:
+            val = AnnotatedDataset(val, ann[va], ann_ids[va])  # type: ignore[assignment]
     test = ImageArrayDataset(
         d["x_test"], d["y_test"], d["y_test"], index=np.arange(len(d["y_test"]))
     )
@@ -574,9 +613,65 @@ def _cifar10n_splits(cfg: ClassificationConfig, data_dir: Path | None, seed: int
     }
     if cfg.imbalance_ratio is not None:
         info["train_class_counts"] = np.bincount(train.clean.numpy(), minlength=10).tolist()
+    if ann is not None:
+        info |= ann_info
     return DatasetSplits(
         train, val, test, num_classes=10, class_names=list(CIFAR10_CLASSES), info=info
     )
+
+
+def _cifar10n_annotators(
+    cfg: ClassificationConfig, data_dir: Path, load: dict[str, Any], seed: int
+) -> tuple[Any, np.ndarray, np.ndarray, dict[str, Any]]:
+    """CIFAR-10N with every annotator: ``(d, annotations (n, 3), annotator_ids (n, 3),
+    info)``; ``d["noisy"]`` is the ``annotation_target`` aggregate of the three labels."""
+    from labelnoise.tasks._annotators import (
+        aggregate,
+        annotation_info,
+        cifar10n_answers,
+        encode_slots,
+    )
+
+    d, labels, workers = cifar10n_answers(data_dir, **load, cache_dir=cfg.cache_dir)
+    ann, ids, n_annotators = encode_slots(labels, workers)
+    d["noisy"] = aggregate(ann, ids, 10, cfg.annotation_target, seed=seed)
+    info = {"num_annotators": n_annotators, **annotation_info(ann, d["clean"], d["noisy"])}
+    return d, ann, ids, info
+
+
+def _table_annotations(
+    cfg: ClassificationConfig,
+    data_dir: Path | None,
+    ids: list[str] | None,
+    y: torch.Tensor,
+    kept: np.ndarray,
+    num_classes: int,
+) -> tuple[np.ndarray, np.ndarray, torch.Tensor, dict[str, Any]]:
+    """``task.annotations`` for the rows of ``x`` (labels ``y``, ``(N,)``): ``(annotations
+    (N, S), annotator_ids (N, S), target (N,), info)``; ``target`` is the
+    ``annotation_target`` aggregate on the ``kept`` (training and validation) rows, which
+    must all have an answer (-1 elsewhere)."""
+    from labelnoise.tasks._annotators import aggregate, annotation_info, table_answers
+
+    assert cfg.annotations is not None
+    path = Path(cfg.annotations).expanduser()
+    if not path.is_absolute() and data_dir is not None:
+        path = Path(data_dir) / path
+    ann, ann_ids, answers = table_answers(path, ids, len(y), num_classes)
+    missing = kept[(ann[kept] < 0).all(1)]
+    if len(missing):
+        name = ids[int(missing[0])] if ids is not None else int(missing[0])
+        raise ValueError(
+            f"task.annotations must answer every training / validation row; got none for "
+            f"{len(missing)} rows, e.g. {name!r}"
+        )
+    target = np.full(len(y), -1, dtype=np.int64)
+    target[kept] = aggregate(ann[kept], ann_ids[kept], num_classes, cfg.annotation_target)
+    info = {
+        "num_annotators": answers.n_annotators,
+        **annotation_info(ann[kept], y.numpy()[kept], target[kept]),
+    }
+    return ann, ann_ids, torch.as_tensor(target), info
 
 
 class SmallCNN(nn.Module):
