@@ -200,6 +200,7 @@ METHOD_OVERLAY: dict[str, Callable[[str], dict]] = {
     "coteaching": lambda task: {"selector": {"name": "coteaching", "forget_rate": 0.2}},
     "dividemix": lambda task: {"method": {"warmup_epochs": 1}},
     "crosssplit": lambda task: {"method": {"warmup_epochs": 1}},
+    "splitnet": lambda task: {"method": {"warmup_epochs": 1}},
     "rent": lambda task: {"method": {"warmup_epochs": 1}},
     "uplme": lambda task: {"task": {"variance_head": True}},
     "aum": lambda task: {"method": {"identify_epochs": 1, "passes": 1}, "train": {"epochs": 3}},

@@ -188,6 +188,7 @@ def dividemix_loss(
     generator: torch.Generator | None = None,
     augment: Callable[[Tensor], Tensor] | None = None,
     views: int = 1,
+    min_confidence: float = 0.0,
 ) -> Tensor:
     """One MixMatch step of DivideMix for ``net`` (scalar loss; ``peer`` only guesses).
 
@@ -199,6 +200,8 @@ def dividemix_loss(
         lambda_u: weight of the unlabeled squared error (already ramped).
         augment: draws one view of a batch (default: identity); ``views`` are drawn per
             example and the refined / guessed targets average the predictions over them.
+        min_confidence: unlabeled examples whose guess (averaged, before sharpening) has a
+            largest probability below it are left out (SplitNet's threshold; 0: none).
     """
     aug = augment if augment is not None else (lambda t: t)
     xl_views = [aug(x_l) for _ in range(views)]
@@ -211,7 +214,12 @@ def dividemix_loss(
         t_u = x_u.new_zeros((0, num_classes))
         if len(x_u):
             p_u = [torch.softmax(forward(m, v), 1) for v in xu_views for m in (net, peer)]
-            t_u = sharpen(torch.stack(p_u).mean(0), temperature)
+            guess = torch.stack(p_u).mean(0)
+            keep = guess.max(1).values >= min_confidence
+            if not bool(keep.all()):
+                guess, xu_views = guess[keep], [v[keep] for v in xu_views]
+                x_u = x_u[keep]
+            t_u = sharpen(guess, temperature)
     return mixmatch_loss(
         forward,
         net,

@@ -28,6 +28,7 @@ from labelnoise.methods.per_tag_small_loss import PerTagSmallLoss
 from labelnoise.methods.pnt_edge import PntEdge
 from labelnoise.methods.ppl import PPL
 from labelnoise.methods.rent import Rent
+from labelnoise.methods.splitnet import SplitNet
 from labelnoise.methods.standard import Standard
 from labelnoise.methods.trimmed_refit import TrimmedRefit
 from labelnoise.methods.uplme import Uplme
@@ -43,6 +44,7 @@ METHODS: dict[str, type[Method]] = {
     "coteaching": CoTeaching,
     "dividemix": DivideMix,
     "crosssplit": CrossSplit,
+    "splitnet": SplitNet,
     "adele": Adele,
     "maskrcnn": MaskRCNN,
     "ner_prune": NerPrune,
