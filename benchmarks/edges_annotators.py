@@ -36,6 +36,7 @@ from labelnoise.config import deep_merge, load_recipe
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "edges" / "bsds_all_annotators.yaml"
 EXTRA = {  # candidate options of the confusion model (chosen on validation ODS)
+    "confusion_free": {"method": {"name": "annotator_confusion", "diag_floor": 0.0}},
     "confusion_shared": {"method": {"name": "annotator_confusion", "identity": "shared"}},
     "confusion_uniform": {"method": {"name": "annotator_confusion", "trace_weighting": "uniform"}},
     "confusion_tw0": {"method": {"name": "annotator_confusion", "trace_weight": 0.0}},

@@ -121,6 +121,7 @@ def test_identity_confusion_is_the_standard_step_on_every_annotator():
     with torch.no_grad():
         last.weight.zero_()
         last.bias.copy_(torch.tensor([60.0, 0.0, 0.0, 60.0]).repeat(3))  # A = I (to 1e-26)
+    assert method.options.diag_floor == 0.5  # 0.5 I + 0.5 I = I
     batch, maps = _batch()
     model.train()
     out = method.step(batch)
@@ -168,6 +169,19 @@ def test_trace_gradient_lowers_the_trace(weighting):
     assert mean_trace() < before - 1e-3
 
 
+def test_diag_floor_keeps_the_confusion_diagonally_dominant():
+    net = ConfusionEdgeNet(torch.nn.Conv2d(3, 1, 1), slots=2, init_diag=0.9, diag_floor=0.5)
+    log_cm = net.joint(torch.zeros(1, 3, 4, 4))[1]
+    torch.testing.assert_close(
+        log_cm.exp()[:, :, 0, 0], torch.full((1, 2, 4, 4), 0.9), atol=1e-3, rtol=0
+    )
+    with torch.no_grad():
+        net.head[-1].bias.copy_(torch.tensor([-60.0, 0.0, 0.0, -60.0]).repeat(2))
+    a = net.joint(torch.zeros(1, 3, 4, 4))[1].exp()  # softmax off-diagonal ~1
+    torch.testing.assert_close(a[:, :, 0, 0], torch.full((1, 2, 4, 4), 0.5))
+    torch.testing.assert_close(a.sum(2), torch.ones(1, 2, 2, 4, 4))
+
+
 @pytest.mark.parametrize(
     ("opts", "key"),
     [
@@ -177,6 +191,8 @@ def test_trace_gradient_lowers_the_trace(weighting):
         ({"hidden": 0}, "method.hidden"),
         ({"init_diag": 1.0}, "method.init_diag"),
         ({"init_diag": 0.2}, "method.init_diag"),
+        ({"diag_floor": 1.0}, "method.diag_floor"),
+        ({"diag_floor": 0.95}, "method.init_diag"),
     ],
 )
 def test_options_errors_name_the_field(opts, key):

@@ -30,6 +30,7 @@ from labelnoise.methods.ppl import PPL
 from labelnoise.methods.rent import Rent
 from labelnoise.methods.splitnet import SplitNet
 from labelnoise.methods.standard import Standard
+from labelnoise.methods.tabasco import Tabasco
 from labelnoise.methods.trimmed_refit import TrimmedRefit
 from labelnoise.methods.uplme import Uplme
 
@@ -61,6 +62,7 @@ METHODS: dict[str, type[Method]] = {
     "rent": Rent,
     "late_stopping": LateStopping,
     "aum": Aum,
+    "tabasco": Tabasco,
     "crowd_layer": CrowdLayer,
     "madl": MaDL,
     "uplme": Uplme,

@@ -84,7 +84,8 @@ class ConfusionEdgeNet(nn.Module):
     ``joint(image)`` (or ``forward(image, joint=True)``) -> ``(logits (N, 1, H, W), log_cm (N, S, 2, 2, H, W))``: per pixel and
     slot ``s`` a column-stochastic ``2 x 2`` matrix in log space, ``cm[i, j] = p(annotator
     says i | true j)`` (columns sum to 1), initialised near the identity (diagonal
-    ``init_diag``). ``slots``: ``S`` confusion networks, one per annotator slot (``S = 1``: one
+    ``init_diag``) and, with ``diag_floor`` ``f > 0``, kept diagonally dominant: ``A = f I +
+    (1 - f) softmax(raw)`` (every diagonal entry >= ``f``). ``slots``: ``S`` confusion networks, one per annotator slot (``S = 1``: one
     confusion shared by every annotator).
 
     The confusion head reads the image and the backbone's side outputs (HED's per-stage logits,
@@ -94,15 +95,21 @@ class ConfusionEdgeNet(nn.Module):
     """
 
     def __init__(
-        self, backbone: nn.Module, *, slots: int, hidden: int = 16, init_diag: float = 0.9
+        self,
+        backbone: nn.Module,
+        *,
+        slots: int,
+        hidden: int = 16,
+        init_diag: float = 0.9,
+        diag_floor: float = 0.0,
     ) -> None:
         super().__init__()
-        if slots < 1 or hidden < 1 or not 0.5 <= init_diag < 1.0:
+        if slots < 1 or hidden < 1 or not 0.0 <= diag_floor < init_diag < 1.0:
             raise ValueError(
-                f"slots and hidden must be >= 1 and init_diag in [0.5, 1); got "
-                f"slots={slots}, hidden={hidden}, init_diag={init_diag}"
+                f"slots and hidden must be >= 1 and 0 <= diag_floor < init_diag < 1; got "
+                f"slots={slots}, hidden={hidden}, init_diag={init_diag}, diag_floor={diag_floor}"
             )
-        self.backbone, self.slots = backbone, slots
+        self.backbone, self.slots, self.diag_floor = backbone, slots, diag_floor
         sides, side_outputs = 1, self._side_outputs()
         if side_outputs is not None:  # count them without touching BatchNorm statistics
             was = backbone.training
@@ -123,7 +130,8 @@ class ConfusionEdgeNet(nn.Module):
         assert isinstance(last, nn.Conv2d) and last.bias is not None  # built just above
         nn.init.normal_(last.weight, std=1e-3)
         # channel order per slot: (i, j) = (0,0), (0,1), (1,0), (1,1); diagonal logit d, off 0
-        d = float(np.log(init_diag / (1 - init_diag)))
+        s = (init_diag - diag_floor) / (1 - diag_floor)  # softmax diagonal giving init_diag
+        d = float(np.log(s / (1 - s)))
         with torch.no_grad():
             last.bias.copy_(torch.tensor([d, 0.0, 0.0, d]).repeat(slots))
 
@@ -146,4 +154,10 @@ class ConfusionEdgeNet(nn.Module):
             feats = logits
         n, _, h, w = image.shape
         raw = self.head(torch.cat([image, feats], 1)).view(n, self.slots, 2, 2, h, w)
-        return logits, F.log_softmax(raw, dim=2)  # normalised over the annotator's label i
+        log_cm = F.log_softmax(raw, dim=2)  # normalised over the annotator's label i
+        f = self.diag_floor
+        if f > 0:  # log(f I + (1 - f) A)
+            eye = torch.eye(2, device=raw.device, dtype=raw.dtype).view(1, 1, 2, 2, 1, 1)
+            log_f = torch.where(eye > 0, eye.new_tensor(float(np.log(f))), -torch.inf)
+            log_cm = torch.logaddexp(log_cm + float(np.log1p(-f)), log_f)
+        return logits, log_cm
