@@ -54,7 +54,7 @@ def slots(item: np.ndarray, annotator: np.ndarray, label: np.ndarray, n_items: i
 
 
 def aggregate(
-    annotations: np.ndarray, annotator_ids: np.ndarray, num_classes: int, how: str, seed: int = 0
+    annotations: np.ndarray, annotator_ids: np.ndarray, num_classes: int, how: str
 ) -> np.ndarray:
     """``(N,)`` int64: one label per row of ``annotations (N, S)`` from its answers
     (``how``: ``mv`` or ``ds``; see the module docstring). Every row needs an answer."""

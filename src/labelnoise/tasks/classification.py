@@ -20,7 +20,8 @@ Inputs are feature vectors or images; one unit per example. Data sources (``data
 
 The noise section corrupts the training and validation labels with the core simulators;
 the test split stays clean. Items: ``{"x", "target", "clean_target", "example_id"}`` (CIFAR-10N
-with ``random1..3`` adds ``worker_id``, the annotator of each label). Models: ``mlp``,
+with ``random1..3`` adds ``worker_id``, the annotator of each label; every annotator's label,
+``label_set: annotators`` or ``annotations``, adds ``annotations`` and ``annotator_ids``). Models: ``mlp``,
 ``linear``, ``cnn`` (three conv blocks), and for 32x32 images the CIFAR models ``small_cnn``
 (four conv blocks, width ``width``; CPU-sized), ``resnet18`` and ``preact_resnet18``.
 """
@@ -569,7 +570,7 @@ def _cifar10n_splits(cfg: ClassificationConfig, data_dir: Path | None, seed: int
         )
     load: dict[str, Any] = {"train_size": cfg.train_size, "subset_seed": cfg.subset_seed}
     if cfg.label_set == "annotators":
-        d, ann, ann_ids, ann_info = _cifar10n_annotators(cfg, data_dir, load, seed)
+        d, ann, ann_ids, ann_info = _cifar10n_annotators(cfg, data_dir, load)
     else:
         d, ann = load_arrays(data_dir, cfg.label_set, **load, cache_dir=cfg.cache_dir), None
     rng = numpy_rng(seed if cfg.split_seed is None else cfg.split_seed)
@@ -621,7 +622,7 @@ def _cifar10n_splits(cfg: ClassificationConfig, data_dir: Path | None, seed: int
 
 
 def _cifar10n_annotators(
-    cfg: ClassificationConfig, data_dir: Path, load: dict[str, Any], seed: int
+    cfg: ClassificationConfig, data_dir: Path, load: dict[str, Any]
 ) -> tuple[Any, np.ndarray, np.ndarray, dict[str, Any]]:
     """CIFAR-10N with every annotator: ``(d, annotations (n, 3), annotator_ids (n, 3),
     info)``; ``d["noisy"]`` is the ``annotation_target`` aggregate of the three labels."""
@@ -634,7 +635,7 @@ def _cifar10n_annotators(
 
     d, labels, workers = cifar10n_answers(data_dir, **load, cache_dir=cfg.cache_dir)
     ann, ids, n_annotators = encode_slots(labels, workers)
-    d["noisy"] = aggregate(ann, ids, 10, cfg.annotation_target, seed=seed)
+    d["noisy"] = aggregate(ann, ids, 10, cfg.annotation_target)
     info = {"num_annotators": n_annotators, **annotation_info(ann, d["clean"], d["noisy"])}
     return d, ann, ids, info
 
