@@ -61,6 +61,9 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "rent (estimated T)": ("rent", {}),
     "dws (dirichlet, estimated T)": ("dws", {}),
     "aum (threshold samples)": ("aum", {}),
+    "dividemix (as published)": ("dividemix", {}),
+    "crosssplit": ("crosssplit", {}),
+    "splitnet": ("splitnet", {}),
     "tabasco (wjsd / acd selection + mixmatch)": ("tabasco", {}),
     "ce + sam (rho=0.05)": ("ce", {"optim.sam.rho": 0.05}),
 }
