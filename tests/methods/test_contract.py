@@ -216,6 +216,8 @@ METHOD_OVERLAY: dict[str, Callable[[str], dict]] = {
         "method": {"rounds": 1, "round_epochs": 2},
         "train": {"epochs": 3},
     },
+    "erase": lambda task: {"method": {"hidden": 8, "heads": 2, "embedding": 8}},
+    "graphcleaner": lambda task: {"method": {"base_epochs": 1}},
 }
 
 COMMON = {

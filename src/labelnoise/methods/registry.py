@@ -16,6 +16,8 @@ from labelnoise.methods.crowd_layer import CrowdLayer
 from labelnoise.methods.crosssplit import CrossSplit
 from labelnoise.methods.dividemix import DivideMix
 from labelnoise.methods.ema_distill import EmaDistill
+from labelnoise.methods.erase import Erase
+from labelnoise.methods.graphcleaner import GraphCleaner
 from labelnoise.methods.graphcleaner_drop import GraphCleanerDrop
 from labelnoise.methods.label_propagation import LabelPropagation
 from labelnoise.methods.late_stopping import LateStopping
@@ -62,6 +64,8 @@ METHODS: dict[str, type[Method]] = {
     "rent": Rent,
     "late_stopping": LateStopping,
     "aum": Aum,
+    "erase": Erase,
+    "graphcleaner": GraphCleaner,
     "tabasco": Tabasco,
     "crowd_layer": CrowdLayer,
     "madl": MaDL,
