@@ -61,6 +61,7 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "rent (estimated T)": ("rent", {}),
     "dws (dirichlet, estimated T)": ("dws", {}),
     "aum (threshold samples)": ("aum", {}),
+    "tabasco (wjsd / acd selection + mixmatch)": ("tabasco", {}),
     "dividemix (as published)": ("dividemix", {}),
     "crosssplit": ("crosssplit", {}),
     "splitnet": ("splitnet", {}),

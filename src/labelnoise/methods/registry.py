@@ -33,6 +33,7 @@ from labelnoise.methods.rent import Rent
 from labelnoise.methods.splitnet import SplitNet
 from labelnoise.methods.standard import Standard
 from labelnoise.methods.tabasco import Tabasco
+from labelnoise.methods.tabasco import Tabasco
 from labelnoise.methods.trimmed_refit import TrimmedRefit
 from labelnoise.methods.uplme import Uplme
 
@@ -64,6 +65,7 @@ METHODS: dict[str, type[Method]] = {
     "rent": Rent,
     "late_stopping": LateStopping,
     "aum": Aum,
+    "tabasco": Tabasco,
     "erase": Erase,
     "graphcleaner": GraphCleaner,
     "tabasco": Tabasco,
