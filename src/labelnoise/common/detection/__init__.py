@@ -4,6 +4,7 @@ Functional API on numpy arrays: ``labels (N,)`` and ``pred_probs (N, K)`` in, ma
 and matrices out. Quality scores are in ``[0, 1]``, higher = cleaner (cleanlab's convention).
 """
 
+from labelnoise.common.detection.clean_learning import CleanLearning, cv_pred_probs
 from labelnoise.common.detection.clusterability import knn_label_clusterability, knn_neighbors
 from labelnoise.common.detection.confident_joint import (
     calibrate_confident_joint,
@@ -89,6 +90,8 @@ from labelnoise.common.detection.transition_estimation import (
 from labelnoise.common.metrics.transition import transition_error
 
 __all__ = [
+    "CleanLearning",
+    "cv_pred_probs",
     "OutOfDistribution",
     "outlier_scores_from_features",
     "outlier_scores_from_pred_probs",

@@ -32,6 +32,7 @@ __all__ = [
 QualityMethod = Literal["self_confidence", "normalized_margin", "confidence_weighted_entropy"]
 _METHODS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 _CLIP = 1e-6
+_LOG_LOSS_T = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 200.0)
 
 
 def _adjust(
@@ -111,18 +112,35 @@ def get_label_quality_ensemble_scores(
     *,
     method: QualityMethod = "self_confidence",
     adjust_pred_probs: bool = False,
-    weight_ensemble_members_by: Literal["accuracy", "uniform", "custom"] = "accuracy",
+    weight_ensemble_members_by: Literal[
+        "accuracy", "uniform", "custom", "log_loss_search"
+    ] = "accuracy",
     custom_weights: np.ndarray | None = None,
+    log_loss_search_T_values: tuple[float, ...] = _LOG_LOSS_T,
 ) -> np.ndarray:
     """Weighted average of the scores of several models' ``pred_probs`` (cleanlab's ensemble).
 
     ``accuracy`` weights each member by its accuracy against ``labels`` (normalised to sum 1);
-    ``uniform`` averages; ``custom`` uses ``custom_weights`` ``(M,)`` as given.
+    ``uniform`` averages; ``custom`` uses ``custom_weights`` ``(M,)`` as given;
+    ``log_loss_search`` weights member ``m`` by ``exp(-T L_m)`` (normalised; ``L_m`` the log
+    loss of its probabilities clipped at 1e-6 and renormalised) with the ``T`` of
+    ``log_loss_search_T_values`` whose weighted average of the probabilities has the lowest
+    log loss (sklearn's, probabilities clipped to ``[eps, 1 - eps]``), as cleanlab does.
+    Differs from cleanlab: the log loss needs no label of every class (sklearn refuses).
     """
     if not isinstance(pred_probs_list, (list, tuple)) or len(pred_probs_list) == 0:
         raise ValueError("pred_probs_list must be a non-empty list of (N, K) arrays; got none")
+    if custom_weights is not None and weight_ensemble_members_by != "custom":
+        raise ValueError(
+            "custom_weights must be None unless weight_ensemble_members_by is 'custom'; "
+            f"got {weight_ensemble_members_by!r}"
+        )
     checked = [check_inputs(labels, p) for p in pred_probs_list]
     y = checked[0][0]
+    if weight_ensemble_members_by == "log_loss_search":
+        weights = _log_loss_search_weights(y, [p for _, p in checked], log_loss_search_T_values)
+        member = [_compute_quality(y, p, method, adjust_pred_probs) for _, p in checked]
+        return (np.stack(member, 1) * weights).sum(axis=1)
     scores = np.stack([_compute_quality(y, p, method, adjust_pred_probs) for _, p in checked], 1)
     if weight_ensemble_members_by == "uniform":
         return scores.mean(axis=1)
@@ -136,9 +154,43 @@ def get_label_quality_ensemble_scores(
             raise ValueError(f"custom_weights must have shape ({len(checked)},); got {got}")
         return (scores * w).sum(axis=1)
     raise ValueError(
-        "weight_ensemble_members_by must be 'accuracy', 'uniform' or 'custom'; "
+        "weight_ensemble_members_by must be 'accuracy', 'uniform', 'custom' or "
+        "'log_loss_search'; "
         f"got {weight_ensemble_members_by!r}"
     )
+
+
+def _log_loss(labels: np.ndarray, p: np.ndarray) -> float:
+    """sklearn's ``log_loss``: ``-mean log clip(p[i, y_i], eps, 1 - eps)`` (eps of p's dtype)."""
+    eps = np.finfo(p.dtype).eps
+    picked = np.clip(p[np.arange(labels.shape[0]), labels], eps, 1 - eps)
+    return float(-np.log(picked).mean())
+
+
+def _log_loss_search_weights(
+    labels: np.ndarray, members: list[np.ndarray], t_values: tuple[float, ...]
+) -> np.ndarray:
+    if len(t_values) == 0 or not all(np.isfinite(t) and t >= 0 for t in t_values):
+        raise ValueError(f"log_loss_search_T_values must be finite values >= 0; got {t_values!r}")
+    losses = []
+    for p in members:
+        c = np.clip(p, _CLIP, None)
+        c /= c.sum(axis=1)[:, None]
+        losses.append(_log_loss(labels, c))
+    best, best_w = float("inf"), None
+    for t in t_values:
+        e = [np.exp(-t * ll) for ll in losses]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.array(e) / sum(e)
+        if not np.isfinite(w).all():
+            continue  # every exp(-T L) underflowed: cleanlab's NaN loss never wins either
+        avg = sum(w[i] * p for i, p in enumerate(members))
+        ll = _log_loss(labels, np.asarray(avg))
+        if best > ll:
+            best, best_w = ll, w
+    if best_w is None:
+        raise ValueError("log_loss_search found no finite weighting; use smaller T values")
+    return best_w
 
 
 def _order(
