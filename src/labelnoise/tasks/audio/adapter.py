@@ -4,6 +4,9 @@ Data (``dataset``):
 
 - ``fsdd``: the Free Spoken Digit Dataset under ``data_dir/fsdd/recordings`` as a 10-tag task
   (one tag per clip); speaker-disjoint split: ``test_speakers`` form the clean test split.
+- a table (``.csv`` / ``.json`` / ``.jsonl`` / ``.parquet``) or a saved Hugging Face dataset
+  with ``audio_column`` (paths or ``Audio`` cells) and ``tags_column`` (tag lists), the
+  user's ids in ``id_column`` (:mod:`~labelnoise.tasks.audio.tables`);
 - a ``fname,labels`` CSV (FSDKaggle2019 / DCASE 2019 Task 2 format), relative to
   ``data_dir``; audio in ``audio_dir`` (default: the folder named like the CSV, as
   ``train_curated.csv`` -> ``train_curated/``). ``noisy_csv`` adds clips flagged noisy,
@@ -35,6 +38,7 @@ from labelnoise.common._checks import check_rate
 from labelnoise.common._random import make_generator
 from labelnoise.common.noise import multilabel_noise
 from labelnoise.common.units import Units
+from labelnoise.tasks._hf import is_table_source
 from labelnoise.tasks.audio.dataset import AugmentParams, ClipDataset
 from labelnoise.tasks.audio.features import LazyLogMels, LogMelParams, cached_log_mels
 from labelnoise.tasks.audio.metrics import clip_scores, lwlrap, mean_average_precision
@@ -46,6 +50,7 @@ from labelnoise.tasks.audio.readers import (
     read_fsdd,
     read_tag_csv,
 )
+from labelnoise.tasks.audio.tables import is_fsdkaggle_csv, read_tag_table
 from labelnoise.tasks.audio.units import UnitsKind, tag_units
 from labelnoise.tasks.base import DatasetSplits, TaskAdapter
 
@@ -116,6 +121,11 @@ class AudioConfig:
     """Options of the audio-tagging task (a recipe's ``task:`` section); see module doc."""
 
     dataset: str = "fsdd"
+    audio_column: str = "audio"
+    tags_column: str = "tags"
+    id_column: str | None = None
+    split: str = "train"
+    test_split: str = "test"
     audio_dir: str | None = None
     noisy_csv: str | None = None
     test_csv: str | None = None
@@ -175,6 +185,16 @@ class AudioAdapter(TaskAdapter):
             train = [r for r in records if r.speaker not in test_spk]
             return train, [r for r in records if r.speaker in test_spk], vocab
         csv_path = root / cfg.dataset
+        if is_table_source(csv_path) and not is_fsdkaggle_csv(csv_path):
+            return read_tag_table(
+                csv_path,
+                audio_column=cfg.audio_column,
+                tags_column=cfg.tags_column,
+                id_column=cfg.id_column,
+                vocabulary=cfg.vocabulary,
+                split=cfg.split,
+                test_split=cfg.test_split,
+            )
         audio = root / cfg.audio_dir if cfg.audio_dir else csv_path.with_suffix("")
         records, vocab = read_tag_csv(csv_path, audio, vocabulary=cfg.vocabulary)
         if cfg.noisy_csv:
@@ -256,7 +276,7 @@ class AudioAdapter(TaskAdapter):
             )
 
         def subset(idx: torch.Tensor, augment: AugmentParams | None) -> ClipDataset:
-            return ClipDataset(
+            ds = ClipDataset(
                 self._pick(feats, idx),
                 target[idx],
                 clean=clean[idx],
@@ -265,6 +285,9 @@ class AudioAdapter(TaskAdapter):
                 augment=augment,
                 seed=seed,
             )
+            # the user's id of each clip (label_issues.csv joins on it)
+            ds.ids = [train_recs[int(i)].uid or train_recs[int(i)].path.name for i in idx]
+            return ds
 
         test = ClipDataset(test_feats, test_y, frames=cfg.frames)
         if cfg.holdout.folds:

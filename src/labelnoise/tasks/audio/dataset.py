@@ -65,6 +65,7 @@ class ClipDataset(Dataset):
         self.augment = augment
         self.seed = int(seed)
         self.epoch = 0
+        self.ids: list[str] | None = None  # the user's clip ids (label_issues.csv), if any
 
     def set_epoch(self, epoch: int) -> None:
         """Select the augmentation draws of epoch ``epoch`` (the engine's loader calls this at

@@ -52,6 +52,8 @@ class ClipRecord:
     curated: bool = False
     speaker: str | None = None
     index: int | None = None
+    uid: str | None = None  # the user's id of the clip (label_issues.csv); None: the file name
+    data: bytes | None = None  # the file's bytes when a dataset embeds them
 
 
 def _flag(value: str, *, csv_path: Path, row: int, column: str) -> bool:
@@ -177,7 +179,7 @@ def load_clips(
     rates: Counter[int] = Counter()
     for i, c in enumerate(records):
         try:
-            wave, rate = load_audio(c.path, sample_rate=sample_rate)
+            wave, rate = load_audio(c.path, sample_rate=sample_rate, data=c.data)
         except BadAudioFile:
             if not skip_bad:
                 raise
