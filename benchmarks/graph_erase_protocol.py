@@ -19,6 +19,9 @@ with the overrides ``task.noise.kind``, ``task.noise.rate``, ``task.noise.run=k`
 * ``graphcleaner``: the nodes flagged by the neighbourhood-aware detector get no loss, then
   GCN + CE (method ``graphcleaner_drop``).
 * ``ppl``: PPR prototype pseudo-labelling (method ``ppl``; as ``cora_erase_ppl.yaml``).
+* ``erase``: ERASE itself (method ``erase``, the authors' Cora settings; flags: training nodes
+  whose ERASE label under the selected network differs from the given one).
+* ``graphcleaner_trained``: GraphCleaner with its trained detector (method ``graphcleaner``).
 
     python benchmarks/graph_erase_protocol.py --data-dir DIR --seeds 10 --json OUT [--workers 2]
 """
@@ -51,6 +54,8 @@ METHODS = {
     "lp": ("lp", "label_propagation.json"),
     "graphcleaner": ("graphcleaner", "graphcleaner.json"),
     "ppl": ("ppl", "ppl.json"),
+    "erase": ("erase", "erase.json"),
+    "graphcleaner_trained": ("graphcleaner_trained", "graphcleaner.json"),
 }
 
 
@@ -109,6 +114,7 @@ def main() -> None:
     p.add_argument("--rates", default=",".join(map(str, RATES)), help="noise rates to run")
     p.add_argument("--workers", type=int, default=1, help="parallel runs (processes)")
     p.add_argument("--asymm-first", action="store_true", help="run the asymm cells first")
+    p.add_argument("--name", default=None, help="results file name (default: by the cells)")
     args = p.parse_args()
     methods = args.methods.split(",")
     for m in methods:
@@ -174,7 +180,8 @@ def _write(args, methods, rates, table, rows, start, *, partial: bool) -> None:
     full = args.kinds == "symm,asymm" and rates == RATES and args.seeds == 10
     suffix = "" if full else "_" + "_".join([*args.kinds.split(","), *map(str, rates)])
     out = [*rows, row("all", "all", "wall_seconds", elapsed)]
-    report("graph_erase_protocol" + suffix, markdown_table(header, table), out, args.json, preamble)
+    name = args.name or "graph_erase_protocol" + suffix
+    report(name, markdown_table(header, table), out, args.json, preamble)
 
 
 if __name__ == "__main__":

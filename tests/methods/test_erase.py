@@ -14,7 +14,8 @@ from sklearn.linear_model import LogisticRegression
 
 from labelnoise.config import resolve
 from labelnoise.engine import train
-from labelnoise.methods.erase import Erase, column_normalized, erase_labels, precorrect
+from labelnoise.methods.erase import Erase
+from labelnoise.tasks.graph.erase import column_normalized, erase_labels, precorrect
 from tests.tasks.graph.tiny import recipe, write_graph
 
 PATH = torch.tensor([[0, 1, 1, 2, 2, 3], [1, 0, 2, 1, 3, 2]])  # the path 0 - 1 - 2 - 3
