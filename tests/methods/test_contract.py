@@ -203,6 +203,12 @@ METHOD_OVERLAY: dict[str, Callable[[str], dict]] = {
     "splitnet": lambda task: {"method": {"warmup_epochs": 1}},
     "rent": lambda task: {"method": {"warmup_epochs": 1}},
     "uplme": lambda task: {"task": {"variance_head": True}},
+    # the source phase only (2 steps): the target set is read when step 1 starts
+    "colada": lambda task: {
+        "task": {"frozen": True},
+        "method": {"source_epochs": 2, "iterations": 1, "step_epochs": 1},
+        "train": {"epochs": 4},
+    },
     "aum": lambda task: {"method": {"identify_epochs": 1, "passes": 1}, "train": {"epochs": 3}},
     "tabasco": lambda task: {"method": {"warmup_epochs": 1}},
     "tabasco": lambda task: {"method": {"warmup_epochs": 1}},

@@ -10,6 +10,7 @@ from labelnoise._typed import build
 from labelnoise.methods.adele import Adele
 from labelnoise.methods.aum import Aum
 from labelnoise.methods.base import Method
+from labelnoise.methods.colada import Colada
 from labelnoise.methods.confrag import ConFrag
 from labelnoise.methods.coteaching import CoTeaching
 from labelnoise.methods.crowd_layer import CrowdLayer
@@ -72,6 +73,7 @@ METHODS: dict[str, type[Method]] = {
     "crowd_layer": CrowdLayer,
     "madl": MaDL,
     "uplme": Uplme,
+    "colada": Colada,
 }
 
 

@@ -90,6 +90,10 @@ class NERConfig:
             sentences) or ``words`` (frozen only: one training item per word, so batches are
             ``data.batch_size`` random words, the benchmark's protocol; the methods still
             group words into their sentences: cross-fitting folds, IOB2 repair).
+        test_dataset: read the test split from another built-in set (``conll03`` or
+            ``wnut17``) than ``dataset``: cross-domain transfer (e.g. CoNLL-03 -> WNUT-17).
+        tag_map: entity-type renames applied to every split after reading (``{PER: person}``;
+            ``O`` drops the type's entities): maps two tag sets onto their shared types.
     """
 
     dataset: str = "noisebench"
@@ -112,8 +116,13 @@ class NERConfig:
     split: str = "train"
     val_split: str = "validation"
     test_split: str = "test"
+    test_dataset: Literal["conll03", "wnut17"] | None = None
+    tag_map: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for k, v in self.tag_map.items():
+            if not (k and v and v[:2] not in ("B-", "I-")):
+                raise ValueError(f"task.tag_map maps type names to types or O; got {k!r}: {v!r}")
         if self.train_items == "words" and not self.frozen:
             raise ValueError("task.train_items 'words' needs task.frozen: true; got frozen false")
         if not self.feature_layers:
@@ -192,6 +201,38 @@ def _read_own(cfg: NERConfig, data_dir: Path) -> tuple[tuple, tuple | None, tupl
     return read, part(val), part(test)
 
 
+def map_tags(tags: list[list[str]], tag_map: dict[str, str]) -> list[list[str]]:
+    """IOB2 tags with entity types renamed by ``tag_map`` (``O``: the entity is dropped)."""
+    out = []
+    for sent in tags:
+        row = []
+        for t in sent:
+            new = tag_map.get(t[2:], t[2:]) if t != "O" else "O"
+            row.append("O" if new == "O" else f"{t[:2]}{new}")
+        out.append(row)
+    return out
+
+
+def map_part(part: tuple | None, tag_map: dict[str, str]) -> tuple | None:
+    """``(tokens, tags, clean_tags)`` with :func:`map_tags` applied to both tag lists."""
+    if part is None:
+        return None
+    toks, tags, clean = part
+    return toks, map_tags(tags, tag_map), None if clean is None else map_tags(clean, tag_map)
+
+
+def read_builtin(
+    data_dir: Path, name: str, split: Literal["train", "dev", "test"]
+) -> tuple[list[list[str]], list[list[str]]]:
+    """``(tokens, IOB2 tags)`` of one split of a built-in set, ``conll03`` or ``wnut17``."""
+    if name == "wnut17":
+        return load_wnut17(data_dir, split)
+    if name == "conll03":
+        f = read_conll(data_dir / "ner" / "conll03" / f"{split}.txt")
+        return [s.tokens for s in f.sentences], [to_iob2(t) for t in f.tags(-1)]
+    raise ValueError(f"a built-in NER set must be conll03 or wnut17; got {name!r}")
+
+
 class NERAdapter(TaskAdapter):
     """Named-entity recognition with noisy labels (see module docstring)."""
 
@@ -257,6 +298,11 @@ class NERAdapter(TaskAdapter):
         if data_dir is None and self.config.dataset in ("noisebench", "conll03", "wnut17"):
             raise ValueError("data_dir must be the data root (or set $LABELNOISE_DATA); got None")
         train, val, test = self._read(Path(data_dir or "."), seed)
+        if self.config.test_dataset is not None:
+            test = (*read_builtin(Path(data_dir or "."), self.config.test_dataset, "test"), None)
+        if self.config.tag_map:
+            tm = self.config.tag_map
+            train, val, test = map_part(train, tm) or train, map_part(val, tm), map_part(test, tm)
         if self.config.max_train_sentences:
             train = tuple(
                 None if x is None else x[: self.config.max_train_sentences] for x in train
@@ -301,6 +347,15 @@ class NERAdapter(TaskAdapter):
         if self.config.frozen:
             info["feature_cache"] = cache
         return splits
+
+    def word_features(self, tokens: list[list[str]], tags: list[list[str]]) -> NERFeatures:
+        """Frozen word features of more sentences (e.g. a method's unlabelled target data),
+        with the run's tag set; tags outside it must be mapped to it (or ``O``) first."""
+        if not self.config.frozen or not self.class_names:
+            raise ValueError("word_features needs task.frozen: true and built datasets")
+        max_len = self.config.max_length or min(self.tokenizer.model_max_length, 100_000)
+        feats, lengths, _ = self._features(tokens, max_len, [])
+        return NERFeatures(tokens, tags, None, feats, lengths, self.class_names)
 
     def _features(
         self, tokens: list[list[str]], max_len: int, encoder: list[nn.Module]
