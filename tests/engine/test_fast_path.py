@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -232,6 +233,8 @@ def test_dynamics_record_reduces_like_reduce_units():
     loss = torch.rand(12, generator=g)
     dyn = Dynamics(6)
     dyn.record(Units(pred, target, ids), loss, batch_index=2)
+    assert dyn._chunks == []  # deferred: reduced by flush (end of epoch, checkpoint)
+    dyn.flush()
     (chunk,) = dyn._chunks
     ex, ref_loss = reduce_units(loss, ids)
     _, ref_margin = reduce_units(unit_margin(pred, target), ids)
@@ -240,3 +243,80 @@ def test_dynamics_record_reduces_like_reduce_units():
     probs = torch.stack([pred[ids == i].softmax(1).mean(0) for i in ex.tolist()])
     torch.testing.assert_close(chunk["probs"], probs)
     assert chunk["batch"].tolist() == [2] * 4
+
+
+def _record_batches(dyn, batches, *, flush_each: bool):
+    from labelnoise.common.units import Units
+
+    for b, (pred, target, ids, loss) in enumerate(batches):
+        dyn.record(Units(pred, target, ids), loss, batch_index=b)
+        if flush_each:
+            dyn.flush()
+
+
+def test_dynamics_deferred_reduction_equals_batch_by_batch():
+    """The epoch's batches reduced in one pass (or in several, when ``max_pending`` is
+    small) give bit for bit the records of reducing each batch on its own (the reduction
+    before the deferral), also when an example appears in two batches of the epoch."""
+    from labelnoise.engine.dynamics import Dynamics
+
+    g = torch.Generator().manual_seed(3)
+    batches = []
+    for _ in range(5):
+        u = 9
+        ids = torch.randint(0, 7, (u,), generator=g)  # repeats within and across batches
+        batches.append(
+            (
+                torch.randn(u, 4, generator=g),
+                torch.randint(0, 4, (u,), generator=g),
+                ids,
+                torch.rand(u, generator=g),
+            )
+        )
+    runs = []
+    for flush_each, max_pending in ((True, 1 << 22), (False, 1 << 22), (False, 40)):
+        dyn = Dynamics(7)
+        dyn.max_pending = max_pending
+        _record_batches(dyn, batches, flush_each=flush_each)
+        state = dyn.state_dict()  # flushes: a mid-epoch checkpoint holds the same records
+        cat = {k: torch.cat([c[k] for c in state["chunks"]]) for k in state["chunks"][0]}
+        dyn.end_epoch(SimpleNamespace(num_processes=1))
+        runs.append((cat, dyn.arrays(), dyn.mean_probs()))
+    ref = runs[0]
+    for cat, arrays, probs in runs[1:]:
+        assert cat.keys() == ref[0].keys()
+        for k in cat:
+            assert torch.equal(cat[k], ref[0][k]), k
+        for k in arrays:
+            np.testing.assert_array_equal(arrays[k], ref[1][k])
+        np.testing.assert_array_equal(probs, ref[2])
+    # by hand: example 3's loss in batch 0 is the mean of its units there
+    pred, target, ids, loss = batches[0]
+    rows = ref[0]["batch"] == 0
+    got = dict(zip(ref[0]["example_id"][rows].tolist(), ref[0]["loss"][rows].tolist()))
+    for i in ids.unique().tolist():
+        assert got[i] == pytest.approx(float(loss[ids == i].mean()), abs=1e-7)
+
+
+def test_record_dynamics_off_trains_the_same_and_records_nothing(tmp_path):
+    """``train.record_dynamics: false`` changes no training (same history, model and test
+    metrics) and leaves dynamics.npz with 0 epochs; ``detection.method: dynamics`` needs it."""
+    over = {"detection": {"method": "none"}}
+    on = resolve(TINY, deep_merge(over, {"output_dir": str(tmp_path / "on")}))
+    off = resolve(
+        TINY,
+        deep_merge(
+            over, {"output_dir": str(tmp_path / "off"), "train": {"record_dynamics": False}}
+        ),
+    )
+    m_on, m_off = train(on), train(off)
+    h_on, d_on, b_on, _ = _outputs(tmp_path / "on")
+    h_off, d_off, b_off, _ = _outputs(tmp_path / "off")
+    assert m_on["test"] == m_off["test"]
+    assert [{k: v for k, v in r.items() if "time" not in k} for r in h_on] == [
+        {k: v for k, v in r.items() if "time" not in k} for r in h_off
+    ]
+    assert all(torch.equal(b_on[k], b_off[k]) for k in b_on)
+    assert d_on["loss"].shape == (3, 90) and d_off["loss"].shape == (0, 90)
+    with pytest.raises(ValueError, match="train.record_dynamics"):
+        resolve(TINY, {"train": {"record_dynamics": False}, "detection": {"method": "dynamics"}})

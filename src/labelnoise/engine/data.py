@@ -88,10 +88,14 @@ class EpochSampler(Sampler[int]):
         return self.n
 
     def __iter__(self):
+        return iter(self.order().tolist())
+
+    def order(self) -> torch.Tensor:
+        """This epoch's order as an ``(n,)`` int64 tensor (what iterating gives)."""
         if not self.shuffle:
-            return iter(range(self.n))
+            return torch.arange(self.n)
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+        return torch.randperm(self.n, generator=g)
 
 
 def make_loader(
@@ -203,12 +207,11 @@ class TensorBatches:
 
     def __iter__(self):
         skip, self._skip = self._skip, 0
-        order = torch.as_tensor(list(self.sampler), dtype=torch.long)
         if self.n <= self.batch_size and not self.sampler.shuffle:  # one full batch as is
             if not skip:
                 yield dict(self.columns)
             return
-        order = order.to(self.device)
+        order = self.sampler.order().to(self.device)  # no per-item Python work
         for start in range(skip * self.batch_size, self.n, self.batch_size):
             idx = order[start : start + self.batch_size]
             yield {k: v.index_select(0, idx) for k, v in self.columns.items()}

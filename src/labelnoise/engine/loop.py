@@ -98,6 +98,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
 
     # --- the loop: epochs, batches, one optimizer step per synced batch ------------------------
     reached_max = cfg.train.max_steps is not None and state.step >= cfg.train.max_steps
+    record = cfg.train.record_dynamics  # per-example loss / margin / softmax (dynamics.npz)
     while state.epoch < cfg.train.epochs and not state.done and not reached_max:
         for net in nets:
             net.model.train()
@@ -112,15 +113,14 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
                 train_loader.set_epoch(state.epoch)
                 batches = acc.skip_first_batches(train_loader, state.batch)
             batches.set_epoch(state.epoch)
-        # the epoch's loss sum stays on the device (no host sync per step); float64 adds the
-        # same float32 values in the same order as a Python float would (MPS: float32)
-        wide = torch.float32 if acc.device.type == "mps" else torch.float64
-        loss_sum = torch.tensor(state.loss_sum, dtype=wide, device=acc.device)
+        # the epoch's losses stay on the device until read (no host sync, one list append
+        # per step); read, they are added in order as Python floats (float64)
+        loss_sum = _LossSum(state.loss_sum)
         for batch in batches:
             out = take_step(cfg, acc, method, nets, batch)  # forward, backward, optimizers
-            if out.units is not None and out.unit_loss is not None:
+            if record and out.units is not None and out.unit_loss is not None:
                 run.dynamics.record(out.units, out.unit_loss, state.batch)
-            loss_sum += out.loss.detach().to(wide)
+            loss_sum.add(out.loss)
             state.loss_count += 1
             state.batch += 1
             if acc.sync_gradients:  # one optimizer step done
@@ -129,12 +129,12 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
                 state.step += 1
                 bar.update(1)
                 if cfg.train.checkpoint_every and state.step % cfg.train.checkpoint_every == 0:
-                    state.loss_sum = float(loss_sum)
+                    state.loss_sum = loss_sum.value()
                     save_checkpoint(run, method)
                 if cfg.train.max_steps is not None and state.step >= cfg.train.max_steps:
                     reached_max = True
                     break
-        state.loss_sum = float(loss_sum)  # the epoch's one read of the loss
+        state.loss_sum = loss_sum.value()  # the epoch's one read of the loss
         raise_if_not_finite(run)  # a deferred check (accelerator devices), see run.py
         for hook in (selector, *(net.loss_fn for net in nets)):
             if hasattr(hook, "on_epoch_end"):
@@ -149,6 +149,28 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
 
     # --- the selected network 0: the method's last word, test metrics, issues, outputs -------
     return finish(run, nets[0].model, after=method.after_training)
+
+
+class _LossSum:
+    """The running sum of an epoch's step losses: :meth:`add` keeps the detached scalar on
+    its device; :meth:`value` copies the pending ones to the host at once and adds them in
+    order to a Python float (float64: the same sum as adding each step's loss to a
+    float64 total step by step, with no host sync per step)."""
+
+    def __init__(self, start: float) -> None:
+        self.total = float(start)
+        self.pending: list[torch.Tensor] = []
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.pending.append(loss.detach())
+
+    def value(self) -> float:
+        if self.pending:
+            values = torch.stack(self.pending).cpu().to(torch.float64).tolist()
+            self.pending = []
+            for v in values:
+                self.total += v
+        return self.total
 
 
 def save_checkpoint(run: Run, method: Method) -> None:

@@ -188,8 +188,10 @@ def stop_if_not_finite(run: Run, unit_loss: torch.Tensor) -> None:
     ever saved past a non-finite loss) and at the end of every epoch."""
     loss = unit_loss.detach()
     if not defer_finite_check(loss.device):
-        bad = torch.tensor(float(not bool(torch.isfinite(loss).all())), device=loss.device)
-        _raise_if_bad(run, bad, run.state.step + 1)
+        finite = bool(torch.isfinite(loss).all())
+        if finite and run.accelerator.num_processes == 1:
+            return  # nothing to agree on with other processes
+        _raise_if_bad(run, torch.tensor(float(not finite), device=loss.device), run.state.step + 1)
         return
     step = torch.where(torch.isfinite(loss).all(), _NO_STEP, run.state.step + 1)
     prev = getattr(run, "nonfinite_step", None)
@@ -236,7 +238,8 @@ def end_of_epoch(run: Run, model: torch.nn.Module, lr: float, reached_max: bool)
     """Gather dynamics; evaluate (every ``eval_every`` epochs and at the end); keep the best
     model in ``best_model.pt``; update history.jsonl; decide early stopping."""
     cfg, acc, state = run.cfg, run.accelerator, run.state
-    run.dynamics.end_epoch(acc)
+    if cfg.train.record_dynamics:
+        run.dynamics.end_epoch(acc)
     state.epoch += 1
     state.batch = 0
     last = reached_max or state.epoch >= cfg.train.epochs

@@ -25,6 +25,27 @@ def take_step(
     :class:`~labelnoise.methods.base.StepOutput`; the caller steps the schedules when
     ``accelerator.sync_gradients``."""
     acc = accelerator
+    if cfg.optim.sam.rho <= 0 and _plain_step(acc):
+        # one process, no accumulation, no mixed precision: ``accumulate`` only sets
+        # ``sync_gradients`` (``_do_sync``; always True here), ``autocast`` is a null
+        # context and ``backward`` is ``loss.backward()`` (the loss divided by 1); done
+        # directly: the same arithmetic without three context managers and a dozen
+        # attribute lookups per step
+        acc._do_sync()
+        out = method.step(batch)
+        out.loss.backward()
+        if cfg.train.max_grad_norm is not None:
+            for net in nets:
+                acc.clip_grad_norm_(net.model.parameters(), cfg.train.max_grad_norm)
+        for net in nets:
+            inner = _plain_optimizer(acc, net.optimizer)
+            if inner is None:
+                net.optimizer.step()
+                net.optimizer.zero_grad()
+            else:
+                inner.step()
+                inner.zero_grad(set_to_none=True)
+        return out
     with acc.accumulate(*(net.model for net in nets)):
         if cfg.optim.sam.rho > 0:
             out = _sam_passes(cfg, acc, method, nets, batch)
@@ -40,13 +61,35 @@ def take_step(
     return out
 
 
-def _step_and_zero(accelerator: Any, optimizer: Any) -> None:
-    """``optimizer.step(); optimizer.zero_grad()`` as Accelerate's optimizer wrapper does
-    them, calling the wrapped optimizer directly when the wrapper would only forward the
-    calls (no gradient scaler, not XLA): both then happen only when the gradients sync,
-    ``zero_grad(set_to_none=True)``. The wrapper looks up an optional package
-    (``importlib.util.find_spec``) twice per ``step`` and inspects ``zero_grad``'s signature
-    per call: about a millisecond per step on a CPU, as long as a small model's step."""
+def _plain_step(accelerator: Any) -> bool:
+    """Whether Accelerate's step machinery reduces to plain PyTorch for ``accelerator``: one
+    process (no DDP / DeepSpeed / XLA / Megatron), ``gradient_accumulation_steps == 1``,
+    no native mixed precision (so ``autocast()`` is a null context) and no gradient scaler.
+    Then :func:`take_step` calls ``_do_sync`` and ``loss.backward()`` itself. Decided once
+    per accelerator (its settings are fixed when it is made)."""
+    plain = accelerator.__dict__.get("_labelnoise_plain_step")
+    if plain is None:
+        from accelerate.utils import DistributedType
+
+        plain = (
+            accelerator.distributed_type == DistributedType.NO
+            and accelerator.gradient_accumulation_steps == 1
+            and not accelerator.native_amp
+            and accelerator.scaler is None
+            and accelerator.mixed_precision == "no"
+            and callable(getattr(accelerator, "_do_sync", None))
+        )
+        accelerator.__dict__["_labelnoise_plain_step"] = plain
+    return bool(plain)
+
+
+def _plain_optimizer(accelerator: Any, optimizer: Any) -> torch.optim.Optimizer | None:
+    """The torch optimizer inside Accelerate's wrapper when the wrapper would only forward
+    ``step`` / ``zero_grad`` to it (no gradient scaler, not XLA), else None. Decided once
+    per optimizer."""
+    cached = optimizer.__dict__.get("_labelnoise_plain", False)
+    if cached is not False:
+        return cached
     from accelerate.optimizer import AcceleratedOptimizer
     from accelerate.utils import DistributedType
 
@@ -56,12 +99,25 @@ def _step_and_zero(accelerator: Any, optimizer: Any) -> None:
         and accelerator.distributed_type != DistributedType.XLA
         and isinstance(optimizer.optimizer, torch.optim.Optimizer)
     )
-    if not plain:
+    inner = optimizer.optimizer if plain else None
+    optimizer.__dict__["_labelnoise_plain"] = inner
+    return inner
+
+
+def _step_and_zero(accelerator: Any, optimizer: Any) -> None:
+    """``optimizer.step(); optimizer.zero_grad()`` as Accelerate's optimizer wrapper does
+    them, calling the wrapped optimizer directly when the wrapper would only forward the
+    calls (:func:`_plain_optimizer`): both then happen only when the gradients sync,
+    ``zero_grad(set_to_none=True)``. The wrapper looks up an optional package
+    (``importlib.util.find_spec``) twice per ``step`` and inspects ``zero_grad``'s signature
+    per call: about a millisecond per step on a CPU, as long as a small model's step."""
+    inner = _plain_optimizer(accelerator, optimizer)
+    if inner is None:
         optimizer.step()
         optimizer.zero_grad()
     elif accelerator.sync_gradients:
-        optimizer.optimizer.step()
-        optimizer.optimizer.zero_grad(set_to_none=True)
+        inner.step()
+        inner.zero_grad(set_to_none=True)
 
 
 def _sam_passes(
