@@ -18,7 +18,7 @@ noise), network ``k`` trains on ``D_k`` as labeled data and on ``D_{1-k}`` as un
   1; the target is ``beta p + (1 - beta) e_y`` (eq. 1), sharpened with temperature ``T``;
 * *cross-split semi-supervised training*: the unlabeled half's target is the network's own
   prediction averaged over the views, sharpened; labeled and unlabeled views are mixed and
-  trained with MixMatch's loss (:func:`~labelnoise.methods.dividemix.mixmatch_loss`: soft CE +
+  trained with MixMatch's loss (:func:`~labelnoise.methods.mixmatch.mixmatch_loss`: soft CE +
   ``lambda_u`` (ramped over ``rampup_epochs``) x squared error + the uniform-prior penalty).
   Unlabeled batches are ``unlabeled_ratio`` x the batch size (authors: 0.5).
 
@@ -47,7 +47,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from labelnoise.methods.base import StepOutput
-from labelnoise.methods.dividemix import DivideMix, mixmatch_loss, sharpen
+from labelnoise.methods.dividemix import DivideMix
+from labelnoise.methods.mixmatch import mixmatch_loss, sharpen
 from labelnoise.methods.two_networks import augments, view_fns
 
 if TYPE_CHECKING:

@@ -14,10 +14,11 @@ the paper uses 1), every epoch:
    network's prediction averaged over the views, sharpened with temperature ``T``; *label
    co-guessing*: an unlabeled example's target is both networks' predictions averaged over
    the views, sharpened;
-3. *MixMatch* (:func:`mixmatch_loss`): all views of the labeled and unlabeled inputs and their
-   targets are mixed (``lambda ~ Beta(alpha, alpha)``, ``lambda = max(lambda, 1 - lambda)``);
-   loss = soft cross-entropy on the labeled part + ``lambda_u`` (ramped up) x squared error
-   on the unlabeled part + the uniform-prior penalty ``sum_c pi_c log(pi_c / mean p_c)``.
+3. *MixMatch* (:func:`~labelnoise.methods.mixmatch.mixmatch_loss`): all views of the
+   labeled and unlabeled inputs and their targets are mixed (``lambda ~ Beta(alpha,
+   alpha)``, ``lambda = max(lambda, 1 - lambda)``); loss = soft cross-entropy on the labeled
+   part + ``lambda_u`` (ramped up) x squared error on the unlabeled part + the uniform-prior
+   penalty ``sum_c pi_c log(pi_c / mean p_c)``.
 
 At test time (``ensemble``, default) the two networks answer together: the mean of their
 softmax (:class:`~labelnoise.methods.two_networks.TwoNetworks`, which is network 0 for the
@@ -47,6 +48,7 @@ from torch import Tensor, nn
 
 from labelnoise.common.selection.mixture import fit_gmm_1d
 from labelnoise.methods.base import Method, StepOutput
+from labelnoise.methods.mixmatch import Forward, mixmatch_loss, sharpen
 from labelnoise.methods.two_networks import (
     Batches,
     TwoNetworks,
@@ -67,8 +69,6 @@ __all__ = [
     "mixmatch_loss",
     "sharpen",
 ]
-
-Forward = Callable[[nn.Module, Tensor], Tensor]
 
 
 @dataclass
@@ -126,50 +126,6 @@ def codivide(losses: Tensor | np.ndarray) -> np.ndarray:
     x = np.asarray(torch.as_tensor(losses, dtype=torch.float64).cpu()).reshape(-1)
     x = (x - x.min()) / max(float(np.ptp(x)), 1e-12)
     return fit_gmm_1d(x, max_iter=10, tol=1e-2, reg_covar=5e-4)
-
-
-def sharpen(p: Tensor, temperature: float) -> Tensor:
-    """``p ** (1 / T)`` renormalised per row; ``(B, C)``."""
-    p = p ** (1.0 / temperature)
-    return p / p.sum(dim=1, keepdim=True)
-
-
-def mixmatch_loss(
-    forward: Forward,
-    net: nn.Module,
-    xl_views: list[Tensor],
-    t_l: Tensor,
-    xu_views: list[Tensor],
-    t_u: Tensor,
-    *,
-    num_classes: int,
-    lambda_u: float,
-    alpha: float = 4.0,
-    generator: torch.Generator | None = None,
-) -> Tensor:
-    """MixMatch's mixed loss for ``net`` (scalar): every view of the labeled inputs
-    (``(B, ...)`` each, target ``t_l (B, C)``) and of the unlabeled inputs (``(B_u, ...)``,
-    ``t_u (B_u, C)``) mixed with a random partner (``lambda = max(l, 1 - l)``, ``l ~
-    Beta(alpha, alpha)``; ``alpha = 0``: no mixing); soft CE on the labeled part +
-    ``lambda_u`` x mean squared error of the unlabeled probabilities + the uniform-prior
-    penalty ``sum_c (1/C) log((1/C) / mean p_c)``."""
-    x_all = torch.cat([*xl_views, *xu_views])
-    t_all = torch.cat([t_l] * len(xl_views) + [t_u] * len(xu_views))
-    lam = float(torch.distributions.Beta(alpha, alpha).sample()) if alpha > 0 else 1.0
-    lam = max(lam, 1 - lam)
-    perm = torch.randperm(len(x_all), generator=generator).to(x_all.device)
-    x_mix = lam * x_all + (1 - lam) * x_all[perm]
-    t_mix = lam * t_all + (1 - lam) * t_all[perm]
-    logits = forward(net, x_mix)
-    n_l = len(t_l) * len(xl_views)
-    loss_x = -(F.log_softmax(logits[:n_l], dim=1) * t_mix[:n_l]).sum(1).mean()
-    loss_u = logits.new_zeros(())
-    if len(t_u):
-        loss_u = ((torch.softmax(logits[n_l:], 1) - t_mix[n_l:]) ** 2).mean()
-    prior = torch.full((num_classes,), 1.0 / num_classes, device=logits.device)
-    mean_p = torch.softmax(logits, dim=1).mean(0)
-    penalty = (prior * torch.log(prior / mean_p)).sum()
-    return loss_x + lambda_u * loss_u + penalty
 
 
 def dividemix_loss(
