@@ -10,6 +10,7 @@ import numpy as np
 from labelnoise.common.detection.confident_joint import (
     _class_counts,
     _compute_confident_joint,
+    _label_order,
     _num_label_issues,
     _reduce_issues,
     _round_preserving_row_totals,
@@ -94,10 +95,10 @@ def _prune(
     by_class: bool,
     by_rate: bool,
     min_examples_per_class: int,
+    order: np.ndarray | None = None,
 ) -> np.ndarray:
     k = pred_probs.shape[1]
-    small = labels.astype(np.int16) if k < 2**15 else labels
-    order = np.argsort(small, kind="stable")
+    order = _label_order(labels, k) if order is None else order
     bounds = np.concatenate([[0], np.cumsum(_class_counts(labels, k))])
     mask = np.zeros(labels.shape[0], dtype=bool)
     for c in range(k):
@@ -136,6 +137,7 @@ def _compute_find_label_issues(
     min_examples_per_class: int = 1,
     confident_joint: np.ndarray | None = None,
 ) -> np.ndarray:
+    order = None
     if filter_by in ("low_self_confidence", "low_normalized_margin"):
         scores = _compute_quality(labels, pred_probs, filter_by[4:])
         mask = np.zeros(labels.shape[0], dtype=bool)
@@ -144,7 +146,8 @@ def _compute_find_label_issues(
     if filter_by == "predicted_neq_given":
         mask = pred_probs.argmax(axis=1) != labels
     elif filter_by == "confident_learning" or confident_joint is None:
-        cj, off = _compute_confident_joint(labels, pred_probs)
+        order = _label_order(labels, pred_probs.shape[1])
+        cj, off = _compute_confident_joint(labels, pred_probs, order=order)
         if filter_by == "confident_learning":
             mask = np.zeros(labels.shape[0], dtype=bool)
             mask[off] = True
@@ -157,7 +160,7 @@ def _compute_find_label_issues(
         )
         by_class = filter_by in ("prune_by_class", "both")
         by_rate = filter_by in ("prune_by_noise_rate", "both")
-        mask = _prune(labels, pred_probs, pcm, by_class, by_rate, min_examples_per_class)
+        mask = _prune(labels, pred_probs, pcm, by_class, by_rate, min_examples_per_class, order)
     flagged = np.flatnonzero(mask)
     mask[flagged[_reduce_issues(labels, pred_probs, flagged)]] = False
     return mask

@@ -61,26 +61,30 @@ def _thresholds(
 
 
 def _confident_guess(
-    pred_probs: np.ndarray, thresholds: np.ndarray, argmax: np.ndarray | None = None
+    pred_probs: np.ndarray, thresholds: np.ndarray, block: int = 1 << 16
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(is_confident (N,), guessed_true_label (N,))``.
+    """``(is_confident (N,), guessed_true_label (N,))``: cleanlab's rule -- the one class
+    with ``p >= t - 1e-6``, the argmax of ``p`` when several are, none when none is.
 
-    Rows whose argmax class is confident guess the argmax (whether or not other classes are
-    confident too); only the other rows need the full ``p >= t - 1e-6`` comparison.
+    Blockwise: the 0/1 matrix ``p >= t - 1e-6`` times ``1`` and times ``[0, 1, .., K-1]``
+    (BLAS, exact small integers) gives the number of confident classes and, for a row with
+    one, that class; ``argmax`` runs only on the rows with several.
     """
-    n = pred_probs.shape[0]
-    amax = pred_probs.argmax(axis=1) if argmax is None else argmax
-    cut = thresholds - _EPS
-    amax_ok = pred_probs[np.arange(n), amax] >= cut[amax]
-    guess = amax.copy()
-    confident = amax_ok.copy()
-    rest = np.flatnonzero(~amax_ok)
-    if rest.size:
-        is_conf = pred_probs[rest] >= cut
-        n_conf = np.count_nonzero(is_conf, axis=1)
-        guess[rest] = np.where(n_conf > 1, amax[rest], is_conf.argmax(axis=1))
-        confident[rest] = n_conf > 0
-    return confident, guess
+    n, k = pred_probs.shape
+    cut = thresholds - _EPS  # float64: a float32 p is compared exactly, as in cleanlab
+    exact = np.float32 if k < 2**12 else np.float64
+    ones_idx = np.stack([np.ones(k), np.arange(k)], axis=1).astype(exact)
+    guess = np.empty(n, dtype=np.int64)
+    n_conf = np.empty(n, dtype=np.int64)
+    for s in range(0, n, block):
+        p = pred_probs[s : s + block]
+        ci = np.greater_equal(p, cut).astype(exact) @ ones_idx
+        n_conf[s : s + block] = ci[:, 0]
+        guess[s : s + block] = ci[:, 1]
+    multi = np.flatnonzero(n_conf > 1)
+    if multi.size:
+        guess[multi] = pred_probs[multi].argmax(axis=1)
+    return n_conf > 0, guess
 
 
 def _round_preserving_row_totals(m: np.ndarray) -> np.ndarray:
@@ -114,10 +118,12 @@ def _compute_confident_joint(
     pred_probs: np.ndarray,
     thresholds: np.ndarray | None = None,
     calibrate: bool = True,
+    order: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(confident_joint (K, K), off_diagonal_indices)`` on validated inputs."""
+    """``(confident_joint (K, K), off_diagonal_indices)`` on validated inputs (``order``:
+    :func:`_label_order`, when the caller has it)."""
     k = pred_probs.shape[1]
-    thr = _thresholds(labels, pred_probs) if thresholds is None else thresholds
+    thr = _thresholds(labels, pred_probs, order) if thresholds is None else thresholds
     confident, guess = _confident_guess(pred_probs, thr)
     y, g = labels[confident], guess[confident]
     cj = np.bincount(g * k + y, minlength=k * k).reshape(k, k).T  # column-major as cleanlab
