@@ -62,10 +62,11 @@ METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "dws (dirichlet, estimated T)": ("dws", {}),
     "aum (threshold samples)": ("aum", {}),
     "tabasco (wjsd / acd selection + mixmatch)": ("tabasco", {}),
+    "moit": ("moit", {}),
+    "moit+ (20 fine-tuning epochs)": ("moit_plus", {}),
     "dividemix (as published)": ("dividemix", {}),
     "crosssplit": ("crosssplit", {}),
     "splitnet": ("splitnet", {}),
-    "tabasco (wjsd / acd selection + mixmatch)": ("tabasco", {}),
     "ce + sam (rho=0.05)": ("ce", {"optim.sam.rho": 0.05}),
 }
 

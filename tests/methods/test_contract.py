@@ -211,7 +211,7 @@ METHOD_OVERLAY: dict[str, Callable[[str], dict]] = {
     },
     "aum": lambda task: {"method": {"identify_epochs": 1, "passes": 1}, "train": {"epochs": 3}},
     "tabasco": lambda task: {"method": {"warmup_epochs": 1}},
-    "tabasco": lambda task: {"method": {"warmup_epochs": 1}},
+    "moit": lambda task: {"method": {"k": 3, "correction_epoch": 1}},
     "late_stopping": lambda task: {
         "method": {"k_schedule": [1], "warmup_epochs": 0, "final_epochs": 1}
     },

@@ -25,6 +25,7 @@ from labelnoise.methods.late_stopping import LateStopping
 from labelnoise.methods.madl import MaDL
 from labelnoise.methods.maskrcnn import MaskRCNN
 from labelnoise.methods.mixture_refit import MixtureRefit
+from labelnoise.methods.moit import Moit
 from labelnoise.methods.ner_prune import NerPrune
 from labelnoise.methods.ner_relabel import NerRelabel
 from labelnoise.methods.per_tag_small_loss import PerTagSmallLoss
@@ -33,7 +34,6 @@ from labelnoise.methods.ppl import PPL
 from labelnoise.methods.rent import Rent
 from labelnoise.methods.splitnet import SplitNet
 from labelnoise.methods.standard import Standard
-from labelnoise.methods.tabasco import Tabasco
 from labelnoise.methods.tabasco import Tabasco
 from labelnoise.methods.trimmed_refit import TrimmedRefit
 from labelnoise.methods.uplme import Uplme
@@ -67,9 +67,9 @@ METHODS: dict[str, type[Method]] = {
     "late_stopping": LateStopping,
     "aum": Aum,
     "tabasco": Tabasco,
+    "moit": Moit,
     "erase": Erase,
     "graphcleaner": GraphCleaner,
-    "tabasco": Tabasco,
     "crowd_layer": CrowdLayer,
     "madl": MaDL,
     "uplme": Uplme,
