@@ -66,25 +66,25 @@ def _prune_count_matrix(
 def _union_of_smallest(d: np.ndarray, counts: np.ndarray, out: np.ndarray) -> None:
     """Set ``out[i] = True`` for the ``counts[r]`` smallest entries of every row ``d[r]``.
 
-    ``d``: ``(R, m)``; ``counts``: ``(R,)`` in ``[1, m]``. Vectorised over rows with one
-    ``argpartition``; rows whose cut falls inside a run of ties use ``np.argsort``'s order.
+    ``d``: ``(R, m)``; ``counts``: ``(R,)`` in ``[1, m]``. Vectorised over rows: one
+    ``np.partition`` (values only) finds each row's cut value ``b``; entries below ``b`` and,
+    when all of them fit, those equal to ``b`` are taken. A row whose cut falls inside a run
+    of ties uses ``np.argsort``'s order (cleanlab's).
     """
     r, m = d.shape
     kmax = int(counts.max())
-    part = np.argpartition(d, kmax - 1, axis=1)[:, :kmax] if kmax < m else np.argsort(d, axis=1)
-    vals = np.take_along_axis(d, part, axis=1)
-    o = np.argsort(vals, axis=1, kind="stable")
-    part = np.take_along_axis(part, o, axis=1)
-    vals = np.take_along_axis(vals, o, axis=1)
-    rows = np.arange(r)
-    bound = vals[rows, counts - 1]
-    take = np.arange(part.shape[1])[None, :] < counts[:, None]
-    n_eq = np.count_nonzero(d == bound[:, None], axis=1)
-    sel_eq = np.count_nonzero(take & (vals == bound[:, None]), axis=1)
-    ambiguous = n_eq > sel_eq
+    head = np.partition(d, kmax - 1, axis=1)[:, :kmax] if kmax < m else d
+    head = np.sort(head, axis=1)
+    bound = head[np.arange(r), counts - 1][:, None]
+    take = d < bound
+    eq = d == bound
+    need = counts - np.count_nonzero(take, axis=1)
+    full = np.count_nonzero(eq, axis=1) == need
+    take |= eq & full[:, None]
+    ambiguous = np.flatnonzero(~full)
     take[ambiguous] = False
-    out[part[take]] = True
-    for i in np.flatnonzero(ambiguous):
+    out |= take.any(axis=0) if r > 1 else take[0]
+    for i in ambiguous:
         out[np.argsort(d[i])[: counts[i]]] = True
 
 
@@ -119,7 +119,8 @@ def _prune(
             cols = np.flatnonzero(pcm[:, c] > 0)
             cols = cols[cols != c]
             if cols.size:
-                d = np.ascontiguousarray((p_k[:, c : c + 1] - p_k[:, cols]).T)
+                d = p_k.T[cols]  # (len(cols), n_c) gathered, then p_c - p_j in place
+                np.subtract(p_c, d, out=d)
                 _union_of_smallest(d, np.minimum(pcm[cols, c], n_c), flag_rate)
         if flag_class is not None and flag_rate is not None:
             mask[idx] = flag_class & flag_rate

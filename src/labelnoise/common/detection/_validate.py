@@ -66,15 +66,22 @@ def check_inputs(
         raise ValueError("pred_probs must not be empty; got N = 0 rows")
     if k < 2:
         raise ValueError(f"pred_probs must have K >= 2 columns; got K = {k}")
-    _check_prob_values("pred_probs", p)
     if check_row_sums:
+        # NaN or inf makes its row sum non-finite, so one pass (min) checks the rest
         sums = p @ np.ones(k, dtype=p.dtype)
+        if not np.isfinite(sums).all():
+            _check_prob_values("pred_probs", p)
+        lo = float(p.min())
+        if lo < 0:
+            raise ValueError(f"pred_probs must be non-negative; got min {lo:.4g}")
         err = np.abs(sums - 1.0)
         i = int(err.argmax())
         if err[i] > ROW_SUM_ATOL:
             raise ValueError(
                 f"pred_probs rows must sum to 1 (atol {ROW_SUM_ATOL}); got {sums[i]:.6g} at row {i}"
             )
+    else:
+        _check_prob_values("pred_probs", p)
     y = _as_labels("labels", labels)
     if y.shape != (n,):
         raise ValueError(f"labels must have shape ({n},) to match pred_probs; got {y.shape}")

@@ -57,7 +57,20 @@ def _thresholds(
     thr = np.full(k, 2.0)
     for c in np.flatnonzero(counts):
         thr[c] = sc[bounds[c] : bounds[c + 1]].mean()
+    if counts.all():  # cleanlab's array of float32 means stays float32 (with a 2: float64)
+        thr = thr.astype(pred_probs.dtype)
     return np.clip(thr, 2 * _EPS, None)
+
+
+def _cut_in_dtype(cut: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Cut values in ``dtype`` with ``x >= cut_dtype`` iff ``x >= cut`` (float64) for every
+    ``x`` of ``dtype``: the smallest ``dtype`` value not below each ``cut``."""
+    if dtype == np.float64:
+        return cut
+    c = cut.astype(dtype)
+    low = c.astype(np.float64) < cut
+    c[low] = np.nextafter(c[low], np.asarray(np.inf, dtype=dtype))
+    return c
 
 
 def _confident_guess(
@@ -71,14 +84,17 @@ def _confident_guess(
     one, that class; ``argmax`` runs only on the rows with several.
     """
     n, k = pred_probs.shape
-    cut = thresholds - _EPS  # float64: a float32 p is compared exactly, as in cleanlab
+    cut = _cut_in_dtype(thresholds - _EPS, pred_probs.dtype)
     exact = np.float32 if k < 2**12 else np.float64
     ones_idx = np.stack([np.ones(k), np.arange(k)], axis=1).astype(exact)
     guess = np.empty(n, dtype=np.int64)
     n_conf = np.empty(n, dtype=np.int64)
+    buf = np.empty((min(block, n), k), dtype=exact)
     for s in range(0, n, block):
         p = pred_probs[s : s + block]
-        ci = np.greater_equal(p, cut).astype(exact) @ ones_idx
+        b = buf[: p.shape[0]]
+        np.greater_equal(p, cut, out=b, casting="unsafe")  # 0/1 straight into floats
+        ci = b @ ones_idx
         n_conf[s : s + block] = ci[:, 0]
         guess[s : s + block] = ci[:, 1]
     multi = np.flatnonzero(n_conf > 1)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from scipy.special import xlogy
 
 from labelnoise.common.detection._validate import check_inputs
 from labelnoise.common.detection.confident_joint import _thresholds
@@ -57,9 +58,8 @@ def _max_other(labels: np.ndarray, pred_probs: np.ndarray, sc: np.ndarray) -> np
 
 
 def _normalized_entropy(pred_probs: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(pred_probs > 0, pred_probs * np.log(pred_probs), 0.0)
-    return -plogp.sum(axis=1) / np.log(pred_probs.shape[1])
+    """``-sum p log p / log K`` with ``scipy.special.xlogy`` in ``p``'s dtype (cleanlab's)."""
+    return -xlogy(pred_probs, pred_probs).sum(axis=1) / np.log(pred_probs.shape[1])
 
 
 def _compute_quality(
