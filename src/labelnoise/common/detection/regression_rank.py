@@ -39,9 +39,10 @@ def _vectors(labels: object, predictions: object) -> tuple[np.ndarray, np.ndarra
         a = a[:, 0] if a.ndim == 2 and a.shape[1] == 1 else a
         if a.ndim != 1 or a.size == 0:
             raise ValueError(f"{name} must have shape (N,) with N >= 1; got {a.shape}")
-        if not np.isfinite(a).all():
+        a = np.asarray(a, dtype=np.float64)  # no copy when already float64
+        if not np.isfinite(a.sum()) and not np.isfinite(a).all():  # one pass when finite
             raise ValueError(f"{name} must be finite; got NaN or inf")
-        out.append(a.astype(np.float64))
+        out.append(a)
     if out[0].shape != out[1].shape:
         raise ValueError(f"predictions must have shape {out[0].shape}; got {out[1].shape}")
     return out[0], out[1]
@@ -111,5 +112,8 @@ def get_regression_label_quality_scores(
         return outre_scores(labels, predictions)
     if method == "residual":
         y, pred = _vectors(labels, predictions)
-        return np.exp(-np.abs(pred - y))
+        r = pred - y
+        np.abs(r, out=r)
+        np.negative(r, out=r)
+        return np.exp(r, out=r)
     raise ValueError(f"method must be 'outre' or 'residual'; got {method!r}")
