@@ -6,6 +6,8 @@ The private ``_compute_*`` paths behind the public functions assume inputs that 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 
@@ -108,10 +110,17 @@ def check_multilabel_inputs(labels: object, pred_probs: object) -> tuple[np.ndar
     _check_prob_values("pred_probs", p)
     if float(p.max()) > 1.0:
         raise ValueError(f"pred_probs must be in [0, 1] for multi_label; got max {p.max():.4g}")
-    if isinstance(labels, (list, tuple)) and all(isinstance(r, (list, tuple)) for r in labels):
+    if isinstance(labels, (list, tuple)) and set(map(type, labels)) <= {list, tuple}:
         if len(labels) != n:
             raise ValueError(f"labels must have {n} rows to match pred_probs; got {len(labels)}")
         y = np.zeros((n, k), dtype=np.uint8)
+        lengths = np.fromiter(map(len, labels), dtype=np.int64, count=n)
+        flat = np.asarray(list(itertools.chain.from_iterable(labels)))
+        if flat.size == 0 or flat.dtype.kind in "iu":  # all at once; else row by row below
+            if flat.size:
+                check_labels("labels", torch.from_numpy(flat.astype(np.int64)), k)
+                y[np.repeat(np.arange(n), lengths), flat] = 1
+            return y, p
         for i, row in enumerate(labels):
             ids = _as_labels("labels", list(row)) if len(row) else np.zeros(0, dtype=np.int64)
             check_labels("labels", torch.from_numpy(ids), k)

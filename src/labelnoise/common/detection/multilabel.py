@@ -33,6 +33,8 @@ def _binary(p_c: np.ndarray) -> np.ndarray:
 def _class_scores(
     y1: np.ndarray, p: np.ndarray, method: str, adjust_pred_probs: bool
 ) -> np.ndarray:
+    if method == "self_confidence" and not adjust_pred_probs:  # p[y] of [1 - p, p]
+        return np.where(y1.astype(bool), p, 1 - p).astype(np.float64, copy=False)
     out = np.empty(p.shape, dtype=np.float64)
     for c in range(p.shape[1]):
         out[:, c] = _compute_quality(
