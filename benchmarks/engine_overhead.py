@@ -2,9 +2,10 @@
 vs a bare PyTorch loop written here, same model, data, batch size, optimizer and threads.
 
 For each task a recipe (small: ``data.limit`` / task sizes below) is resolved to a
-``RunConfig`` with ``train.epochs = E`` (default 4), ``train.eval_every = E`` (evaluation
-only after the last epoch: the bare loop does not evaluate), no checkpoint before the end and
-``detection.method: none``. Then, in one process, interleaved ``--repeats`` times (default 3):
+``RunConfig`` with ``train.epochs = E`` (default 5; more for tasks of millisecond epochs),
+``train.eval_every = E`` (evaluation only after the last epoch: the bare loop does not
+evaluate), no checkpoint before the end, ``detection.method: none``, one torch thread and
+``data.eval_limit: 64``. Then, in one process, interleaved ``--repeats`` times (default 3):
 
 * **engine**: ``train(cfg)``; the loop's ``end_of_epoch`` is wrapped to stamp the time when
   it returns. An epoch's time is the gap between two stamps: its batches (loader, the
@@ -15,24 +16,29 @@ only after the last epoch: the bare loop does not evaluate), no checkpoint befor
   task's data are built once per process and cached, so it is the second run's setup).
 * **bare**: the same task's training split, model (``adapter.build_model``, same seed),
   optimizer and LR schedule (the recipe's ``optim``: torch's optimizer and ``LambdaLR``, as
-  ``engine.setup.build_optimizer`` makes them); batches by a ``randperm`` over the split's tensors
-  when it has them (``dataset.tensors()``), else a shuffled ``DataLoader`` with the task's
-  collate; forward ``adapter.units(model, batch)`` (the task's own forward), the recipe's
-  loss (mean over units), ``zero_grad``, ``backward``, the recipe's gradient clipping (``train.max_grad_norm``), ``step``,
-  the schedule's ``step``.
-  E epochs, the same epochs timed. It records nothing per example; the engine records each
-  example's loss / margin / softmax every epoch (``dynamics.npz``) and checks the loss is
-  finite every step.
+  ``engine.setup.build_optimizer`` makes them); batches by a ``randperm`` over the split's
+  tensors when it has them (``dataset.tensors()``), else a shuffled ``DataLoader`` with the
+  task's collate; forward ``adapter.units(model, batch)`` (the task's own forward), the
+  recipe's loss (mean over units), ``zero_grad``, ``backward``, the recipe's gradient
+  clipping (``train.max_grad_norm``), ``step``, the schedule's ``step``. E epochs, the same
+  epochs timed. It records nothing per example and checks nothing; the engine records each
+  example's loss / margin / softmax every epoch (``dynamics.npz``), checks the loss is
+  finite every step and weighs units through the selector (all ones here).
+* **engine, record_dynamics off**: the engine run again with ``train.record_dynamics:
+  false`` (no per-example loss / margin / softmax): the engine doing what the bare loop does.
 
-Reported: the median over the repeats of each, and ``ratio = engine / bare`` (goal <= 1.10).
-The machine is shared: the load average is printed beside the table, and the two are timed
-in alternation so load affects both alike.
+Times are CPU seconds of this process (``time.process_time``; every run uses one torch
+thread, so it is the work done, and far less sensitive than wall time to the other jobs of
+a shared machine); the wall-clock ratio is printed beside. Reported: the median over the
+repeats of each, and ``ratio = engine / bare`` (goal <= 1.10). The load average is printed
+beside the table, and the runs alternate so load affects them alike.
 
     python benchmarks/engine_overhead.py --data-dir /work/shared/data [--tasks graph ...]
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import statistics
@@ -207,29 +213,35 @@ def main() -> None:
         for task in args.tasks:
             epochs = max(args.epochs, EPOCHS.get(task, 0))
             cfg = config(task, epochs, Path(tmp) / task)
-            engine, bare, setup = [], [], []
+            lean = dataclasses.replace(
+                cfg, train=dataclasses.replace(cfg.train, record_dynamics=False)
+            )
+            engine, nodyn, bare, setup = [], [], [], []
             try:
                 for _ in range(args.repeats):
                     *e, s = time_engine(cfg)
                     engine.append(e)
                     setup.append(s)
                     bare.append(bare_loop(cfg))
+                    nodyn.append(time_engine(lean)[:2])
             except Exception as err:  # one task's failure is a row, not the end of the table
                 print(f"{task}: {type(err).__name__}: {err}", flush=True)
-                table.append([task, TASKS[task][0], *["-"] * 9])
+                table.append([task, TASKS[task][0], *["-"] * 10])
                 continue
             ew, ec = (statistics.median(v[i] for v in engine) for i in (0, 1))
+            lc = statistics.median(v[1] for v in nodyn)
             bw, bc = (statistics.median(v[i] for v in bare) for i in (0, 1))
             s = statistics.median(setup[1:] or setup)
             load = os.getloadavg()[0]
             n, bs = num_items(build_task(cfg).splits.train), cfg.data.batch_size
             recipe, variant, _ = TASKS[task]
             where = recipe + (f" ({variant})" if variant else "")
-            table.append([task, where, n, bs, ec, bc, ec / bc, ew / bw, s, f"{load:.2f}"])
+            table.append([task, where, n, bs, ec, bc, ec / bc, lc / bc, ew / bw, s, f"{load:.2f}"])
             for metric, value in (
                 ("engine_cpu_s", ec),
                 ("bare_cpu_s", bc),
                 ("ratio_cpu", ec / bc),
+                ("ratio_cpu_no_dynamics", lc / bc),
                 ("engine_wall_s", ew),
                 ("bare_wall_s", bw),
                 ("ratio_wall", ew / bw),
@@ -237,7 +249,8 @@ def main() -> None:
                 rows.append(_common.row(task, "engine", metric, value, seed=0, recipe=where))
             print(" | ".join(str(v) for v in table[-1]), flush=True)
     header = ["task", "recipe", "train items", "batch", "engine CPU s/epoch"]
-    header += ["bare CPU s/epoch", "ratio (CPU)", "ratio (wall)", "setup s", "load 1 min"]
+    header += ["bare CPU s/epoch", "ratio (CPU)", "ratio (CPU, record_dynamics off)"]
+    header += ["ratio (wall)", "setup s", "load 1 min"]
     la = os.getloadavg()
     pre = (
         f"CPU seconds of this process per training epoch (``time.process_time``; one torch "
