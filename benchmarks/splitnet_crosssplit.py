@@ -35,7 +35,7 @@ import robust_digits as rd
 
 DIGITS = {"ce": "ce", "dividemix": "dividemix (as published)", "crosssplit": "crosssplit"}
 DIGITS["splitnet"] = "splitnet"
-CIFAR = ("crosssplit", "splitnet", "dividemix", "ce")
+CIFAR = ("splitnet", "dividemix", "crosssplit", "ce")
 
 
 def _mean_std(v: list[float]) -> str:

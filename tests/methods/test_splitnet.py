@@ -15,6 +15,7 @@ from labelnoise.methods.dividemix import codivide, dividemix_loss
 from labelnoise.methods.splitnet import (
     SplitNet,
     dynamic_threshold,
+    fit_splitter,
     hedge_targets,
     split_features,
 )
@@ -57,6 +58,21 @@ def test_risk_hedging_on_planted_losses():
     )
 
 
+def test_splitter_fit_on_planted_features_generalises_to_the_unhedged():
+    """Clean rows have small loss / high p_y; the fit on the hedged rows also splits the
+    ambiguous rows it never saw by their features; one class only: no fit."""
+    rng = np.random.default_rng(0)
+    clean = np.column_stack([rng.uniform(0, 0.3, 300), rng.uniform(0.7, 1, 300)])
+    noisy = np.column_stack([rng.uniform(0.6, 1, 200), rng.uniform(0, 0.3, 200)])
+    feats = np.vstack([clean, noisy])
+    truth = np.r_[np.ones(300), np.zeros(200)]
+    targets = truth.copy()
+    targets[::4] = -1  # a quarter not hedged
+    s = fit_splitter(feats, targets, hidden=8, iters=300, seed=0)
+    assert s is not None and ((s > 0.5) == (truth == 1))[::4].mean() > 0.95
+    assert fit_splitter(feats, np.where(truth == 1, 1.0, -1.0), hidden=8, iters=10, seed=0) is None
+
+
 def test_dynamic_threshold_by_hand():
     assert dynamic_threshold(np.array([1.0, 0.0, 0.5, 0.75]), 0.8) == pytest.approx(
         0.8 * (1 + 1 + 0 + 0.5) / 4
@@ -81,30 +97,41 @@ def test_unlabeled_guesses_below_the_threshold_are_left_out():
 
 
 def test_options_are_checked():
-    for key, bad in (("hedge", 0.5), ("tau", 1.5), ("splitter_hidden", 0), ("views", 0)):
+    bad_options = (("hedge", 0.5), ("tau", 1.5), ("splitter_hidden", 0), ("splitter_iters", 0))
+    for key, bad in (*bad_options, ("views", 0)):
         with pytest.raises(ValueError, match=f"method.{key}"):
             resolve({**RECIPE, "method": {"name": "splitnet", key: bad}})
 
 
 def test_splitter_learns_the_hedged_split_and_resumes_exactly(tmp_path, monkeypatch):
-    straight = train(resolve(RECIPE, {"output_dir": str(tmp_path / "a")}))
-    assert straight["test"]["accuracy"] > 0.2  # chance: 0.1
+    """500 digits, 3 warm-up epochs (16 steps each), then SplitNet's split; a run killed
+    mid-epoch 3 (after step 52's checkpoint) resumes to the same metrics and weights."""
+    recipe = {
+        **RECIPE,
+        "method": {**RECIPE["method"], "warmup_epochs": 3},
+        "task": {**RECIPE["task"], "hidden": 64},
+        "data": {**RECIPE["data"], "limit": 500},
+        "optim": {"name": "adam", "lr": 0.003},
+        "train": {**RECIPE["train"], "epochs": 5},
+    }
+    straight = train(resolve(recipe, {"output_dir": str(tmp_path / "a")}))
+    assert straight["test"]["accuracy"] > 0.6  # chance: 0.1
     state = torch.load(tmp_path / "a" / "best_model.pt", weights_only=True)
-    assert any(k.startswith("splitter.") for k in state)
-
-    cfg_b = resolve(RECIPE, {"output_dir": str(tmp_path / "b"), "train": {"checkpoint_every": 1}})
+    cfg_b = resolve(recipe, {"output_dir": str(tmp_path / "b"), "train": {"checkpoint_every": 4}})
     original = SplitNet.step
     seen = {}
 
     def crash(self, batch):
-        if self.run.state.step == 13:  # mid co-training (5 warm-up steps an epoch)
+        if self.run.state.step == 54:
             raise KeyboardInterrupt
         return original(self, batch)
 
     def spy_epoch(self, epoch, skip):
         out = orig_epoch(self, epoch, skip)
         if self.epoch_state is not None:
-            seen[epoch] = {k: self.epoch_state[k] for k in ("targets", "clean_prob", "tau")}
+            seen[epoch] = {
+                k: self.epoch_state[k] for k in ("targets", "clean_prob", "tau", "fitted")
+            }
         return out
 
     orig_epoch = SplitNet.epoch_batches
@@ -118,9 +145,9 @@ def test_splitter_learns_the_hedged_split_and_resumes_exactly(tmp_path, monkeypa
     b = torch.load(tmp_path / "b" / "best_model.pt", weights_only=True)
     for k in state:
         torch.testing.assert_close(state[k], b[k])
-    # after SplitNet has trained an epoch on the hedged examples, its split agrees with the
-    # hedged targets on most of them
+    # SplitNet, fit on the hedged examples, agrees with their targets on most of them
     last = seen[max(seen)]
+    assert last["fitted"]  # SplitNet's split, not the GMM fallback
     t, s = last["targets"].numpy(), last["clean_prob"].numpy()
     sure = t >= 0
     assert sure.sum() > 20 and ((s[sure] > 0.5) == (t[sure] == 1)).mean() > 0.8
@@ -128,7 +155,7 @@ def test_splitter_learns_the_hedged_split_and_resumes_exactly(tmp_path, monkeypa
 
 
 def test_warmup_penalty_and_bce_weight_zero_run(tmp_path):
-    recipe = {**RECIPE, "method": {**RECIPE["method"], "neg_entropy": 0.5, "splitter_weight": 0}}
+    recipe = {**RECIPE, "method": {**RECIPE["method"], "neg_entropy": 0.5}}
     recipe["train"] = {**RECIPE["train"], "epochs": 2}
     m = train(resolve(recipe, {"output_dir": str(tmp_path / "c")}))
     assert np.isfinite(m["test"]["accuracy"]) and m["train"]["steps"] > 5
