@@ -116,11 +116,14 @@ def estimate_latent(
     y = np.asarray(labels)
     if y.ndim != 1 or y.size == 0 or y.dtype.kind not in "iu":
         raise ValueError(f"labels must be a non-empty 1-D integer array; got shape {y.shape}")
-    if y.min() < 0 or y.max() >= cj.shape[0]:
+    y = y.astype(np.int64, copy=False)
+    try:  # one pass: bincount refuses negatives and shows labels >= K by its length
+        too_big = np.bincount(y).shape[0] > cj.shape[0]
+    except ValueError:
+        too_big = True
+    if too_big:
         raise ValueError(f"labels must be in [0, {cj.shape[0]}); got [{y.min()}, {y.max()}]")
-    return _estimate_latent(
-        cj.astype(np.float64), y.astype(np.int64), py_method, converge_latent_estimates
-    )
+    return _estimate_latent(cj.astype(np.float64), y, py_method, converge_latent_estimates)
 
 
 def estimate_py_and_noise_matrices_from_probabilities(
