@@ -150,6 +150,7 @@ class OutOfDistribution:
                 raise ValueError("labels are needed to fit with adjust_pred_probs=True; got None")
             y, p = check_inputs(labels, pred_probs)
             self.confident_thresholds = _thresholds(y, p)
+            return self._score_probs(p)  # validated already
         return self.score(pred_probs=pred_probs)
 
     def fit(
@@ -183,7 +184,9 @@ class OutOfDistribution:
             )
         arr = as_float_array("pred_probs", pred_probs)
         n = arr.shape[0] if arr.ndim == 2 else 0
-        p = check_inputs(np.zeros(n, dtype=np.int64), arr)[1]
+        return self._score_probs(check_inputs(np.zeros(n, dtype=np.int64), arr)[1])
+
+    def _score_probs(self, p: np.ndarray) -> np.ndarray:
         if self.adjust_pred_probs:
             thr = self.confident_thresholds
             if thr is None:
