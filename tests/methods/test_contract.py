@@ -224,7 +224,7 @@ METHOD_OVERLAY: dict[str, Callable[[str], dict]] = {
         "train": {"epochs": 3},
     },
     "erase": lambda task: {"method": {"hidden": 8, "heads": 2, "embedding": 8}},
-    "graphcleaner": lambda task: {"method": {"base_epochs": 1}},
+    "graphcleaner": lambda task: {"method": {"base_epochs": 1, "folds": 1}},
 }
 
 COMMON = {

@@ -76,7 +76,7 @@ def _gc(tmp_path, out, **options):
     r = recipe(tmp_path, out)
     r["task"] = r["task"] | {"noise": {"kind": "symmetric", "rate": 0.3, "seed": 3}}
     r["train"] = r["train"] | {"epochs": 40}
-    r["method"] = {"name": "graphcleaner", "base_epochs": 25} | options
+    r["method"] = {"name": "graphcleaner", "base_epochs": 10} | options
     return r
 
 
@@ -91,9 +91,14 @@ def test_graphcleaner_detects_planted_noise_and_retrains_without_it(tmp_path, mo
 
     def record(self, batch):
         out = original(self, batch)
-        ids = out.units.example_id
-        loss = out.unit_loss.detach()
-        weights.append((self.run.state.epoch, loss, ids, out.loss.detach()))
+        ids, epoch = out.units.example_id, self.run.state.epoch
+        fold = self.fold[ids]
+        assert fold.bincount(minlength=3).tolist() == [34, 33, 33]  # 3 folds of 100 nodes
+        if epoch < 30:  # base model of fold epoch // 10: trained outside that fold
+            used = fold != epoch // 10
+        else:  # the final network: without the detected nodes
+            used = self.keep[ids] > 0
+        weights.append((epoch, out.unit_loss.detach()[used].mean(), out.loss.detach()))
         return out
 
     monkeypatch.setattr(GraphCleaner, "step", record)
@@ -108,10 +113,10 @@ def test_graphcleaner_detects_planted_noise_and_retrains_without_it(tmp_path, mo
     recall = (issue & corrupted).sum() / corrupted.sum()
     assert issue.any() and precision > 2 * corrupted.mean() and recall > 0.3  # beats chance
     assert info["synthetic"] > 0 and len(info["quality"]) == len(corrupted)
-    for epoch, loss, ids, total in weights:  # base: all nodes; then the kept ones only
-        kept = ~torch.from_numpy(issue)[ids] if epoch >= 25 else torch.ones_like(ids, dtype=bool)
-        assert torch.allclose(total, loss[kept].mean())
-    assert metrics["selection"]["best_epoch"] > 25  # selection restarts with the retraining
+    assert len(weights) == 40
+    for _, want, total in weights:
+        assert torch.allclose(total, want)
+    assert metrics["selection"]["best_epoch"] > 30  # selection restarts with the retraining
 
 
 def test_graphcleaner_option_and_config_errors(tmp_path):
@@ -121,7 +126,9 @@ def test_graphcleaner_option_and_config_errors(tmp_path):
         resolve(_gc(tmp_path, tmp_path / "r", held="test"))
     with pytest.raises(ValueError, match=r"method.threshold must be in \(0, 1\); got 1.0"):
         resolve(_gc(tmp_path, tmp_path / "r", threshold=1.0))
-    with pytest.raises(ValueError, match="train.epochs must exceed method.base_epochs"):
-        resolve(_gc(tmp_path, tmp_path / "r", base_epochs=40))
+    with pytest.raises(ValueError, match="train.epochs must exceed method.folds x method.base"):
+        resolve(_gc(tmp_path, tmp_path / "r", base_epochs=20))
+    with pytest.raises(ValueError, match="method.folds must be >= 1; got 0"):
+        resolve(_gc(tmp_path, tmp_path / "r", folds=0))
     with pytest.raises(ValueError, match="method 'graphcleaner' does not run on task"):
         resolve({"task": {"name": "classification"}, "method": {"name": "graphcleaner"}})

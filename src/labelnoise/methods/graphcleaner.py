@@ -4,8 +4,11 @@ detected training nodes (graph node classification).
 Li, Zhou, Hooi et al., "GraphCleaner: Detecting Mislabelled Samples in Popular Graph Learning
 Benchmarks", KDD 2023 (pieces in :mod:`labelnoise.tasks.graph.graphcleaner`). In the one loop::
 
-    epochs [0, base_epochs): the base model (the task's network 0) with the configured loss on
-        every training node; P0 = its softmax over all nodes at its best clean-validation epoch
+    folds x base_epochs epochs: cross-fitted base models (the task's network 0, re-initialised
+        per fold) with the configured loss on the training nodes outside fold f; P0 of the
+        nodes of fold f = fold f's softmax at its best clean-validation epoch (out of sample,
+        as cleanlab's confident joint needs); P0 of the other nodes = the folds' mean
+        (``folds: 1``: one base model on every training node, P0 in sample)
     transition: cleanlab's confident joint of the training nodes' given labels and P0
         (labelnoise.common.detection), then its noise matrix P(given | true)
     held set (``held``): ``val`` (default; labels taken as correct, never trained on) or
@@ -14,7 +17,7 @@ Benchmarks", KDD 2023 (pieces in :mod:`labelnoise.tasks.graph.graphcleaner`). In
         node's label) of the held set -> synthetic or not (logistic regression / MLP)
     detected: training nodes whose detector probability (features at their given label)
         exceeds ``threshold``
-    epochs [base_epochs, train.epochs): network 0 re-initialised (fresh optimizer state), the
+    epochs [folds x base_epochs, train.epochs): network 0 re-initialised (fresh optimizer state), the
         configured loss and selector on the training nodes, detected ones with weight 0
         (``drop: false`` keeps them: detection only); model selection restarts here
 
@@ -66,7 +69,8 @@ class GraphCleanerOptions:
     """Options of ``method: {name: graphcleaner}``.
 
     Attributes:
-        base_epochs: epochs of the base model, >= 1 (default 200, the authors').
+        base_epochs: epochs of each base model, >= 1 (default 200, the authors').
+        folds: cross-fitting folds of the base models, >= 1 (default 3; 1: in sample).
         k: hops of the neighbourhood features, in [1, 5] (default 3, the authors').
         sample_rate: share of the held set given synthetic labels, in (0, 1] (default 0.5).
         held: ``val`` or ``train`` (default ``val``).
@@ -77,6 +81,7 @@ class GraphCleanerOptions:
     """
 
     base_epochs: int = 200
+    folds: int = 3
     k: int = 3
     sample_rate: float = 0.5
     held: str = "val"
@@ -87,6 +92,8 @@ class GraphCleanerOptions:
     def __post_init__(self) -> None:
         if self.base_epochs < 1:
             raise ValueError(f"method.base_epochs must be >= 1; got {self.base_epochs!r}")
+        if self.folds < 1:
+            raise ValueError(f"method.folds must be >= 1; got {self.folds!r}")
         if not 1 <= self.k <= 5:
             raise ValueError(f"method.k must be in [1, 5]; got {self.k!r}")
         if not 0 < self.sample_rate <= 1:
@@ -112,10 +119,11 @@ class GraphCleaner(Standard):
         from labelnoise.methods.registry import method_options
 
         o = method_options(cls.name, cfg.method.options)
-        if cfg.train.epochs <= o.base_epochs:
+        base = o.folds * o.base_epochs
+        if cfg.train.epochs <= base:
             raise ValueError(
-                f"train.epochs must exceed method.base_epochs ({o.base_epochs}) for method "
-                f"'graphcleaner' (the final network trains after); got {cfg.train.epochs}"
+                f"train.epochs must exceed method.folds x method.base_epochs ({base}) for "
+                f"method 'graphcleaner' (the final network trains after); got {cfg.train.epochs}"
             )
         if cfg.train.eval_every != 1:
             raise ValueError(
@@ -137,20 +145,42 @@ class GraphCleaner(Standard):
         self.keep = torch.ones(m)
         self.quality = torch.ones(m)
         self.best_probs: Tensor | None = None
+        o, n, k = self.options, self.graph.num_nodes, self.graph.num_classes
+        perm = torch.randperm(m, generator=torch.Generator().manual_seed(self.run.cfg.seed))
+        self.fold = torch.empty(m, dtype=torch.long)
+        self.fold[perm] = torch.arange(m) % o.folds
+        self.p0 = torch.zeros(n, k)  # the folds' out-of-sample P0 (module docstring)
         self.info: dict[str, Any] = {}
         self.issues = torch.zeros(0, dtype=torch.long)
         return train
 
     def epoch_batches(self, epoch: int, skip: int) -> Iterable[Any] | None:
-        base = self.options.base_epochs
-        state = self.run.state
-        if 0 < epoch <= base and state.best_epoch == epoch:  # epoch - 1 is the new best
+        o, state = self.options, self.run.state
+        base = o.folds * o.base_epochs
+        if 0 < epoch <= base and state.best_epoch == epoch:  # epoch - 1 is the fold's new best
             self.best_probs = self._probs()
-        if epoch == base and skip == 0:
-            self._detect()
+        if 0 < epoch <= base and epoch % o.base_epochs == 0 and skip == 0:  # a fold ends
+            self._end_fold(epoch // o.base_epochs - 1)
+            if epoch == base:
+                self._detect()
             self._restart()
             state.best_value, state.best_epoch, state.bad_evals = None, None, 0
         return None
+
+    def _end_fold(self, f: int) -> None:
+        """Keep fold ``f``'s best-validation probabilities: its held-out training nodes' rows,
+        and its share of the mean on the other nodes."""
+        probs = self.best_probs if self.best_probs is not None else self._probs()
+        tr = self.train_nodes
+        if self.options.folds == 1:
+            self.p0 = probs.clone()
+        else:
+            others = torch.ones(self.graph.num_nodes, dtype=torch.bool)
+            others[tr] = False
+            self.p0[others] += probs[others] / self.options.folds
+            mine = tr[self.fold == f]
+            self.p0[mine] = probs[mine]
+        self.best_probs = None
 
     def _probs(self) -> Tensor:
         """``(N, K)`` softmax of network 0 over every node (eval mode, no RNG drawn)."""
@@ -165,7 +195,7 @@ class GraphCleaner(Standard):
 
     def _detect(self) -> None:
         o, g = self.options, self.graph
-        p0 = (self.best_probs if self.best_probs is not None else self._probs()).double().numpy()
+        p0 = self.p0.double().numpy()
         p0 = p0 / p0.sum(1, keepdims=True)
         tr, noisy = self.train_nodes.numpy(), self.noisy.numpy()
         n, k = g.num_nodes, g.num_classes
@@ -208,9 +238,13 @@ class GraphCleaner(Standard):
         getattr(net.optimizer, "optimizer", net.optimizer).state.clear()
 
     def step(self, batch: Any) -> StepOutput:
-        if self.run.state.epoch < self.options.base_epochs:
+        o, epoch = self.options, self.run.state.epoch
+        if epoch >= o.folds * o.base_epochs:
+            return self.weighted_step(self.nets[0].model, batch, example_weight=self.keep)
+        if o.folds == 1:
             return self.weighted_step(self.nets[0].model, batch)
-        return self.weighted_step(self.nets[0].model, batch, example_weight=self.keep)
+        outside = (self.fold != epoch // o.base_epochs).float()  # fold f's training nodes
+        return self.weighted_step(self.nets[0].model, batch, example_weight=outside)
 
     def after_training(self) -> None:
         if not self.run.accelerator.is_main_process:
@@ -224,6 +258,7 @@ class GraphCleaner(Standard):
             "keep": self.keep,
             "quality": self.quality,
             "best_probs": self.best_probs,
+            "p0": self.p0,
             "issues": self.issues,
             "info": json.dumps(self.info),
         }
@@ -231,4 +266,5 @@ class GraphCleaner(Standard):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.keep, self.quality = state["keep"], state["quality"]
         self.best_probs, self.issues = state["best_probs"], state["issues"]
+        self.p0 = state["p0"]
         self.info = json.loads(state["info"])
