@@ -30,6 +30,11 @@ def unit_margin(pred: Tensor, target: Tensor) -> Tensor:
     return assigned - other
 
 
+def _layout(p: tuple[Tensor, Tensor, Tensor, Tensor, int]) -> tuple[Any, ...]:
+    """What must agree for two recorded batches to be concatenated."""
+    return (p[2].shape[1:], p[2].dtype, p[3].shape[1:], p[3].dtype, p[2].device)
+
+
 class Dynamics:
     """Collects per-example loss / margin (and mean softmax) over epochs for ``n`` examples.
 
@@ -52,43 +57,49 @@ class Dynamics:
         self._chunks: list[dict[str, Tensor]] = []
         self._pending: list[tuple[Tensor, Tensor, Tensor, Tensor, int]] = []
         self._pending_units = 0
-        self._pending_kind: tuple[Any, ...] | None = None
 
-    @torch.no_grad()
     def record(self, units: Units, unit_loss: Tensor, batch_index: int) -> None:
-        """Keep one training batch for this epoch's reduction (no work and no host sync per
-        step: the detached tensors wait on their device). Per-unit values are reduced to
-        per-(batch, example) means, as :func:`~labelnoise.common.units.reduce_units` does,
-        by :meth:`flush`: at the end of the epoch, before a checkpoint, or once the pending
-        values reach :attr:`max_pending` (bounded memory for many-unit tasks)."""
-        if units.example_id.numel() == 0:
-            return
-        if unit_loss.shape != units.example_id.shape or unit_loss.dim() != 1:
+        """Keep one training batch for this epoch's reduction: a list append, no tensor
+        work and no host sync per step (the detached tensors wait on their device). Per-unit
+        values are reduced to per-(batch, example) means, as
+        :func:`~labelnoise.common.units.reduce_units` does, by :meth:`flush`: at the end of
+        the epoch, before a checkpoint, or once the pending values reach
+        :attr:`max_pending` (bounded memory for many-unit tasks)."""
+        ids = units.example_id
+        if unit_loss.shape != ids.shape or unit_loss.dim() != 1:
             raise ValueError(
                 f"unit_loss and example_id must both have shape (U,); got "
-                f"{tuple(unit_loss.shape)} and {tuple(units.example_id.shape)}"
+                f"{tuple(unit_loss.shape)} and {tuple(ids.shape)}"
             )
-        pred, target = units.pred.detach(), units.target.detach()
-        kind = (pred.dim(), tuple(pred.shape[1:]), target.dim(), target.dtype)
-        if self._pending and kind != self._pending_kind:  # concatenate like with like only
-            self.flush()
-        self._pending_kind = kind
+        pred = units.pred.detach()
         self._pending.append(
-            (units.example_id.detach(), unit_loss.detach(), pred, target, batch_index)
+            (ids.detach(), unit_loss.detach(), pred, units.target.detach(), batch_index)
         )
-        self._pending_units += pred.numel() + 3 * int(units.example_id.shape[0])
+        self._pending_units += pred.numel() + 3 * ids.shape[0]
         if self._pending_units >= self.max_pending:
             self.flush()
 
     @torch.no_grad()
     def flush(self) -> None:
-        """Reduce the pending batches to per-(batch, example) means in one vectorised pass
-        on the CPU (one transfer from the device). The same numbers as reducing each batch
-        on its own: the units are grouped by ``(batch, example)``, sorted like the batches
-        then the examples, and each group's units are added in their order."""
+        """Reduce the pending batches (:meth:`_reduce`), like with like: consecutive batches
+        whose predictions and targets have the same layout are concatenated."""
         pending, self._pending, self._pending_units = self._pending, [], 0
-        if not pending:
-            return
+        run: list[tuple[Tensor, Tensor, Tensor, Tensor, int]] = []
+        for p in pending:
+            if p[0].numel() == 0:
+                continue
+            if run and _layout(p) != _layout(run[-1]):
+                self._reduce(run)
+                run = []
+            run.append(p)
+        if run:
+            self._reduce(run)
+
+    def _reduce(self, pending: list[tuple[Tensor, Tensor, Tensor, Tensor, int]]) -> None:
+        """Reduce batches to per-(batch, example) means in one vectorised pass on the CPU
+        (one transfer from the device). The same numbers as reducing each batch on its own:
+        the units are grouped by ``(batch, example)``, sorted like the batches then the
+        examples, and each group's units are added in their order."""
         ids = torch.cat([p[0] for p in pending]).long().cpu()
         loss = torch.cat([p[1] for p in pending]).float().cpu()
         pred = torch.cat([p[2] for p in pending]).float().cpu()
@@ -181,4 +192,4 @@ class Dynamics:
         self.loss, self.margin = list(state["loss"]), list(state["margin"])
         self.probs_sum, self.probs_count = state["probs_sum"], state["probs_count"]
         self._chunks = list(state["chunks"])
-        self._pending, self._pending_units, self._pending_kind = [], 0, None
+        self._pending, self._pending_units = [], 0
