@@ -76,7 +76,7 @@ def cifar(a: Any, rows: list[dict[str, Any]], data_dir: str, partial: Any) -> li
     from labelnoise.engine import train
 
     table = []
-    for method in CIFAR:
+    for method in a.cifar_methods:
         accs, secs = [], []
         for seed in a.cifar_seeds:
             ns = SimpleNamespace(seed=seed, train_size=2500, epochs=20, num_gradual=5, set=a.set)
@@ -116,7 +116,7 @@ def _report(a: Any, parts: list[str], rows: list[dict[str, Any]], t0: float, not
         f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (other "
         f"jobs shared the machine).{note}"
     )
-    _common.report("splitnet_crosssplit", "\n\n".join(parts), rows, a.json, pre)
+    _common.report(a.name, "\n\n".join(parts), rows, a.json, pre)
 
 
 def main() -> None:
@@ -128,6 +128,8 @@ def main() -> None:
     p.add_argument("--skip-digits", action="store_true")
     p.add_argument("--skip-cifar", action="store_true")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="CIFAR overrides")
+    p.add_argument("--cifar-methods", nargs="+", default=list(CIFAR), choices=CIFAR)
+    p.add_argument("--name", default="splitnet_crosssplit", help="benchmarks/results/<name>.md")
     p.add_argument("--cache-dir", type=Path, default=Path("~/.cache/labelnoise").expanduser())
     a = p.parse_args()
     data_dir = None if a.skip_cifar else str(_common.data_dir_or_exit(a))
@@ -154,8 +156,8 @@ def main() -> None:
                 "seconds of each run, one at a time):\n\n"
                 + _common.markdown_table(["method", "recipe [variant]", "acc", "s"], ct)
             )
-            done = len(ct) == len(CIFAR)
-            note = "" if done else f" PARTIAL: {len(ct)} of {len(CIFAR)} CIFAR-10N methods."
+            n = len(a.cifar_methods)
+            note = "" if len(ct) == n else f" PARTIAL: {len(ct)} of {n} CIFAR-10N methods."
             _report(a, [*parts, text], rows, t0, note)
 
         cifar(a, rows, data_dir, partial)

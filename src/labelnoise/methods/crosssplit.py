@@ -28,8 +28,10 @@ Simplifications (said, not hidden): no unsupervised contrastive (SimCLR) term on
 unlabeled half (the authors' ``lambda_c = 0.025`` with strong augmentations and a projection
 of the features); views are the task's augmentation (the authors draw two weak and two
 AutoAugment views: the weak ones for targets, the strong ones for mixing); the two networks
-step together, one batch of each half per step, ``ceil(|D_0| / batch)`` steps an epoch; the
-ramp of ``lambda_u`` moves per epoch. (The authors' loader wraps ``random_split(...).dataset``,
+step together, one batch of each half per step, ``ceil(N / batch)`` steps an epoch (the
+loop's, so its LR schedule ends where planned; each half is cycled about twice, as the authors'
+loaders also go through N examples per network and epoch); the ramp of ``lambda_u`` moves per
+epoch. (The authors' loader wraps ``random_split(...).dataset``,
 the whole set, so their halves are not disjoint; we follow the paper.) Classification, one
 process.
 """
@@ -172,7 +174,9 @@ class CrossSplit(DivideMix):
         bu = max(1, round(bs * self.options.unlabeled_ratio))
         g = np.random.default_rng([self.run.cfg.seed, epoch])
         order = [g.permutation(h) for h in self.halves]
-        steps = max(math.ceil(len(h) / bs) for h in order)
+        # the loop's batches per epoch (its LR schedule counts them): each half is cycled,
+        # as the authors' loaders go through N examples per network and epoch
+        steps = math.ceil(len(self.run.train_split) / bs)
         for i in range(skip, steps):
             batch: dict[str, Any] = {}
             for k in range(2):
