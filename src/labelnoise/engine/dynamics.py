@@ -35,6 +35,21 @@ def _layout(p: tuple[Tensor, Tensor, Tensor, Tensor, int]) -> tuple[Any, ...]:
     return (p[2].shape[1:], p[2].dtype, p[3].shape[1:], p[3].dtype, p[2].device)
 
 
+def _group(key: Tensor, low: int) -> tuple[Tensor, Tensor, Tensor]:
+    """``torch.unique(key, return_inverse=True)`` and the group sizes, for int64 keys
+    ``>= low``: by counting (no sort of the units) when the key range is at most a few
+    times the number of units (pixel and token tasks: many units per key), else by
+    sorting."""
+    span = int(key.max()) - low + 1
+    if span <= max(4 * key.shape[0], 1 << 16):
+        counts = torch.bincount(key - low, minlength=span)
+        present = counts > 0
+        dense = torch.cumsum(present, 0) - 1
+        return present.nonzero().squeeze(1) + low, dense[key - low], counts[present]
+    uniq, inverse = torch.unique(key, return_inverse=True)
+    return uniq, inverse, torch.bincount(inverse, minlength=uniq.shape[0])
+
+
 class Dynamics:
     """Collects per-example loss / margin (and mean softmax) over epochs for ``n`` examples.
 
@@ -102,41 +117,35 @@ class Dynamics:
         examples, and each group's units are added in their order."""
         ids = torch.cat([p[0] for p in pending]).long().cpu()
         loss = torch.cat([p[1] for p in pending]).float().cpu()
-        pred = torch.cat([p[2] for p in pending]).float().cpu()
-        target = torch.cat([p[3] for p in pending]).cpu()
         batch = torch.cat([torch.full((p[0].shape[0],), p[4], dtype=torch.long) for p in pending])
         width = int(ids.max()) + 1
         if int(ids.min()) < 0:
             raise ValueError(f"example_id must be >= 0; got {int(ids.min())}")
-        key, order = torch.sort(batch * width + ids)
-        if key.shape[0] < 2 or bool((key[1:] != key[:-1]).all()):
-            # one unit per (batch, example), the usual case: each mean is the unit's own
-            # value, in key order (``0 + v`` as the sum would give: -0.0 becomes +0.0)
+        key, inverse, counts = _group(batch * width + ids, int(batch.min()) * width)
 
-            def mean(v: Tensor) -> Tensor:
-                return (v if v.is_floating_point() else v.double())[order] + 0.0
+        def mean(v: Tensor) -> Tensor:  # reduce_units(v, ids, how="mean")[1] per batch
+            if not v.is_floating_point():
+                v = v.double()
+            total = torch.zeros((key.shape[0], *v.shape[1:]), dtype=v.dtype).index_add_(
+                0, inverse, v
+            )
+            return total / (counts.to(v.dtype) if v.dim() == 1 else counts.unsqueeze(1))
 
-        else:
-            key, inverse = torch.unique(key, return_inverse=True)
-            inverse = torch.empty_like(inverse).scatter_(0, order, inverse)  # unit order
-            counts = torch.bincount(inverse, minlength=key.shape[0])
-
-            def mean(v: Tensor) -> Tensor:  # reduce_units(v, ids, how="mean")[1] per batch
-                if not v.is_floating_point():
-                    v = v.double()
-                total = torch.zeros((key.shape[0], *v.shape[1:]), dtype=v.dtype).index_add_(
-                    0, inverse, v
-                )
-                return total / (counts.to(v.dtype) if v.dim() == 1 else counts.unsqueeze(1))
-
+        probs = None
+        if pending[0][2].dim() == 2:  # class logits: mean softmax and margin over the units
+            pred = torch.cat([p[2] for p in pending]).float().cpu()
+            margin = mean(unit_margin(pred, torch.cat([p[3] for p in pending]).cpu()))
+            probs = mean(pred.softmax(1))
+        else:  # no margin (what unit_margin gives, without a pass over the units)
+            margin = torch.full((key.shape[0],), float("nan"))
         chunk = {
             "example_id": key % width,
             "loss": mean(loss),
-            "margin": mean(unit_margin(pred, target)),
+            "margin": margin,
             "batch": key // width,
         }
-        if pred.dim() == 2:  # mean softmax over the example's units
-            chunk["probs"] = mean(pred.softmax(1))
+        if probs is not None:
+            chunk["probs"] = probs
         self._chunks.append(chunk)
 
     def end_epoch(self, accelerator: Any) -> None:
