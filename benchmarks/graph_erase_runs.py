@@ -121,7 +121,11 @@ def collect(args: Any, out: Path) -> None:
         f"settings: 400 epochs, patience 150); runs in {out}; a truncated run was stopped "
         f"before its schedule ended (the best epoch among those it ran). ppl / ce: the 10-run "
         f"means of benchmarks/results/graph_erase_protocol.md (runs 0-9, not only these). Load "
-        f"average {os.getloadavg()[0]:.1f}."
+        f"average {os.getloadavg()[0]:.1f}.\n\nThe authors' script (scripts/train_main_planetoid.py "
+        f"of eraseai/erase) draws the noise once with seed 123 and varies only the model seed over "
+        f"its 10 runs; this protocol redraws the noise per run (123 + 100 k). Run 0 (seed-123 "
+        f"noise) is the like-for-like comparison with the published mean; runs k > 0 add the "
+        f"variance of other noise draws (for asymm, other partner classes)."
     )
     report(args.name, markdown_table(header, table), rows, args.json, preamble)
 
