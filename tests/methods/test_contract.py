@@ -202,6 +202,7 @@ METHOD_OVERLAY: dict[str, Callable[[str], dict]] = {
     "crosssplit": lambda task: {"method": {"warmup_epochs": 1}},
     "splitnet": lambda task: {"method": {"warmup_epochs": 1}},
     "rent": lambda task: {"method": {"warmup_epochs": 1}},
+    "annotator_confusion": lambda task: {"task": {"noise": {"kind": "all_annotators"}}},
     "uplme": lambda task: {"task": {"variance_head": True}},
     # the source phase only (2 steps): the target set is read when step 1 starts
     "colada": lambda task: {

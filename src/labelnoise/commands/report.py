@@ -100,16 +100,16 @@ def check_run_files(run_dir: Path) -> None:
             )
     p = run_dir / "label_issues.csv"
     if p.is_file():
-        line = 1
+        row_no = 1
         try:
             with p.open(encoding="utf-8", newline="") as f:
                 reader = csv.DictReader(f)
                 for r in reader:
-                    line = reader.line_num
+                    row_no = reader.line_num
                     if "is_corrupted" in r:
                         int(r["is_corrupted"])
                         float(r["label_quality"])
         except (UnicodeDecodeError, csv.Error, KeyError, TypeError, ValueError) as e:
             raise ValueError(
-                f"{p}:{line} must be a row of the label_issues.csv written by labelnoise train"
+                f"{p}:{row_no} must be a row of the label_issues.csv written by labelnoise train"
             ) from e

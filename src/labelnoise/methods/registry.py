@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from labelnoise._typed import build
 from labelnoise.methods.adele import Adele
+from labelnoise.methods.annotator_confusion import AnnotatorConfusion
 from labelnoise.methods.aum import Aum
 from labelnoise.methods.base import Method
 from labelnoise.methods.colada import Colada
 from labelnoise.methods.confrag import ConFrag
 from labelnoise.methods.coteaching import CoTeaching
-from labelnoise.methods.crowd_layer import CrowdLayer
 from labelnoise.methods.crosssplit import CrossSplit
+from labelnoise.methods.crowd_layer import CrowdLayer
 from labelnoise.methods.dividemix import DivideMix
 from labelnoise.methods.ema_distill import EmaDistill
 from labelnoise.methods.erase import Erase
@@ -68,10 +69,11 @@ METHODS: dict[str, type[Method]] = {
     "aum": Aum,
     "tabasco": Tabasco,
     "moit": Moit,
-    "erase": Erase,
-    "graphcleaner": GraphCleaner,
     "crowd_layer": CrowdLayer,
     "madl": MaDL,
+    "erase": Erase,
+    "graphcleaner": GraphCleaner,
+    "annotator_confusion": AnnotatorConfusion,
     "uplme": Uplme,
     "colada": Colada,
 }

@@ -254,7 +254,7 @@ class ClassificationAdapter(TaskAdapter):
                 cfg, data_dir, ids, y, kept, num_classes
             )
             noisy_tr, noisy_val = agg[train_idx], agg[val_idx]
-        info = {
+        info: dict[str, Any] = {
             "num_train": len(y_tr),
             "num_val": len(y_val),
             "num_test": len(y_test),

@@ -123,6 +123,7 @@ def read_tag_table(
     (training and test). A tag outside a given vocabulary is a ``ValueError`` naming it.
     """
     train_t, test_t = read_splits(path, split=split, test_split=test_split)
+
     def records(t: Table) -> list[ClipRecord]:
         return _records(t, audio_column=audio_column, tags_column=tags_column, id_column=id_column)
 
