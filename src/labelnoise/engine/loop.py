@@ -16,6 +16,7 @@ selector come from the core registries. With ``method: {name: standard}`` one st
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -135,6 +136,8 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
                     reached_max = True
                     break
         state.loss_sum = loss_sum.value()  # the epoch's one read of the loss
+        if not reached_max:  # an epoch of fewer steps: the schedule still ends where planned
+            catch_up(nets, min((state.epoch + 1) * run.steps_per_epoch, run.total_steps))
         raise_if_not_finite(run)  # a deferred check (accelerator devices), see run.py
         for hook in (selector, *(net.loss_fn for net in nets)):
             if hasattr(hook, "on_epoch_end"):
@@ -204,3 +207,20 @@ def restore_checkpoint(run: Run, method: Method, *, resume: bool) -> None:
     method.selector.load_state_dict(saved["selector"])
     run.dynamics.load_state_dict(saved["dynamics"])
     method.load_state_dict(saved["method"])
+
+
+def catch_up(nets: list[Net], target: int) -> None:
+    """Advance every scheduler to step ``target`` of its plan (no optimizer step).
+
+    The LR schedule is planned over ``epochs x`` the loop loader's steps per epoch. A method
+    whose epochs take fewer steps (DivideMix's labelled set, a selection round, ...) would
+    otherwise end its run with the LR part-way down the schedule; after each epoch the
+    schedulers jump to where the plan puts the end of that epoch, so every epoch starts at
+    its planned LR. An epoch of the planned length (or longer) is left as it is."""
+    for net in nets:
+        sched = net.scheduler
+        if sched.last_epoch < target:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "step() before optimizer.step()"
+                sched.last_epoch = target - 1
+                sched.step()

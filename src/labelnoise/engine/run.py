@@ -73,6 +73,7 @@ class Run:
     ckpt: Checkpointer
     finished: dict[str, Any] | None = None
     nonfinite_step: torch.Tensor | None = None  # deferred finite check (stop_if_not_finite)
+    steps_per_epoch: int = 0  # optimizer steps an epoch of the loop's loader takes
     state: LoopState = field(default_factory=LoopState)
 
 
@@ -166,7 +167,8 @@ def set_train_split(run: Run, train: Any) -> None:
         num_workers=cfg.data.num_workers,
     )
     batches = math.ceil(len(run.train_loader) / acc.num_processes)
-    total = math.ceil(batches / cfg.train.grad_accum) * cfg.train.epochs
+    run.steps_per_epoch = math.ceil(batches / cfg.train.grad_accum)
+    total = run.steps_per_epoch * cfg.train.epochs
     if cfg.train.max_steps is not None:
         total = min(total, cfg.train.max_steps)
     run.total_steps = total
