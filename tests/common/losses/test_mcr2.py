@@ -35,6 +35,22 @@ def test_coding_rate_matches_numpy_slogdet():
     assert coding_rate(torch.from_numpy(z), eps).item() == pytest.approx(want, rel=1e-10)
 
 
+def test_fewer_rows_than_dimensions_matches_numpy_slogdet_on_the_d_side():
+    # m = 6 rows < d = 40: computed on the 6 x 6 Gram matrix (Sylvester), the value of the
+    # d x d formula; gradients too
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(6, 40))
+    c = 40 / (6 * 0.3**2)
+    want = 0.5 * np.linalg.slogdet(np.eye(40) + c * z.T @ z)[1]
+    t = torch.from_numpy(z).requires_grad_(True)
+    got = coding_rate(t, 0.3)
+    assert got.item() == pytest.approx(want, rel=1e-10)
+    got.backward()
+    # d/dZ 1/2 logdet(I + c Z^T Z) = c Z (I + c Z^T Z)^-1
+    grad = c * z @ np.linalg.inv(np.eye(40) + c * z.T @ z)
+    np.testing.assert_allclose(t.grad.numpy(), grad, rtol=1e-8, atol=1e-10)
+
+
 def test_compressed_rate_sums_the_classes_weighted_by_their_share():
     # class 0: rows (1, 0), (1, 0) -> n_0 = 2, Z_0^T Z_0 = diag(2, 0), d / (n_0 eps^2) = 1:
     #   1/2 log(1 + 2) = 1/2 log 3, weight 2/3

@@ -17,7 +17,9 @@ ERASE (Chen et al., CIKM 2024) trains its GNN's node representations with this l
 
 Simplified from the authors' code (``ryanchankh/mcr2``): the empirical ``R`` there carries
 ``gam1`` inside the log-determinant as well; here ``gam1`` only weights ``Rc`` (the same for
-the published ``gam1 = 1``). Empty classes contribute 0 (``logdet(I) = 0``).
+the published ``gam1 = 1``). Empty classes contribute 0 (``logdet(I) = 0``). A class of
+``m < d`` rows is computed as ``logdet(I_m + c Z_j Z_j^T)`` (Sylvester's determinant identity,
+the same value on the smaller ``m x m`` matrix).
 """
 
 from __future__ import annotations
@@ -41,9 +43,14 @@ def _check(z: Tensor, eps: float) -> None:
 def _rate(z: Tensor, n: int, eps: float) -> Tensor:
     """``1/2 logdet(I + d / (n eps^2) Z^T Z)`` for ``z (m, d)`` rows (``n`` may differ from
     ``m``: the class's count)."""
-    d = z.shape[1]
-    eye = torch.eye(d, dtype=z.dtype, device=z.device)
-    return 0.5 * torch.logdet(eye + (d / (n * eps**2)) * (z.T @ z))
+    m, d = z.shape
+    scale = d / (n * eps**2)
+    if m < d:  # Sylvester: logdet(I_d + c Z^T Z) = logdet(I_m + c Z Z^T), the smaller side
+        gram = z @ z.T
+    else:
+        gram = z.T @ z
+    eye = torch.eye(gram.shape[0], dtype=z.dtype, device=z.device)
+    return 0.5 * torch.logdet(eye + scale * gram)
 
 
 def coding_rate(z: Tensor, eps: float = 0.5) -> Tensor:
