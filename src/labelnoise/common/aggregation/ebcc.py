@@ -7,6 +7,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from labelnoise.common.aggregation._base import Answers, CategoricalAggregator, majority_probas
+from labelnoise.common.aggregation._ties import snap_ties
 from labelnoise.common.aggregation.ibcc import confusion_prior, expected_log_dirichlet
 
 __all__ = ["EBCC"]
@@ -33,7 +34,8 @@ class EBCC(CategoricalAggregator):
     The class prior is ``Dir(class_prior)``, or with ``empirical_prior=True`` (default, the
     authors' experiments) ``Dir(majority-vote class counts)``. ``n_restarts`` random starts
     (seeds from ``random_state``) are run and the one with the highest evidence lower bound
-    kept (the authors keep the best of 40).
+    kept (the authors keep the best of 40). Classes within 1e-12 of an item's best are made
+    exactly equal, so ties go to the smallest class.
 
     Args:
         n_subtypes: ``M`` (default 10).
@@ -145,4 +147,4 @@ class EBCC(CategoricalAggregator):
         conf = np.einsum("kg,akgl->akl", share, mu / mu.sum(-1, keepdims=True))
         self._set_confusions(conf.transpose(0, 2, 1))
         self._set_skills(answers, np.einsum("k,akk->a", nu / nu.sum(), conf))
-        return zg.sum(2)
+        return snap_ties(zg.sum(2))

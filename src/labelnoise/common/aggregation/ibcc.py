@@ -7,6 +7,7 @@ import pandas as pd
 from scipy.special import digamma
 
 from labelnoise.common.aggregation._base import Answers, CategoricalAggregator, majority_probas
+from labelnoise.common.aggregation._ties import snap_ties
 from labelnoise.common.aggregation.dawid_skene import softmax_rows
 
 __all__ = ["IBCC", "confusion_prior"]
@@ -40,7 +41,8 @@ class IBCC(CategoricalAggregator):
     * ``q(kappa)`` = ``Dir(class_prior + sum_i q(t_i))``,
     * ``log q(t_i = k)`` = ``E log kappa_k + sum_a E log pi[a, k, c_ia] + const``,
 
-    started from the majority vote, until no posterior moves by more than ``tol``.
+    started from the majority vote, until no posterior moves by more than ``tol``. Classes
+    within 1e-12 of an item's best are made exactly equal, so ties go to the smallest class.
     ``prior[k, l]`` is ``diagonal_prior`` if ``k == l`` else ``off_diagonal_prior``; the
     defaults (4 and 1, class prior 1) are the ones of Li et al.'s code, kept after comparing
     a few values on the shared crowd sets (see benchmarks/results/aggregation.md).
@@ -105,4 +107,4 @@ class IBCC(CategoricalAggregator):
         self._set_confusions(post.transpose(0, 2, 1))
         mean = post / post.sum(-1, keepdims=True)
         self._set_skills(answers, np.einsum("k,akk->a", nu / nu.sum(), mean))
-        return probas
+        return snap_ties(probas)

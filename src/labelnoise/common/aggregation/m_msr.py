@@ -8,7 +8,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 
-from labelnoise.common.aggregation._base import Answers, CategoricalAggregator
+from labelnoise.common.aggregation._base import Answers, CategoricalAggregator, majority_probas
+from labelnoise.common.aggregation._ties import snap_ties
 from labelnoise.common.aggregation.dawid_skene import softmax_rows
 
 __all__ = ["MMSR"]
@@ -99,8 +100,9 @@ class MMSR(CategoricalAggregator):
     each annotator with itself) as negative pairs; here only observed pairs are edges (as in
     the paper), and the eigenvector is computed per connected component. ``probas_`` is the
     softmax of the weighted votes (the one-coin posterior under a flat class prior); crowd-kit
-    gives only the normalised vote (``scores_``). Dense ``(A, A)`` matrices: fine for
-    thousands of annotators, not for hundreds of thousands.
+    gives only the normalised vote (``scores_``). An item whose annotators all have weight 0
+    (they share no item with anyone, e.g. one answer per item) gets the plain majority vote
+    shares instead of a uniform row (crowd-kit's normalised vote is then 0 / 0).
 
     Args:
         n_iter: maximum alternating rounds (default 10000).
@@ -154,4 +156,11 @@ class MMSR(CategoricalAggregator):
         weights = np.log(p * (c - 1) / (1 - p))
         self._set_skills(answers, weights)
         votes = np.bincount(item * c + answers.label, weights=weights[ann], minlength=n * c)
-        return softmax_rows(votes.reshape(n, c))
+        probas = snap_ties(softmax_rows(votes.reshape(n, c)))
+        # items whose annotators all got weight 0 (no common item with anyone, so no skill
+        # estimate): the plain majority vote rather than a uniform row
+        weighted = np.bincount(item, weights=(weights[ann] != 0).astype(float), minlength=n)
+        void = weighted == 0
+        if void.any():
+            probas[void] = majority_probas(answers)[void]
+        return probas
