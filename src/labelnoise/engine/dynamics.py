@@ -117,10 +117,19 @@ class Dynamics:
         examples, and each group's units are added in their order."""
         ids = torch.cat([p[0] for p in pending]).long().cpu()
         loss = torch.cat([p[1] for p in pending]).float().cpu()
-        batch = torch.cat([torch.full((p[0].shape[0],), p[4], dtype=torch.long) for p in pending])
-        width = int(ids.max()) + 1
-        if int(ids.min()) < 0:
-            raise ValueError(f"example_id must be >= 0; got {int(ids.min())}")
+        sizes = torch.tensor([p[0].shape[0] for p in pending])
+        batch = torch.repeat_interleave(torch.tensor([p[4] for p in pending]), sizes)
+        low, high = (int(v) for v in torch.aminmax(ids))
+        if low < 0:
+            raise ValueError(f"example_id must be >= 0; got {low}")
+        width = high + 1
+        if ids.shape[0] <= width and int(torch.bincount(ids, minlength=width).max()) <= 1:
+            # every example once (one unit per example, seen once): each unit is its own
+            # (batch, example) group and its mean is its value (``+ 0.0``: as the sum into
+            # zeros, -0.0 becomes 0.0); the records' order differs (unit order, not sorted by
+            # (batch, example)), which no reader depends on (ids are unique)
+            self._chunks.append(self._one_per_example(pending, ids, loss, batch))
+            return
         key, inverse, counts = _group(batch * width + ids, int(batch.min()) * width)
 
         def mean(v: Tensor) -> Tensor:  # reduce_units(v, ids, how="mean")[1] per batch
@@ -147,6 +156,24 @@ class Dynamics:
         if probs is not None:
             chunk["probs"] = probs
         self._chunks.append(chunk)
+
+    @staticmethod
+    def _one_per_example(
+        pending: list[tuple[Tensor, Tensor, Tensor, Tensor, int]],
+        ids: Tensor,
+        loss: Tensor,
+        batch: Tensor,
+    ) -> dict[str, Tensor]:
+        """:meth:`_reduce`'s records when no example has two units in ``pending``."""
+        chunk = {"example_id": ids, "loss": loss + 0.0, "batch": batch}
+        if pending[0][2].dim() == 2:
+            pred = torch.cat([p[2] for p in pending]).float().cpu()
+            target = torch.cat([p[3] for p in pending]).cpu()
+            chunk["margin"] = unit_margin(pred, target) + 0.0
+            chunk["probs"] = pred.softmax(1) + 0.0
+        else:
+            chunk["margin"] = torch.full((ids.shape[0],), float("nan"))
+        return chunk
 
     def end_epoch(self, accelerator: Any) -> None:
         """Gather this epoch's records across processes and store them."""
