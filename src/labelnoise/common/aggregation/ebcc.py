@@ -97,10 +97,13 @@ class EBCC(CategoricalAggregator):
         alpha = mv.sum(0) if self.empirical_prior else np.full(c, self.class_prior)
         alpha = np.maximum(alpha, 1e-6)  # a class nobody voted for still has a proper prior
 
+        ones_n, ones_cm, ones_m = np.ones(n), np.ones(c * m), np.ones(m)
+
         def params(zg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             """Posterior Dirichlet parameters ``eta (C, M)``, ``nu (C,)``, ``mu (A, C, M, C)``."""
-            eta = self.subtype_prior / m + zg.sum(0)
-            nu = alpha + zg.sum((0, 2))
+            col = (ones_n @ zg.reshape(n, c * m)).reshape(c, m)  # BLAS: faster than .sum(0)
+            eta = self.subtype_prior / m + col
+            nu = alpha + col.sum(1)
             counts = np.asarray(pairs_t @ zg.reshape(n, c * m)).reshape(a, c, c, m)
             mu = counts.transpose(0, 2, 3, 1) + prior[None, :, None, :]  # [a, k, g, l]
             return eta, nu, mu
@@ -128,10 +131,12 @@ class EBCC(CategoricalAggregator):
                 e_log_v = expected_log_dirichlet(mu)  # [a, k, g, l]
                 rows = e_log_v.transpose(0, 3, 1, 2).reshape(a * c, c * m)
                 logits = logits + np.asarray(pairs @ rows).reshape(n, c, m)
-                flat = logits.reshape(n, -1)
-                flat = np.exp(flat - flat.max(1, keepdims=True))
-                zg = (flat / flat.sum(1, keepdims=True)).reshape(n, c, m)
-                new_z = zg.sum(2)
+                flat = logits.reshape(n, c * m)
+                flat -= flat.max(1, keepdims=True)
+                np.exp(flat, out=flat)
+                flat /= (flat @ ones_cm)[:, None]  # row sums by BLAS (short rows)
+                zg = flat.reshape(n, c, m)
+                new_z = (flat.reshape(n * c, m) @ ones_m).reshape(n, c)
                 change = float(np.abs(new_z - z).max())
                 z = new_z
                 if change < self.tol:
