@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from labelnoise.common._checks import as_long_tensor, check_labels
+from labelnoise.common.detection._kernels import row_sums_and_min
 
 __all__ = ["ROW_SUM_ATOL", "as_float_array", "check_inputs", "check_multilabel_inputs"]
 
@@ -70,10 +71,9 @@ def check_inputs(
         raise ValueError(f"pred_probs must have K >= 2 columns; got K = {k}")
     if check_row_sums:
         # NaN or inf makes its row sum non-finite, so one pass (min) checks the rest
-        sums = p @ np.ones(k, dtype=p.dtype)
+        sums, lo = row_sums_and_min(p)  # one cache-blocked pass
         if not np.isfinite(sums).all():
             _check_prob_values("pred_probs", p)
-        lo = float(p.min())
         if lo < 0:
             raise ValueError(f"pred_probs must be non-negative; got min {lo:.4g}")
         err = np.abs(sums - 1.0)

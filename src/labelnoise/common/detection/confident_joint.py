@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 
+from labelnoise.common.detection._kernels import confident_code, self_confidence
 from labelnoise.common.detection._validate import check_inputs
 
 __all__ = [
@@ -40,23 +41,27 @@ def _class_counts(labels: np.ndarray, k: int) -> np.ndarray:
 
 def _label_order(labels: np.ndarray, k: int) -> np.ndarray:
     """Indices grouping the examples by label, in their order within a class (stable)."""
-    small = labels.astype(np.int16) if k < 2**15 else labels
+    small = labels.astype(np.uint8 if k <= 256 else np.int16) if k < 2**15 else labels
     return np.argsort(small, kind="stable")
 
 
 def _thresholds(
     labels: np.ndarray, pred_probs: np.ndarray, order: np.ndarray | None = None
 ) -> np.ndarray:
-    """Per-class mean self-confidence, each mean taken with ``np.mean`` over the class's
-    values in example order (pairwise summation in the input dtype), bit for bit cleanlab's."""
+    """Per-class mean self-confidence, bit for bit cleanlab's ``np.mean`` over the class's
+    values in example order: the same pairwise sum in the input dtype (``np.add.reduce`` of
+    the contiguous run), then the division by the count in float64 rounded to the dtype
+    (``np.mean``'s; one rounding of the float64 quotient equals the float32 division)."""
     k = pred_probs.shape[1]
     counts = _class_counts(labels, k)
-    sc = pred_probs[np.arange(labels.shape[0]), labels]
-    sc = sc[_label_order(labels, k) if order is None else order]
-    bounds = np.concatenate([[0], np.cumsum(counts)])
+    sc = self_confidence(labels, pred_probs)
+    sc = sc.take(_label_order(labels, k) if order is None else order)
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    nz = np.flatnonzero(counts)
+    add = np.add.reduce
+    sums = np.array([add(sc[bounds[c] : bounds[c + 1]]) for c in nz.tolist()], dtype=sc.dtype)
     thr = np.full(k, 2.0)
-    for c in np.flatnonzero(counts):
-        thr[c] = sc[bounds[c] : bounds[c + 1]].mean()
+    thr[nz] = (sums.astype(np.float64) / counts[nz]).astype(sc.dtype)
     if counts.all():  # cleanlab's array of float32 means stays float32 (with a 2: float64)
         thr = thr.astype(pred_probs.dtype)
     return np.clip(thr, 2 * _EPS, None)
@@ -74,29 +79,17 @@ def _cut_in_dtype(cut: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _confident_guess(
-    pred_probs: np.ndarray, thresholds: np.ndarray, block: int = 1 << 16
+    pred_probs: np.ndarray, thresholds: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(is_confident (N,), guessed_true_label (N,))``: cleanlab's rule -- the one class
     with ``p >= t - 1e-6``, the argmax of ``p`` when several are, none when none is.
 
-    Blockwise: the 0/1 matrix ``p >= t - 1e-6`` times ``1`` and times ``[0, 1, .., K-1]``
-    (BLAS, exact small integers) gives the number of confident classes and, for a row with
-    one, that class; ``argmax`` runs only on the rows with several.
+    One blocked pass (:func:`._kernels.confident_code`) gives the number of confident
+    classes and, for a row with one, that class; ``argmax`` runs only on the rows with
+    several.
     """
-    n, k = pred_probs.shape
     cut = _cut_in_dtype(thresholds - _EPS, pred_probs.dtype)
-    exact = np.float32 if k < 2**12 else np.float64
-    ones_idx = np.stack([np.ones(k), np.arange(k)], axis=1).astype(exact)
-    guess = np.empty(n, dtype=np.int64)
-    n_conf = np.empty(n, dtype=np.int64)
-    buf = np.empty((min(block, n), k), dtype=exact)
-    for s in range(0, n, block):
-        p = pred_probs[s : s + block]
-        b = buf[: p.shape[0]]
-        np.greater_equal(p, cut, out=b, casting="unsafe")  # 0/1 straight into floats
-        ci = b @ ones_idx
-        n_conf[s : s + block] = ci[:, 0]
-        guess[s : s + block] = ci[:, 1]
+    n_conf, guess = confident_code(pred_probs, cut)
     multi = np.flatnonzero(n_conf > 1)
     if multi.size:
         guess[multi] = pred_probs[multi].argmax(axis=1)
