@@ -99,3 +99,25 @@ def test_negative_example_id_is_refused():
     )
     with pytest.raises(ValueError, match="example_id must be >= 0; got -1"):
         dyn.flush()
+
+
+def test_without_probs_the_records_are_the_same_and_no_softmax_is_kept():
+    """``probs=False`` (a run whose detection does not read the mean softmax): the same
+    loss and margin records, no mean softmax; one-column logits give softmax 1 exactly."""
+    n, sizes = 12, [4, 4, 4]
+    perm, pred, target, loss = _epoch(n, 3, sizes, seed=5)
+    runs = []
+    for probs in (True, False):
+        dyn = Dynamics(n, probs=probs)
+        _record(dyn, perm, pred, target, loss, sizes)
+        dyn.end_epoch(ONE)
+        runs.append(dyn)
+    for k in ("loss", "margin"):
+        np.testing.assert_array_equal(runs[0].arrays()[k], runs[1].arrays()[k])
+    assert runs[0].mean_probs() is not None and runs[1].mean_probs() is None
+    one = Dynamics(2)
+    col = torch.tensor([[3.0], [float("inf")]])
+    one.record(Units(col, torch.tensor([0.5, 1.0]), torch.tensor([1, 0])), torch.rand(2), 0)
+    one.end_epoch(ONE)
+    ref = col.softmax(1)[[1, 0]]
+    assert torch.equal(torch.from_numpy(one.mean_probs()).nan_to_num(-1), ref.nan_to_num(-1))

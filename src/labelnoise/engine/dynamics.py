@@ -50,6 +50,14 @@ def _group(key: Tensor, low: int) -> tuple[Tensor, Tensor, Tensor]:
     return uniq, inverse, torch.bincount(inverse, minlength=uniq.shape[0])
 
 
+def _softmax(pred: Tensor) -> Tensor:
+    """``pred.softmax(1)`` for ``(U, C)`` logits; one column: ``pred - pred + 1`` (the same
+    values: 1, or NaN where the logit is not finite) without the softmax kernel."""
+    if pred.shape[1] == 1:
+        return pred - pred + 1.0
+    return pred.softmax(1)
+
+
 class Dynamics:
     """Collects per-example loss / margin (and mean softmax) over epochs for ``n`` examples.
 
@@ -63,13 +71,18 @@ class Dynamics:
     #: held for many-unit or many-class tasks (about 32 MB of float32 / int64)
     max_pending: int = 1 << 22
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, *, probs: bool = True) -> None:
         self.n = n
+        #: whether the mean softmax is kept (:meth:`mean_probs`; read only by the
+        #: ``dynamics`` detection method): the softmax of every logit is most of the
+        #: per-epoch reduction's cost on a CPU (about 0.2 ms for 1,000 x 10 logits)
+        self.probs = probs
         self.loss: list[Tensor] = []
         self.margin: list[Tensor] = []
         self.probs_sum: Tensor | None = None
         self.probs_count = torch.zeros(n)
         self._chunks: list[dict[str, Tensor]] = []
+        self._unique = False  # the one chunk so far has one record per example
         self._pending: list[tuple[Tensor, Tensor, Tensor, Tensor, int]] = []
         self._pending_units = 0
 
@@ -100,13 +113,16 @@ class Dynamics:
         whose predictions and targets have the same layout are concatenated."""
         pending, self._pending, self._pending_units = self._pending, [], 0
         run: list[tuple[Tensor, Tensor, Tensor, Tensor, int]] = []
+        last = None
         for p in pending:
             if p[0].numel() == 0:
                 continue
-            if run and _layout(p) != _layout(run[-1]):
+            layout = _layout(p)
+            if run and layout != last:
                 self._reduce(run)
                 run = []
             run.append(p)
+            last = layout
         if run:
             self._reduce(run)
 
@@ -128,8 +144,10 @@ class Dynamics:
             # (batch, example) group and its mean is its value (``+ 0.0``: as the sum into
             # zeros, -0.0 becomes 0.0); the records' order differs (unit order, not sorted by
             # (batch, example)), which no reader depends on (ids are unique)
-            self._chunks.append(self._one_per_example(pending, ids, loss, batch))
+            self._unique = not self._chunks
+            self._chunks.append(self._one_per_example(pending, ids, loss, batch, self.probs))
             return
+        self._unique = False
         key, inverse, counts = _group(batch * width + ids, int(batch.min()) * width)
 
         def mean(v: Tensor) -> Tensor:  # reduce_units(v, ids, how="mean")[1] per batch
@@ -144,7 +162,8 @@ class Dynamics:
         if pending[0][2].dim() == 2:  # class logits: mean softmax and margin over the units
             pred = torch.cat([p[2] for p in pending]).float().cpu()
             margin = mean(unit_margin(pred, torch.cat([p[3] for p in pending]).cpu()))
-            probs = mean(pred.softmax(1))
+            if self.probs:
+                probs = mean(_softmax(pred))
         else:  # no margin (what unit_margin gives, without a pass over the units)
             margin = torch.full((key.shape[0],), float("nan"))
         chunk = {
@@ -163,6 +182,7 @@ class Dynamics:
         ids: Tensor,
         loss: Tensor,
         batch: Tensor,
+        probs: bool,
     ) -> dict[str, Tensor]:
         """:meth:`_reduce`'s records when no example has two units in ``pending``."""
         chunk = {"example_id": ids, "loss": loss + 0.0, "batch": batch}
@@ -170,7 +190,8 @@ class Dynamics:
             pred = torch.cat([p[2] for p in pending]).float().cpu()
             target = torch.cat([p[3] for p in pending]).cpu()
             chunk["margin"] = unit_margin(pred, target) + 0.0
-            chunk["probs"] = pred.softmax(1) + 0.0
+            if probs:  # >= +0.0 or NaN: the sum into zeros would not change it
+                chunk["probs"] = _softmax(pred)
         else:
             chunk["margin"] = torch.full((ids.shape[0],), float("nan"))
         return chunk
@@ -179,11 +200,17 @@ class Dynamics:
         """Gather this epoch's records across processes and store them."""
         self.flush()
         chunks = self._chunks
-        keys = chunks[0].keys() if chunks else ("example_id", "loss", "margin", "batch")
-        local = {k: torch.cat([c[k] for c in chunks]) if chunks else torch.empty(0) for k in keys}
-        local["example_id"] = local["example_id"].long()
-        local["batch"] = local["batch"].long()
-        rec = gather_records(accelerator, local)
+        if self._unique and len(chunks) == 1 and accelerator.num_processes == 1:
+            # one record per example, one process: what gather_records returns
+            rec = {k: v for k, v in chunks[0].items() if k != "batch"}
+        else:
+            keys = chunks[0].keys() if chunks else ("example_id", "loss", "margin", "batch")
+            local = {
+                k: torch.cat([c[k] for c in chunks]) if chunks else torch.empty(0) for k in keys
+            }
+            local["example_id"] = local["example_id"].long()
+            local["batch"] = local["batch"].long()
+            rec = gather_records(accelerator, local)
         ids = rec["example_id"]
         loss = torch.full((self.n,), float("nan"))
         margin = torch.full((self.n,), float("nan"))
@@ -195,7 +222,7 @@ class Dynamics:
                 self.probs_sum = torch.zeros(self.n, rec["probs"].shape[1])
             self.probs_sum[ids] += rec["probs"]
             self.probs_count[ids] += 1
-        self._chunks = []
+        self._chunks, self._unique = [], False
 
     def mean_probs(self) -> np.ndarray | None:
         """``(N, C)`` softmax averaged over the epochs each example was seen (None if n/a)."""
@@ -227,5 +254,5 @@ class Dynamics:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.loss, self.margin = list(state["loss"]), list(state["margin"])
         self.probs_sum, self.probs_count = state["probs_sum"], state["probs_count"]
-        self._chunks = list(state["chunks"])
+        self._chunks, self._unique = list(state["chunks"]), False
         self._pending, self._pending_units = [], 0

@@ -145,7 +145,8 @@ def start(cfg: RunConfig, *, resume: bool, overwrite: bool) -> Run:
         key,
         lower=adapter.primary_metric in adapter.lower_is_better,
         started=started,
-        dynamics=Dynamics(num_items(splits.train)),
+        # the mean softmax is read only by detection.method: dynamics
+        dynamics=Dynamics(num_items(splits.train), probs=cfg.detection.method == "dynamics"),
         ckpt=Checkpointer(accelerator, run_dir, keep=cfg.train.keep_checkpoints, started=started),
     )
     if resume and (run_dir / "metrics.json").is_file():
