@@ -12,11 +12,23 @@ cleanlab's.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import torch
+from scipy.special import xlogy
 
-__all__ = ["as_tensor", "block_rows", "confident_code", "row_sums_and_min", "self_confidence"]
+__all__ = [
+    "adjusted_blocks",
+    "as_tensor",
+    "block_rows",
+    "confident_code",
+    "normalized_entropy",
+    "numpy_row_sums",
+    "row_max",
+    "row_sums_and_min",
+    "self_confidence",
+]
 
 _BLOCK_BYTES = 1 << 20
 
@@ -86,3 +98,98 @@ def confident_code(p: np.ndarray, cut: np.ndarray) -> tuple[np.ndarray, np.ndarr
     v = code.numpy()
     n_conf = np.where(v >= 2 * k, 2, (v > 0).astype(np.int64))
     return n_conf, v.astype(np.int64) - k
+
+
+def _pairwise(bt: np.ndarray, lo: int, n: int) -> np.ndarray:
+    """numpy's pairwise sum of the rows ``bt[lo : lo + n]`` (``n >= 1``), elementwise across
+    the columns: the same additions in the same order as ``pairwise_sum`` of
+    ``numpy/_core/src/umath/loops_utils.h.src`` on each column."""
+    if n < 8:
+        res = bt[lo].copy()
+        for i in range(1, n):
+            res += bt[lo + i]
+        return res
+    if n <= 128:
+        r = bt[lo : lo + 8].copy()
+        stop = n - n % 8
+        for i in range(8, stop, 8):
+            r += bt[lo + i : lo + i + 8]
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for i in range(stop, n):
+            res += bt[lo + i]
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise(bt, lo, n2) + _pairwise(bt, lo + n2, n - n2)
+
+
+def numpy_row_sums(b: np.ndarray) -> np.ndarray:
+    """``b.sum(axis=1)`` of a block ``b (R, K)``, bit for bit numpy's (its pairwise sum of
+    each row), vectorised across the rows on the transposed block instead of numpy's per-row
+    loop."""
+    if b.shape[1] >= 32:  # long rows: numpy's own per-row loop is fast enough
+        return b.sum(axis=1)
+    bt = np.ascontiguousarray(b.T)
+    return _pairwise(bt, 0, bt.shape[0])
+
+
+def adjusted_blocks(p: np.ndarray, thr: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Blocks ``(start, a (R, K), s (R,))`` of the threshold-adjusted probabilities before
+    their row normalisation, ``a = (p - thr) + max(thr)`` (in numpy's result dtype), and
+    ``s = a.sum(axis=1)`` (numpy's sum, bit for bit): cleanlab's adjusted row is ``a / s``.
+    The block buffer is reused: copy what must outlive the next block."""
+    n, k = p.shape
+    dt = np.result_type(p.dtype, thr.dtype)
+    tmax = thr.max()
+    r = block_rows(k, np.dtype(dt).itemsize)
+    buf = np.empty((min(r, n), k), dtype=dt)
+    for s in range(0, n, r):
+        b = p[s : s + r]
+        a = buf[: b.shape[0]]
+        np.subtract(b, thr, out=a)
+        a += tmax
+        yield s, a, numpy_row_sums(a)
+
+
+def row_max(a: np.ndarray) -> np.ndarray:
+    """``a.max(axis=1)`` (exact; NaN propagates as in numpy) by torch's SIMD row reduction."""
+    return as_tensor(a).amax(1).numpy()
+
+
+def normalized_entropy(p: np.ndarray) -> np.ndarray:
+    """``-xlogy(p, p).sum(axis=1) / log K`` bit for bit (scipy's ``xlogy`` in ``p``'s dtype,
+    numpy's row sums), one cache-sized block at a time."""
+    n, k = p.shape
+    out = np.empty(n, dtype=p.dtype)
+    r = block_rows(k, p.itemsize)
+    buf = np.empty((min(r, n), k), dtype=p.dtype)
+    for s in range(0, n, r):
+        b = p[s : s + r]
+        e = xlogy(b, b, out=buf[: b.shape[0]])
+        out[s : s + r] = numpy_row_sums(e)
+    return -out / np.log(k)
+
+
+def row_argmax(p: np.ndarray) -> np.ndarray:
+    """``p.argmax(axis=1)`` (the first maximum; ``p`` finite) blockwise: the row max
+    (torch), then the 0/1 matrix ``p >= max`` times ``w_j = K + j`` (BLAS, exact small
+    integers) is ``K + j`` for a row whose maximum is only at ``j``; rows with a tied
+    maximum (``>= 2K``) take numpy's ``argmax``."""
+    t = as_tensor(p)
+    n, k = t.shape
+    exact = torch.float32 if k < 2**11 else torch.float64
+    w = torch.arange(k, 2 * k, dtype=exact)
+    code = torch.empty(n, dtype=exact)
+    r = block_rows(k, 4)
+    buf = torch.empty((min(r, n), k), dtype=exact)
+    for s in range(0, n, r):
+        b = t[s : s + r]
+        m = buf[: b.shape[0]]
+        torch.ge(b, b.amax(1, keepdim=True), out=m)
+        torch.mv(m, w, out=code[s : s + r])
+    v = code.numpy()
+    out = v.astype(np.int64) - k
+    ties = np.flatnonzero(v >= 2 * k)
+    if ties.size:
+        out[ties] = p[ties].argmax(axis=1)
+    return out

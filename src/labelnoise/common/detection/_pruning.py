@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labelnoise.common.detection._kernels import row_argmax
 from labelnoise.common.detection.confident_joint import (
     _class_counts,
     _compute_confident_joint,
@@ -145,7 +146,7 @@ def _compute_find_label_issues(
         mask[_smallest(scores, _num_label_issues(labels, pred_probs))] = True
         return mask
     if filter_by == "predicted_neq_given":
-        mask = pred_probs.argmax(axis=1) != labels
+        mask = row_argmax(pred_probs) != labels
     elif filter_by == "confident_learning" or confident_joint is None:
         order = _label_order(labels, pred_probs.shape[1])
         cj, off = _compute_confident_joint(labels, pred_probs, order=order)

@@ -24,6 +24,7 @@ from typing import Literal
 
 import numpy as np
 
+from labelnoise.common.detection._kernels import row_argmax
 from labelnoise.common.detection._pruning import _PRUNING, _compute_find_label_issues
 from labelnoise.common.detection._validate import check_inputs, check_multilabel_inputs
 from labelnoise.common.detection.confident_joint import _calibrate, _class_counts
@@ -64,7 +65,7 @@ def find_predicted_neq_given(
 
         return find_predicted_neq_given_multilabel(labels, pred_probs)
     y, p = check_inputs(labels, pred_probs)
-    return p.argmax(axis=1) != y
+    return row_argmax(p) != y
 
 
 def find_label_issues_using_argmax_confusion_matrix(
@@ -82,7 +83,7 @@ def find_label_issues_using_argmax_confusion_matrix(
     """
     y, p = check_inputs(labels, pred_probs)
     k = p.shape[1]
-    cj = np.bincount(p.argmax(axis=1) * k + y, minlength=k * k).reshape(k, k).T
+    cj = np.bincount(row_argmax(p) * k + y, minlength=k * k).reshape(k, k).T
     if calibrate:
         cj = _calibrate(cj.astype(np.float64), _class_counts(y, k))
     return find_label_issues(y, p, confident_joint=cj, filter_by=filter_by)

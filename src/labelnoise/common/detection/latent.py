@@ -117,12 +117,9 @@ def estimate_latent(
     if y.ndim != 1 or y.size == 0 or y.dtype.kind not in "iu":
         raise ValueError(f"labels must be a non-empty 1-D integer array; got shape {y.shape}")
     y = y.astype(np.int64, copy=False)
-    try:  # one pass: bincount refuses negatives and shows labels >= K by its length
-        too_big = np.bincount(y).shape[0] > cj.shape[0]
-    except ValueError:
-        too_big = True
-    if too_big:
-        raise ValueError(f"labels must be in [0, {cj.shape[0]}); got [{y.min()}, {y.max()}]")
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= cj.shape[0]:
+        raise ValueError(f"labels must be in [0, {cj.shape[0]}); got [{lo}, {hi}]")
     return _estimate_latent(cj.astype(np.float64), y, py_method, converge_latent_estimates)
 
 

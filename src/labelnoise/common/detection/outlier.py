@@ -26,6 +26,7 @@ from typing import Literal
 
 import numpy as np
 
+from labelnoise.common.detection._kernels import adjusted_blocks, normalized_entropy, row_max
 from labelnoise.common.detection._knn_distances import Metric, knn_distances
 from labelnoise.common.detection._validate import as_float_array, check_inputs
 from labelnoise.common.detection.confident_joint import _thresholds
@@ -193,17 +194,35 @@ class OutOfDistribution:
                 raise ValueError("fit on pred_probs and labels first (adjust_pred_probs=True)")
             if thr.shape != (p.shape[1],):
                 raise ValueError(f"confident_thresholds must have shape ({p.shape[1]},)")
+            if self.method in ("entropy", "least_confidence"):
+                return _adjusted_scores(p, thr, self.method)
             p = p - thr
             p += thr.max()
             p /= p.sum(axis=1, keepdims=True)
         return _prob_scores(p, self.method, self.M, self.gamma)
 
 
+def _adjusted_scores(p: np.ndarray, thr: np.ndarray, method: str) -> np.ndarray:
+    """:func:`_prob_scores` of cleanlab's adjusted ``(p - thr + max thr) / row sum``, one
+    cache-sized block at a time (the adjusted matrix is never held whole). ``least_confidence``
+    divides the row max once: division by a positive sum is monotonic and so is rounding,
+    so ``max(a / s) == max(a) / s`` exactly."""
+    dt = np.result_type(p.dtype, thr.dtype) if method == "least_confidence" else np.float64
+    out = np.empty(p.shape[0], dtype=dt)
+    for s, a, rs in adjusted_blocks(p, thr):
+        if method == "least_confidence":
+            out[s : s + a.shape[0]] = row_max(a) / rs
+        else:
+            a /= rs[:, None]
+            out[s : s + a.shape[0]] = 1.0 - normalized_entropy(a)
+    return out
+
+
 def _prob_scores(p: np.ndarray, method: str, m: int, gamma: float) -> np.ndarray:
     if method == "entropy":
         return 1.0 - _normalized_entropy(p)
     if method == "least_confidence":
-        return p.max(axis=1)
+        return row_max(p)
     q = np.exp(p - p.max(axis=1, keepdims=True))  # scipy.special.softmax, as cleanlab does
     q /= q.sum(axis=1, keepdims=True)
     top = np.sort(q, axis=1)[:, -m:]

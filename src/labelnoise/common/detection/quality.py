@@ -17,8 +17,13 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from scipy.special import xlogy
 
+from labelnoise.common.detection._kernels import (
+    adjusted_blocks,
+    normalized_entropy,
+    row_argmax,
+    self_confidence,
+)
 from labelnoise.common.detection._validate import check_inputs
 from labelnoise.common.detection.confident_joint import _thresholds
 
@@ -82,8 +87,25 @@ def _max_other(
 
 
 def _normalized_entropy(pred_probs: np.ndarray) -> np.ndarray:
-    """``-sum p log p / log K`` with ``scipy.special.xlogy`` in ``p``'s dtype (cleanlab's)."""
-    return -xlogy(pred_probs, pred_probs).sum(axis=1) / np.log(pred_probs.shape[1])
+    """``-sum p log p / log K`` with ``scipy.special.xlogy`` in ``p``'s dtype (cleanlab's),
+    blockwise (:func:`._kernels.normalized_entropy`)."""
+    return normalized_entropy(pred_probs)
+
+
+def _adjusted_self_confidence(
+    labels: np.ndarray, pred_probs: np.ndarray, thresholds: np.ndarray | None
+) -> np.ndarray:
+    """``_adjust(labels, pred_probs, thresholds)[i, labels[i]]`` without the adjusted
+    matrix: the row sums blockwise, then the same elementwise operations on the gathered
+    entries only."""
+    thr = _thresholds(labels, pred_probs) if thresholds is None else thresholds
+    sums = np.empty(pred_probs.shape[0], dtype=np.result_type(pred_probs.dtype, thr.dtype))
+    for s, a, rs in adjusted_blocks(pred_probs, thr):
+        sums[s : s + a.shape[0]] = rs
+    sc = self_confidence(labels, pred_probs) - thr[labels]
+    sc += thr.max()
+    sc /= sums
+    return sc
 
 
 def _compute_quality(
@@ -100,8 +122,10 @@ def _compute_quality(
             raise ValueError(
                 "adjust_pred_probs must be False for method 'confidence_weighted_entropy'; got True"
             )
+        if method == "self_confidence":
+            return _adjusted_self_confidence(labels, pred_probs, thresholds)
         pred_probs = _adjust(labels, pred_probs, thresholds)
-    sc = pred_probs[np.arange(labels.shape[0]), labels]
+    sc = self_confidence(labels, pred_probs)
     if method == "self_confidence":
         return sc
     if method == "normalized_margin":
@@ -169,7 +193,7 @@ def get_label_quality_ensemble_scores(
     if weight_ensemble_members_by == "uniform":
         return scores.mean(axis=1)
     if weight_ensemble_members_by == "accuracy":
-        acc = np.array([(p.argmax(axis=1) == y).mean() for _, p in checked])
+        acc = np.array([(row_argmax(p) == y).mean() for _, p in checked])
         return (scores * (acc / acc.sum())).sum(axis=1)
     if weight_ensemble_members_by == "custom":
         w = None if custom_weights is None else np.asarray(custom_weights, dtype=np.float64)
