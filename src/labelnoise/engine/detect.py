@@ -23,7 +23,13 @@ import torch
 
 from labelnoise.common.units import reduce_units
 from labelnoise.engine.collect import evaluate_units
-from labelnoise.engine.data import Reindexed, eval_loader, make_loader, tensor_batches
+from labelnoise.engine.data import (
+    Reindexed,
+    dataset_tensors,
+    eval_loader,
+    make_loader,
+    tensor_batches,
+)
 from labelnoise.engine.setup import build_loss_fn, build_optimizer
 from labelnoise.engine.step import take_step
 
@@ -53,6 +59,9 @@ def train_labels(dataset: Any) -> tuple[np.ndarray | None, np.ndarray | None, np
     n = len(dataset)
     if n == 0 or "clean_target" not in dataset[0]:
         return None, None, None
+    columns = _label_columns(dataset)
+    if columns is not None:
+        return columns
     corrupted = np.zeros(n, dtype=bool)
     noisy, clean = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     scalar = True
@@ -65,6 +74,27 @@ def train_labels(dataset: Any) -> tuple[np.ndarray | None, np.ndarray | None, np
         else:
             scalar = False
     return (corrupted, noisy, clean) if scalar else (corrupted, None, None)
+
+
+def _label_columns(
+    dataset: Any,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None:
+    """:func:`train_labels` from the dataset's in-memory columns
+    (:func:`~labelnoise.engine.data.dataset_tensors`), without a Python pass over the items
+    (about 30 us an item); None when it has none, or the two label columns differ in dtype
+    or shape (then the per-item comparison decides). The same answer: an item's labels are
+    equal (``torch.equal``) iff every element compares equal; one class id per example when
+    the columns are 1-D integers."""
+    cols = dataset_tensors(dataset)
+    if cols is None or "target" not in cols or "clean_target" not in cols:
+        return None
+    t, c = cols["target"], cols["clean_target"]
+    if t.dtype != c.dtype or t.shape != c.shape or t.dtype == torch.bool:
+        return None
+    corrupted = (t != c).reshape(t.shape[0], -1).any(1).cpu().numpy()
+    if t.dim() != 1 or t.is_floating_point() or t.is_complex():
+        return corrupted, None, None
+    return corrupted, t.long().cpu().numpy(), c.long().cpu().numpy()
 
 
 def _fit_fold(run: Any, subset: Any, seed: int) -> torch.nn.Module:

