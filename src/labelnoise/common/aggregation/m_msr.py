@@ -102,7 +102,9 @@ class MMSR(CategoricalAggregator):
     softmax of the weighted votes (the one-coin posterior under a flat class prior); crowd-kit
     gives only the normalised vote (``scores_``). An item whose annotators all have weight 0
     (they share no item with anyone, e.g. one answer per item) gets the plain majority vote
-    shares instead of a uniform row (crowd-kit's normalised vote is then 0 / 0).
+    shares instead of a uniform row (crowd-kit's normalised vote is then 0 / 0). Dense
+    ``(A, A)`` annotator matrices (about ten of them): fine for thousands of annotators
+    (1,000 annotators, 1M answers: ~35 s, 743 rounds), not for hundreds of thousands.
 
     Args:
         n_iter: maximum alternating rounds (default 10000).
