@@ -65,11 +65,15 @@ def test_row_sums_and_min_read_only_and_strided_inputs() -> None:
     rng = np.random.default_rng(3)
     p = _probs(rng, 300, 40, np.float64)
     p.flags.writeable = False
-    sums, lo = kn.row_sums_and_min(p)
+    y = np.arange(300) % 40
+    sums, lo, sc = kn.row_sums_and_min(p, y)
     np.testing.assert_allclose(sums, p.sum(axis=1), rtol=1e-12)
     assert lo == p.min()
+    assert sc is not None
+    np.testing.assert_array_equal(sc, p[np.arange(300), y])
     q = np.asfortranarray(p)
     assert kn.row_sums_and_min(q)[1] == p.min()
+    assert kn.row_sums_and_min(q)[2] is None
     bad = p.copy()
     bad[5, 2] = np.nan
     assert np.isnan(kn.row_sums_and_min(bad)[0][5])

@@ -49,23 +49,32 @@ def block_rows(n_cols: int, itemsize: int) -> int:
     return max(64, _BLOCK_BYTES // max(1, n_cols * itemsize))
 
 
-def row_sums_and_min(p: np.ndarray) -> tuple[np.ndarray, float]:
-    """``(row sums (N,), min of p)`` in one blocked pass over ``p (N, K)``; a NaN anywhere
-    makes its row sum NaN (and the min NaN)."""
+def row_sums_and_min(
+    p: np.ndarray, labels: np.ndarray | None = None
+) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """``(row sums (N,), min of p, p[i, labels[i]] (N,) or None)`` in one blocked pass over
+    ``p (N, K)`` (the gather of the self-confidences while the block is in cache; ``labels``
+    must already be valid); a NaN anywhere makes its row sum NaN (and the min NaN)."""
     t = as_tensor(p)
     n, k = t.shape
     ones = torch.ones(k, dtype=t.dtype)
     sums = torch.empty(n, dtype=t.dtype)
+    picked = None
+    if labels is not None:
+        idx = torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))[:, None]
+        picked = torch.empty((n, 1), dtype=t.dtype)
     r = block_rows(k, p.itemsize)
     lo = float("inf")
     for s in range(0, n, r):
         b = t[s : s + r]
+        if picked is not None:
+            torch.gather(b, 1, idx[s : s + r], out=picked[s : s + r])
         if k < 32:  # short rows: BLAS gemv is faster than torch's row sum
             torch.mv(b, ones, out=sums[s : s + r])
         else:
             torch.sum(b, 1, out=sums[s : s + r])
         lo = min(lo, float(b.amin()))
-    return sums.numpy(), lo
+    return sums.numpy(), lo, None if picked is None else picked[:, 0].numpy()
 
 
 def self_confidence(labels: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -14,7 +14,13 @@ import torch
 from labelnoise.common._checks import as_long_tensor, check_labels
 from labelnoise.common.detection._kernels import row_sums_and_min
 
-__all__ = ["ROW_SUM_ATOL", "as_float_array", "check_inputs", "check_multilabel_inputs"]
+__all__ = [
+    "ROW_SUM_ATOL",
+    "as_float_array",
+    "check_inputs",
+    "check_inputs_sc",
+    "check_multilabel_inputs",
+]
 
 #: How far a row of ``pred_probs`` may sum from 1 before it is rejected.
 ROW_SUM_ATOL = 1e-3
@@ -71,7 +77,7 @@ def check_inputs(
         raise ValueError(f"pred_probs must have K >= 2 columns; got K = {k}")
     if check_row_sums:
         # NaN or inf makes its row sum non-finite, so one pass (min) checks the rest
-        sums, lo = row_sums_and_min(p)  # one cache-blocked pass
+        sums, lo, _ = row_sums_and_min(p)  # one cache-blocked pass
         if not np.isfinite(sums).all():
             _check_prob_values("pred_probs", p)
         if lo < 0:
@@ -134,3 +140,39 @@ def check_multilabel_inputs(labels: object, pred_probs: object) -> tuple[np.ndar
     if not np.isin(arr, (0, 1)).all():
         raise ValueError("labels must be a 0/1 indicator array for multi_label; got other values")
     return arr.astype(np.uint8), p
+
+
+def check_inputs_sc(
+    labels: object, pred_probs: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`check_inputs` plus the self-confidences ``p[i, labels[i]]`` ``(N,)`` gathered in
+    the same pass over ``pred_probs`` as the row-sum check. The labels are checked before the
+    probability values here (the gather needs valid labels); the same errors otherwise."""
+    p = as_float_array("pred_probs", pred_probs)
+    if p.ndim != 2:
+        raise ValueError(f"pred_probs must have shape (N, K); got shape {p.shape}")
+    n, k = p.shape
+    if n == 0:
+        raise ValueError("pred_probs must not be empty; got N = 0 rows")
+    if k < 2:
+        raise ValueError(f"pred_probs must have K >= 2 columns; got K = {k}")
+    y = _as_labels("labels", labels)
+    if y.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},) to match pred_probs; got {y.shape}")
+    lo_y, hi_y = int(y.min()), int(y.max())
+    if lo_y < 0 or hi_y >= k:
+        bad = "min " + str(lo_y) if lo_y < 0 else "max " + str(hi_y)
+        raise ValueError(f"labels must be in [0, {k}); got {bad}")
+    sums, lo, sc = row_sums_and_min(p, y)
+    if not np.isfinite(sums).all():
+        _check_prob_values("pred_probs", p)
+    if lo < 0:
+        raise ValueError(f"pred_probs must be non-negative; got min {lo:.4g}")
+    err = np.abs(sums - 1.0)
+    i = int(err.argmax())
+    if err[i] > ROW_SUM_ATOL:
+        raise ValueError(
+            f"pred_probs rows must sum to 1 (atol {ROW_SUM_ATOL}); got {sums[i]:.6g} at row {i}"
+        )
+    assert sc is not None
+    return y, p, sc

@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 
 from labelnoise.common.detection._kernels import confident_code, self_confidence
-from labelnoise.common.detection._validate import check_inputs
+from labelnoise.common.detection._validate import check_inputs_sc
 
 __all__ = [
     "calibrate_confident_joint",
@@ -51,15 +51,19 @@ def _label_order(labels: np.ndarray, k: int) -> np.ndarray:
 
 
 def _thresholds(
-    labels: np.ndarray, pred_probs: np.ndarray, order: np.ndarray | None = None
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    order: np.ndarray | None = None,
+    sc: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per-class mean self-confidence, bit for bit cleanlab's ``np.mean`` over the class's
     values in example order: the same pairwise sum in the input dtype (``np.add.reduce`` of
     the contiguous run), then the division by the count in float64 rounded to the dtype
-    (``np.mean``'s; one rounding of the float64 quotient equals the float32 division)."""
+    (``np.mean``'s; one rounding of the float64 quotient equals the float32 division).
+    ``sc``: the self-confidences ``p[i, labels[i]]`` when the caller has them."""
     k = pred_probs.shape[1]
     counts = _class_counts(labels, k)
-    sc = self_confidence(labels, pred_probs)
+    sc = self_confidence(labels, pred_probs) if sc is None else sc
     sc = sc.take(_label_order(labels, k) if order is None else order)
     bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
     nz = np.flatnonzero(counts)
@@ -133,11 +137,12 @@ def _compute_confident_joint(
     thresholds: np.ndarray | None = None,
     calibrate: bool = True,
     order: np.ndarray | None = None,
+    sc: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(confident_joint (K, K), off_diagonal_indices)`` on validated inputs (``order``:
-    :func:`_label_order`, when the caller has it)."""
+    :func:`_label_order`, ``sc``: the self-confidences, when the caller has them)."""
     k = pred_probs.shape[1]
-    thr = _thresholds(labels, pred_probs, order) if thresholds is None else thresholds
+    thr = _thresholds(labels, pred_probs, order, sc) if thresholds is None else thresholds
     confident, guess = _confident_guess(pred_probs, thr)
     y, g = labels[confident], guess[confident]
     cj = np.bincount(g * k + y, minlength=k * k).reshape(k, k).T  # column-major as cleanlab
@@ -159,8 +164,8 @@ def get_confident_thresholds(
         from labelnoise.common.detection import multilabel_count as ml
 
         return ml.get_confident_thresholds_multilabel(labels, pred_probs)
-    y, p = check_inputs(labels, pred_probs)
-    return _thresholds(y, p)
+    y, p, sc = check_inputs_sc(labels, pred_probs)
+    return _thresholds(y, p, sc=sc)
 
 
 def compute_confident_joint(
@@ -195,11 +200,11 @@ def compute_confident_joint(
             calibrate=calibrate,
             return_indices_of_off_diagonals=return_indices_of_off_diagonals,
         )
-    y, p = check_inputs(labels, pred_probs)
+    y, p, sc = check_inputs_sc(labels, pred_probs)
     thr = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     if thr is not None and thr.shape != (p.shape[1],):
         raise ValueError(f"thresholds must have shape ({p.shape[1]},); got {thr.shape}")
-    cj, off = _compute_confident_joint(y, p, thr, calibrate)
+    cj, off = _compute_confident_joint(y, p, thr, calibrate, sc=sc)
     return (cj, off) if return_indices_of_off_diagonals else cj
 
 
@@ -238,9 +243,9 @@ def estimate_joint(
         from labelnoise.common.detection import multilabel_count as ml
 
         return ml.estimate_joint_multilabel(labels, pred_probs, confident_joint=confident_joint)
-    y, p = check_inputs(labels, pred_probs)
+    y, p, sc = check_inputs_sc(labels, pred_probs)
     if confident_joint is None:
-        cal, _ = _compute_confident_joint(y, p)
+        cal, _ = _compute_confident_joint(y, p, sc=sc)
     else:
         cal = calibrate_confident_joint(confident_joint, y)
     return cal / np.clip(float(np.sum(cal)), _TINY, None)
@@ -254,8 +259,10 @@ def _reduce_issues(labels: np.ndarray, pred_probs: np.ndarray, idx: np.ndarray) 
     return sub.argmax(axis=1) == labels[idx]
 
 
-def _num_label_issues(labels: np.ndarray, pred_probs: np.ndarray) -> int:
-    _, off = _compute_confident_joint(labels, pred_probs, calibrate=False)
+def _num_label_issues(
+    labels: np.ndarray, pred_probs: np.ndarray, sc: np.ndarray | None = None
+) -> int:
+    _, off = _compute_confident_joint(labels, pred_probs, calibrate=False, sc=sc)
     return int(off.shape[0] - np.count_nonzero(_reduce_issues(labels, pred_probs, off)))
 
 
@@ -292,11 +299,11 @@ def num_label_issues(
         from labelnoise.common.detection import multilabel_count as ml
 
         return ml.num_label_issues_multilabel(labels, pred_probs, confident_joint=confident_joint)
-    y, p = check_inputs(labels, pred_probs)
+    y, p, sc = check_inputs_sc(labels, pred_probs)
     if estimation_method == "off_diagonal":
-        return _num_label_issues(y, p)
+        return _num_label_issues(y, p, sc)
     if estimation_method == "off_diagonal_calibrated":
-        cal, _ = _compute_confident_joint(y, p)
+        cal, _ = _compute_confident_joint(y, p, sc=sc)
     else:
         if confident_joint is None:
             raise ValueError(

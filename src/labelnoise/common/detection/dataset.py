@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labelnoise.common.detection._validate import check_inputs
+from labelnoise.common.detection._validate import check_inputs_sc
 from labelnoise.common.detection.confident_joint import (
     _calibrate,
     _class_counts,
@@ -81,9 +81,9 @@ def _joint_and_n(
             raise ValueError(f"labels must be 1-D integers in [0, {len(cj)}); got {y.dtype}")
         cal = _calibrate(cj, _class_counts(y.astype(np.int64), len(cj)))
         return cal / max(float(cal.sum()), 1e-100), int(n)
-    y, p = check_inputs(labels, pred_probs)
+    y, p, sc = check_inputs_sc(labels, pred_probs)
     if cj is None:
-        cal, _ = _compute_confident_joint(y, p)
+        cal, _ = _compute_confident_joint(y, p, sc=sc)
     else:
         if cj.shape != (p.shape[1], p.shape[1]):
             raise ValueError(
@@ -189,11 +189,11 @@ def overall_label_health_score(
     the joint.
     """
     if labels is not None and pred_probs is not None:
-        y, p = check_inputs(labels, pred_probs)
+        y, p, sc = check_inputs_sc(labels, pred_probs)
         n = len(y) if num_examples is None else int(num_examples)
         if n < 1:
             raise ValueError(f"num_examples must be a positive integer; got {n}")
-        return float(1 - _num_label_issues(y, p) / n)
+        return float(1 - _num_label_issues(y, p, sc) / n)
     j, _ = _joint_and_n(labels, pred_probs, joint, confident_joint, num_examples)
     return float(j.trace())
 

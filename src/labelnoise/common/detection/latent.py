@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from labelnoise.common.detection._validate import check_inputs
+from labelnoise.common.detection._validate import check_inputs_sc
 from labelnoise.common.detection.confident_joint import _class_counts, _compute_confident_joint
 
 __all__ = ["PyMethod", "estimate_latent", "estimate_py_and_noise_matrices_from_probabilities"]
@@ -139,11 +139,11 @@ def estimate_py_and_noise_matrices_from_probabilities(
     ``converge_latent_estimates=True``).
     """
     _check_method(py_method)
-    y, p = check_inputs(labels, pred_probs)
+    y, p, sc = check_inputs_sc(labels, pred_probs)
     thr = None if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     if thr is not None and thr.shape != (p.shape[1],):
         raise ValueError(f"thresholds must have shape ({p.shape[1]},); got {thr.shape}")
-    cj, _ = _compute_confident_joint(y, p, thr, calibrate)
+    cj, _ = _compute_confident_joint(y, p, thr, calibrate, sc=sc)
     py, noise, inv = _estimate_latent(
         cj.astype(np.float64), y, py_method, converge_latent_estimates
     )

@@ -28,7 +28,7 @@ import numpy as np
 
 from labelnoise.common.detection._kernels import adjusted_blocks, normalized_entropy, row_max
 from labelnoise.common.detection._knn_distances import Metric, knn_distances
-from labelnoise.common.detection._validate import as_float_array, check_inputs
+from labelnoise.common.detection._validate import as_float_array, check_inputs, check_inputs_sc
 from labelnoise.common.detection.confident_joint import _thresholds
 from labelnoise.common.detection.quality import _normalized_entropy
 
@@ -149,8 +149,8 @@ class OutOfDistribution:
         if self.adjust_pred_probs and self.confident_thresholds is None:
             if labels is None:
                 raise ValueError("labels are needed to fit with adjust_pred_probs=True; got None")
-            y, p = check_inputs(labels, pred_probs)
-            self.confident_thresholds = _thresholds(y, p)
+            y, p, sc = check_inputs_sc(labels, pred_probs)
+            self.confident_thresholds = _thresholds(y, p, sc=sc)
             return self._score_probs(p)  # validated already
         return self.score(pred_probs=pred_probs)
 

@@ -24,7 +24,7 @@ from labelnoise.common.detection._kernels import (
     row_argmax,
     self_confidence,
 )
-from labelnoise.common.detection._validate import check_inputs
+from labelnoise.common.detection._validate import check_inputs, check_inputs_sc
 from labelnoise.common.detection.confident_joint import _thresholds
 
 __all__ = [
@@ -42,9 +42,12 @@ _LOG_LOSS_T = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 200.0)
 
 
 def _adjust(
-    labels: np.ndarray, pred_probs: np.ndarray, thresholds: np.ndarray | None
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    thresholds: np.ndarray | None,
+    sc: np.ndarray | None = None,
 ) -> np.ndarray:
-    thr = _thresholds(labels, pred_probs) if thresholds is None else thresholds
+    thr = _thresholds(labels, pred_probs, sc=sc) if thresholds is None else thresholds
     adj = pred_probs - thr
     adj += thr.max()
     adj /= adj.sum(axis=1, keepdims=True)
@@ -93,19 +96,24 @@ def _normalized_entropy(pred_probs: np.ndarray) -> np.ndarray:
 
 
 def _adjusted_self_confidence(
-    labels: np.ndarray, pred_probs: np.ndarray, thresholds: np.ndarray | None
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    thresholds: np.ndarray | None,
+    sc: np.ndarray | None = None,
 ) -> np.ndarray:
     """``_adjust(labels, pred_probs, thresholds)[i, labels[i]]`` without the adjusted
     matrix: the row sums blockwise, then the same elementwise operations on the gathered
     entries only."""
-    thr = _thresholds(labels, pred_probs) if thresholds is None else thresholds
+    if sc is None:
+        sc = self_confidence(labels, pred_probs)
+    thr = _thresholds(labels, pred_probs, sc=sc) if thresholds is None else thresholds
     sums = np.empty(pred_probs.shape[0], dtype=np.result_type(pred_probs.dtype, thr.dtype))
     for s, a, rs in adjusted_blocks(pred_probs, thr):
         sums[s : s + a.shape[0]] = rs
-    sc = self_confidence(labels, pred_probs) - thr[labels]
-    sc += thr.max()
-    sc /= sums
-    return sc
+    out = sc - thr[labels]
+    out += thr.max()
+    out /= sums
+    return out
 
 
 def _compute_quality(
@@ -114,7 +122,9 @@ def _compute_quality(
     method: str = "self_confidence",
     adjust_pred_probs: bool = False,
     thresholds: np.ndarray | None = None,
+    sc: np.ndarray | None = None,
 ) -> np.ndarray:
+    """Scores on validated inputs (``sc``: the self-confidences, when the caller has them)."""
     if method not in _METHODS:
         raise ValueError(f"method must be one of {', '.join(_METHODS)}; got {method!r}")
     if adjust_pred_probs:
@@ -123,9 +133,10 @@ def _compute_quality(
                 "adjust_pred_probs must be False for method 'confidence_weighted_entropy'; got True"
             )
         if method == "self_confidence":
-            return _adjusted_self_confidence(labels, pred_probs, thresholds)
-        pred_probs = _adjust(labels, pred_probs, thresholds)
-    sc = self_confidence(labels, pred_probs)
+            return _adjusted_self_confidence(labels, pred_probs, thresholds, sc)
+        pred_probs = _adjust(labels, pred_probs, thresholds, sc)
+        sc = None  # of the adjusted probabilities
+    sc = self_confidence(labels, pred_probs) if sc is None else sc
     if method == "self_confidence":
         return sc
     if method == "normalized_margin":
@@ -150,8 +161,8 @@ def get_label_quality_scores(
             ``confidence_weighted_entropy``.
         adjust_pred_probs: subtract per-class confident thresholds first (not for the entropy).
     """
-    y, p = check_inputs(labels, pred_probs)
-    return _compute_quality(y, p, method, adjust_pred_probs)
+    y, p, sc = check_inputs_sc(labels, pred_probs)
+    return _compute_quality(y, p, method, adjust_pred_probs, sc=sc)
 
 
 def get_label_quality_ensemble_scores(
@@ -183,17 +194,19 @@ def get_label_quality_ensemble_scores(
             "custom_weights must be None unless weight_ensemble_members_by is 'custom'; "
             f"got {weight_ensemble_members_by!r}"
         )
-    checked = [check_inputs(labels, p) for p in pred_probs_list]
+    checked = [check_inputs_sc(labels, p) for p in pred_probs_list]
     y = checked[0][0]
     if weight_ensemble_members_by == "log_loss_search":
-        weights = _log_loss_search_weights(y, [p for _, p in checked], log_loss_search_T_values)
-        member = [_compute_quality(y, p, method, adjust_pred_probs) for _, p in checked]
+        weights = _log_loss_search_weights(y, [p for _, p, _ in checked], log_loss_search_T_values)
+        member = [_compute_quality(y, p, method, adjust_pred_probs, sc=c) for _, p, c in checked]
         return (np.stack(member, 1) * weights).sum(axis=1)
-    scores = np.stack([_compute_quality(y, p, method, adjust_pred_probs) for _, p in checked], 1)
+    scores = np.stack(
+        [_compute_quality(y, p, method, adjust_pred_probs, sc=c) for _, p, c in checked], 1
+    )
     if weight_ensemble_members_by == "uniform":
         return scores.mean(axis=1)
     if weight_ensemble_members_by == "accuracy":
-        acc = np.array([(row_argmax(p) == y).mean() for _, p in checked])
+        acc = np.array([(row_argmax(p) == y).mean() for _, p, _ in checked])
         return (scores * (acc / acc.sum())).sum(axis=1)
     if weight_ensemble_members_by == "custom":
         w = None if custom_weights is None else np.asarray(custom_weights, dtype=np.float64)

@@ -26,7 +26,9 @@ from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
+import torch
 
+from labelnoise.common.detection._kernels import as_tensor
 from labelnoise.common.detection._pruning import _smallest
 from labelnoise.common.detection._validate import as_float_array
 from labelnoise.common.detection.streaming import find_label_issues_streaming
@@ -123,18 +125,30 @@ def find_segmentation_issues(
     return out
 
 
+def _pick(y: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """``p[i, y[i, h, w], h, w]`` ``(B, H, W)``: a torch gather on an in-memory array (numpy's
+    ``take_along_axis`` is 3x slower), numpy's for a memmap (read as it goes)."""
+    if isinstance(p, np.memmap) or not p.flags.c_contiguous:
+        return np.take_along_axis(p, y[:, None], axis=1)[:, 0]
+    idx = torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64))[:, None]
+    return as_tensor(p).gather(1, idx)[:, 0].numpy()
+
+
 def _softmin_rows(s: np.ndarray, temperature: float) -> np.ndarray:
     """``sum_j s_j softmax((1 - s) / T)_j`` per row of ``s (B, U)``, cleanlab's softmin.
 
-    ``T = 0`` is the minimum and ``T = inf`` the mean (cleanlab raises for 0 here)."""
+    ``T = 0`` is the minimum and ``T = inf`` the mean (cleanlab raises for 0 here). The
+    softmax is shifted by the row minimum of ``s`` (``(min s - s) / T``, the same exponents as
+    cleanlab's ``(1 - s) / T - max`` up to rounding, ~1e-16 relative) and normalised once per
+    row: ``sum s e / sum e``."""
     if temperature == 0:
         return s.min(axis=1)
     if np.isinf(temperature):
         return s.mean(axis=1)
-    x = (1 - s) / max(temperature, 1e-6)
-    x -= x.max(axis=1, keepdims=True)
-    e = np.exp(x)
-    return np.einsum("ij,ij->i", s, e / e.sum(axis=1, keepdims=True))
+    x = s.min(axis=1, keepdims=True) - s
+    x *= 1.0 / max(temperature, 1e-6)
+    e = np.exp(x, out=x)
+    return np.einsum("ij,ij->i", s, e) / e.sum(axis=1)
 
 
 def get_segmentation_quality_scores(
@@ -163,7 +177,7 @@ def get_segmentation_quality_scores(
     b = _batch(h, w, k, batch_images)
     pixel = np.empty((n, h, w))
     for s in range(0, n, b):
-        pixel[s : s + b] = np.take_along_axis(p[s : s + b], y[s : s + b, None], axis=1)[:, 0]
+        pixel[s : s + b] = _pick(y[s : s + b], p[s : s + b])
     if method == "num_pixel_issues":
         issues = find_segmentation_issues(y, p, downsample=downsample, batch_images=b)
         return 1 - issues.mean(axis=(1, 2)), pixel
