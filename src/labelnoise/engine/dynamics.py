@@ -99,10 +99,12 @@ class Dynamics:
                 f"unit_loss and example_id must both have shape (U,); got "
                 f"{tuple(unit_loss.shape)} and {tuple(ids.shape)}"
             )
-        pred = units.pred.detach()
-        self._pending.append(
-            (ids.detach(), unit_loss.detach(), pred, units.target.detach(), batch_index)
-        )
+        pred, target = units.pred.detach(), units.target
+        if target.requires_grad:  # (integer ids and class targets never do)
+            target = target.detach()
+        if ids.requires_grad:
+            ids = ids.detach()
+        self._pending.append((ids, unit_loss.detach(), pred, target, batch_index))
         self._pending_units += pred.numel() + 3 * ids.shape[0]
         if self._pending_units >= self.max_pending:
             self.flush()
@@ -133,13 +135,13 @@ class Dynamics:
         examples, and each group's units are added in their order."""
         ids = torch.cat([p[0] for p in pending]).long().cpu()
         loss = torch.cat([p[1] for p in pending]).float().cpu()
-        sizes = torch.tensor([p[0].shape[0] for p in pending])
-        batch = torch.repeat_interleave(torch.tensor([p[4] for p in pending]), sizes)
+        sizes = [p[0].shape[0] for p in pending]  # numpy: a fifth of repeat_interleave's time
+        batch = torch.from_numpy(np.repeat(np.array([p[4] for p in pending], np.int64), sizes))
         low, high = (int(v) for v in torch.aminmax(ids))
         if low < 0:
             raise ValueError(f"example_id must be >= 0; got {low}")
         width = high + 1
-        if ids.shape[0] <= width and int(torch.bincount(ids, minlength=width).max()) <= 1:
+        if ids.shape[0] <= width and np.bincount(ids.numpy(), minlength=width).max() <= 1:
             # every example once (one unit per example, seen once): each unit is its own
             # (batch, example) group and its mean is its value (``+ 0.0``: as the sum into
             # zeros, -0.0 becomes 0.0); the records' order differs (unit order, not sorted by
@@ -185,11 +187,11 @@ class Dynamics:
         probs: bool,
     ) -> dict[str, Tensor]:
         """:meth:`_reduce`'s records when no example has two units in ``pending``."""
-        chunk = {"example_id": ids, "loss": loss + 0.0, "batch": batch}
+        chunk = {"example_id": ids, "loss": loss.add_(0.0), "batch": batch}  # a fresh copy
         if pending[0][2].dim() == 2:
             pred = torch.cat([p[2] for p in pending]).float().cpu()
             target = torch.cat([p[3] for p in pending]).cpu()
-            chunk["margin"] = unit_margin(pred, target) + 0.0
+            chunk["margin"] = unit_margin(pred, target).add_(0.0)
             if probs:  # >= +0.0 or NaN: the sum into zeros would not change it
                 chunk["probs"] = _softmax(pred)
         else:
@@ -212,9 +214,11 @@ class Dynamics:
             local["batch"] = local["batch"].long()
             rec = gather_records(accelerator, local)
         ids = rec["example_id"]
-        loss = torch.full((self.n,), float("nan"))
-        margin = torch.full((self.n,), float("nan"))
-        loss[ids], margin[ids] = rec["loss"].float(), rec["margin"].float()
+        # ids are unique here (gathered records keep one per example): index_copy_ is
+        # ``loss[ids] = ...`` at half the cost; loss and margin in one (2, n) tensor
+        loss, margin = torch.full((2, self.n), float("nan")).index_copy_(
+            1, ids, torch.stack([rec["loss"].float(), rec["margin"].float()])
+        )
         self.loss.append(loss)
         self.margin.append(margin)
         if "probs" in rec:
