@@ -94,17 +94,16 @@ def confident_code(p: np.ndarray, cut: np.ndarray) -> tuple[np.ndarray, np.ndarr
     t = as_tensor(p)
     n, k = t.shape
     exact = torch.float32 if k < 2**11 else torch.float64  # 2 K^2 < 2^24 stays exact
-    w = torch.arange(k, 2 * k, dtype=exact)
+    w = torch.arange(k, 2 * k, dtype=exact).numpy()
     tc = torch.from_numpy(np.ascontiguousarray(cut, dtype=p.dtype))
-    code = torch.empty(n, dtype=exact)
+    v = np.empty(n, dtype=w.dtype)
     r = block_rows(k, 4)
     buf = torch.empty((min(r, n), k), dtype=exact)
+    bn = buf.numpy()
     for s in range(0, n, r):
         b = t[s : s + r]
-        m = buf[: b.shape[0]]
-        torch.ge(b, tc, out=m)
-        torch.mv(m, w, out=code[s : s + r])
-    v = code.numpy()
+        torch.ge(b, tc, out=buf[: b.shape[0]])
+        np.matmul(bn[: b.shape[0]], w, out=v[s : s + r])  # numpy's gemv beats torch.mv
     n_conf = np.where(v >= 2 * k, 2, (v > 0).astype(np.int64))
     return n_conf, v.astype(np.int64) - k
 
@@ -187,16 +186,15 @@ def row_argmax(p: np.ndarray) -> np.ndarray:
     t = as_tensor(p)
     n, k = t.shape
     exact = torch.float32 if k < 2**11 else torch.float64
-    w = torch.arange(k, 2 * k, dtype=exact)
-    code = torch.empty(n, dtype=exact)
+    w = torch.arange(k, 2 * k, dtype=exact).numpy()
+    v = np.empty(n, dtype=w.dtype)
     r = block_rows(k, 4)
     buf = torch.empty((min(r, n), k), dtype=exact)
+    bn = buf.numpy()
     for s in range(0, n, r):
         b = t[s : s + r]
-        m = buf[: b.shape[0]]
-        torch.ge(b, b.amax(1, keepdim=True), out=m)
-        torch.mv(m, w, out=code[s : s + r])
-    v = code.numpy()
+        torch.ge(b, b.amax(1, keepdim=True), out=buf[: b.shape[0]])
+        np.matmul(bn[: b.shape[0]], w, out=v[s : s + r])
     out = v.astype(np.int64) - k
     ties = np.flatnonzero(v >= 2 * k)
     if ties.size:
