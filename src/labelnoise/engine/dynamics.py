@@ -50,6 +50,11 @@ def _group(key: Tensor, low: int) -> tuple[Tensor, Tensor, Tensor]:
     return uniq, inverse, torch.bincount(inverse, minlength=uniq.shape[0])
 
 
+def _cat(tensors: list[Tensor]) -> Tensor:
+    """``torch.cat(tensors)``; one tensor is returned as is (read only here, not copied)."""
+    return tensors[0] if len(tensors) == 1 else torch.cat(tensors)
+
+
 def _softmax(pred: Tensor) -> Tensor:
     """``pred.softmax(1)`` for ``(U, C)`` logits; one column: ``pred - pred + 1`` (the same
     values: 1, or NaN where the logit is not finite) without the softmax kernel."""
@@ -133,8 +138,8 @@ class Dynamics:
         (one transfer from the device). The same numbers as reducing each batch on its own:
         the units are grouped by ``(batch, example)``, sorted like the batches then the
         examples, and each group's units are added in their order."""
-        ids = torch.cat([p[0] for p in pending]).long().cpu()
-        loss = torch.cat([p[1] for p in pending]).float().cpu()
+        ids = _cat([p[0] for p in pending]).long().cpu()
+        loss = _cat([p[1] for p in pending]).float().cpu()
         sizes = [p[0].shape[0] for p in pending]  # numpy: a fifth of repeat_interleave's time
         batch = torch.from_numpy(np.repeat(np.array([p[4] for p in pending], np.int64), sizes))
         low, high = (int(v) for v in torch.aminmax(ids))
@@ -162,8 +167,8 @@ class Dynamics:
 
         probs = None
         if pending[0][2].dim() == 2:  # class logits: mean softmax and margin over the units
-            pred = torch.cat([p[2] for p in pending]).float().cpu()
-            margin = mean(unit_margin(pred, torch.cat([p[3] for p in pending]).cpu()))
+            pred = _cat([p[2] for p in pending]).float().cpu()
+            margin = mean(unit_margin(pred, _cat([p[3] for p in pending]).cpu()))
             if self.probs:
                 probs = mean(_softmax(pred))
         else:  # no margin (what unit_margin gives, without a pass over the units)
@@ -187,10 +192,10 @@ class Dynamics:
         probs: bool,
     ) -> dict[str, Tensor]:
         """:meth:`_reduce`'s records when no example has two units in ``pending``."""
-        chunk = {"example_id": ids, "loss": loss.add_(0.0), "batch": batch}  # a fresh copy
+        chunk = {"example_id": ids, "loss": loss + 0.0, "batch": batch}
         if pending[0][2].dim() == 2:
-            pred = torch.cat([p[2] for p in pending]).float().cpu()
-            target = torch.cat([p[3] for p in pending]).cpu()
+            pred = _cat([p[2] for p in pending]).float().cpu()
+            target = _cat([p[3] for p in pending]).cpu()
             chunk["margin"] = unit_margin(pred, target).add_(0.0)
             if probs:  # >= +0.0 or NaN: the sum into zeros would not change it
                 chunk["probs"] = _softmax(pred)
