@@ -60,21 +60,23 @@ def row_sums_and_min(
     ones = torch.ones(k, dtype=t.dtype)
     sums = torch.empty(n, dtype=t.dtype)
     picked = None
-    if labels is not None:
-        idx = torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64))[:, None]
-        picked = torch.empty((n, 1), dtype=t.dtype)
     r = block_rows(k, p.itemsize)
+    if labels is not None:  # flat indices into a block: row * K + label
+        flat_idx = np.arange(0, n * k, k, dtype=np.int64)
+        flat_idx += labels
+        picked = np.empty(n, dtype=p.dtype)
+        pc = t.numpy().reshape(-1)  # contiguous (as_tensor copied a strided p)
     lo = float("inf")
     for s in range(0, n, r):
         b = t[s : s + r]
-        if picked is not None:
-            torch.gather(b, 1, idx[s : s + r], out=picked[s : s + r])
         if k < 32:  # short rows: BLAS gemv is faster than torch's row sum
             torch.mv(b, ones, out=sums[s : s + r])
         else:
             torch.sum(b, 1, out=sums[s : s + r])
         lo = min(lo, float(b.amin()))
-    return sums.numpy(), lo, None if picked is None else picked[:, 0].numpy()
+        if picked is not None:  # the block is in cache now
+            np.take(pc, flat_idx[s : s + r], out=picked[s : s + r])
+    return sums.numpy(), lo, picked
 
 
 def self_confidence(labels: np.ndarray, p: np.ndarray) -> np.ndarray:
