@@ -22,6 +22,7 @@ from labelnoise.common.detection._kernels import (
     adjusted_blocks,
     normalized_entropy,
     row_argmax,
+    row_max,
     self_confidence,
 )
 from labelnoise.common.detection._validate import check_inputs, check_inputs_sc
@@ -54,34 +55,22 @@ def _adjust(
     return adj
 
 
-def _row_max(b: np.ndarray) -> np.ndarray:
-    """``b.max(axis=1)`` (exactly) by halving the columns with elementwise ``np.maximum``:
-    SIMD across rows, where numpy's per-row reduction is slow for float32."""
-    while b.shape[1] > 1:
-        h = b.shape[1] // 2
-        m = np.maximum(b[:, :h], b[:, h : 2 * h])
-        if b.shape[1] % 2:
-            np.maximum(m[:, 0], b[:, -1], out=m[:, 0])
-        b = m
-    return b[:, 0]
-
-
 def _max_other(
     labels: np.ndarray, pred_probs: np.ndarray, sc: np.ndarray, block: int = 1 << 13
 ) -> np.ndarray:
     """``max_{j != y_i} p[i, j]`` (exact), blockwise: each block of rows is transposed to
     ``(K, B)`` (cache-sized), the given labels set to ``-inf`` and reduced over axis 0,
     which numpy vectorises across the ``B`` rows (``max(axis=1)`` loops per row); for
-    ``K >= 32`` a masked copy of the block reduced by :func:`_row_max`."""
+    ``K >= 32`` a masked copy of the block reduced by :func:`._kernels.row_max`."""
     n, k = pred_probs.shape
     out = np.empty(n, dtype=pred_probs.dtype)
     for s in range(0, n, block):
         b = pred_probs[s : s + block]
         rows = np.arange(b.shape[0])
-        if k >= 32:  # long rows: halve the columns with np.maximum until one is left
+        if k >= 32:  # long rows: a masked copy reduced by torch's SIMD row max
             b = b.copy()
             b[rows, labels[s : s + block]] = -np.inf
-            out[s : s + block] = _row_max(b)
+            out[s : s + block] = row_max(b)
             continue
         bt = np.ascontiguousarray(b.T)
         bt[labels[s : s + block], rows] = -np.inf
