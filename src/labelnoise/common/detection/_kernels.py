@@ -22,6 +22,7 @@ __all__ = [
     "adjusted_blocks",
     "as_tensor",
     "block_rows",
+    "check_pass",
     "confident_code",
     "normalized_entropy",
     "numpy_row_sums",
@@ -55,12 +56,22 @@ def row_sums_and_min(
     """``(row sums (N,), min of p, p[i, labels[i]] (N,) or None)`` in one blocked pass over
     ``p (N, K)`` (the gather of the self-confidences while the block is in cache; ``labels``
     must already be valid); a NaN anywhere makes its row sum NaN (and the min NaN)."""
+    sums, lo, picked, _ = check_pass(p, labels)
+    return sums, lo, picked
+
+
+def check_pass(
+    p: np.ndarray, labels: np.ndarray | None = None, argmax: bool = False
+) -> tuple[np.ndarray, float, np.ndarray | None, np.ndarray | None]:
+    """:func:`row_sums_and_min` and, with ``argmax``, :func:`row_argmax` (meaningful only
+    when ``p`` passes the checks) in the same blocked pass."""
     t = as_tensor(p)
     n, k = t.shape
     ones = torch.ones(k, dtype=t.dtype)
     sums = torch.empty(n, dtype=t.dtype)
     picked = None
     r = block_rows(k, p.itemsize)
+    am = _ArgmaxBlocks(n, k, r) if argmax else None
     if labels is not None:  # flat indices into a block: row * K + label
         flat_idx = np.arange(0, n * k, k, dtype=np.int64)
         flat_idx += labels
@@ -76,7 +87,9 @@ def row_sums_and_min(
         lo = min(lo, float(b.amin()))
         if picked is not None:  # the block is in cache now
             np.take(pc, flat_idx[s : s + r], out=picked[s : s + r])
-    return sums.numpy(), lo, picked
+        if am is not None:
+            am.block(b, s)
+    return sums.numpy(), lo, picked, None if am is None else am.result(p)
 
 
 def self_confidence(labels: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -180,25 +193,38 @@ def normalized_entropy(p: np.ndarray) -> np.ndarray:
     return -out / np.log(k)
 
 
+class _ArgmaxBlocks:
+    """The row argmax block by block: the row max (torch), then the 0/1 matrix ``p >= max``
+    times ``w_j = K + j`` (BLAS, exact small integers) is ``K + j`` for a row whose maximum
+    is only at ``j``; rows with a tied maximum (``>= 2K``) take numpy's ``argmax``."""
+
+    def __init__(self, n: int, k: int, r: int) -> None:
+        exact = torch.float32 if k < 2**11 else torch.float64
+        self.k = k
+        self.w = torch.arange(k, 2 * k, dtype=exact).numpy()
+        self.v = np.empty(n, dtype=self.w.dtype)
+        self.buf = torch.empty((min(r, n), k), dtype=exact)
+        self.bn = self.buf.numpy()
+
+    def block(self, b: torch.Tensor, s: int) -> None:
+        r = b.shape[0]
+        torch.ge(b, b.amax(1, keepdim=True), out=self.buf[:r])
+        np.matmul(self.bn[:r], self.w, out=self.v[s : s + r])
+
+    def result(self, p: np.ndarray) -> np.ndarray:
+        out = self.v.astype(np.int64) - self.k
+        ties = np.flatnonzero(self.v >= 2 * self.k)
+        if ties.size:
+            out[ties] = p[ties].argmax(axis=1)
+        return out
+
+
 def row_argmax(p: np.ndarray) -> np.ndarray:
-    """``p.argmax(axis=1)`` (the first maximum; ``p`` finite) blockwise: the row max
-    (torch), then the 0/1 matrix ``p >= max`` times ``w_j = K + j`` (BLAS, exact small
-    integers) is ``K + j`` for a row whose maximum is only at ``j``; rows with a tied
-    maximum (``>= 2K``) take numpy's ``argmax``."""
+    """``p.argmax(axis=1)`` (the first maximum; ``p`` finite) blockwise (:class:`_ArgmaxBlocks`)."""
     t = as_tensor(p)
     n, k = t.shape
-    exact = torch.float32 if k < 2**11 else torch.float64
-    w = torch.arange(k, 2 * k, dtype=exact).numpy()
-    v = np.empty(n, dtype=w.dtype)
     r = block_rows(k, 4)
-    buf = torch.empty((min(r, n), k), dtype=exact)
-    bn = buf.numpy()
+    am = _ArgmaxBlocks(n, k, r)
     for s in range(0, n, r):
-        b = t[s : s + r]
-        torch.ge(b, b.amax(1, keepdim=True), out=buf[: b.shape[0]])
-        np.matmul(bn[: b.shape[0]], w, out=v[s : s + r])
-    out = v.astype(np.int64) - k
-    ties = np.flatnonzero(v >= 2 * k)
-    if ties.size:
-        out[ties] = p[ties].argmax(axis=1)
-    return out
+        am.block(t[s : s + r], s)
+    return am.result(p)

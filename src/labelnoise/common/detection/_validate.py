@@ -12,12 +12,13 @@ import numpy as np
 import torch
 
 from labelnoise.common._checks import as_long_tensor, check_labels
-from labelnoise.common.detection._kernels import row_sums_and_min
+from labelnoise.common.detection._kernels import check_pass, row_sums_and_min
 
 __all__ = [
     "ROW_SUM_ATOL",
     "as_float_array",
     "check_inputs",
+    "check_inputs_fused",
     "check_inputs_sc",
     "check_multilabel_inputs",
 ]
@@ -148,6 +149,15 @@ def check_inputs_sc(
     """:func:`check_inputs` plus the self-confidences ``p[i, labels[i]]`` ``(N,)`` gathered in
     the same pass over ``pred_probs`` as the row-sum check. The labels are checked before the
     probability values here (the gather needs valid labels); the same errors otherwise."""
+    y, p, sc, _ = check_inputs_fused(labels, pred_probs)
+    return y, p, sc
+
+
+def check_inputs_fused(
+    labels: object, pred_probs: object, *, argmax: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`check_inputs_sc` and, with ``argmax``, ``pred_probs.argmax(axis=1)`` from the
+    same pass: ``(labels, pred_probs, self_confidence, argmax or None)``."""
     p = as_float_array("pred_probs", pred_probs)
     if p.ndim != 2:
         raise ValueError(f"pred_probs must have shape (N, K); got shape {p.shape}")
@@ -163,7 +173,7 @@ def check_inputs_sc(
     if lo_y < 0 or hi_y >= k:
         bad = "min " + str(lo_y) if lo_y < 0 else "max " + str(hi_y)
         raise ValueError(f"labels must be in [0, {k}); got {bad}")
-    sums, lo, sc = row_sums_and_min(p, y)
+    sums, lo, sc, am = check_pass(p, y, argmax)
     if not np.isfinite(sums).all():
         _check_prob_values("pred_probs", p)
     if lo < 0:
@@ -175,4 +185,4 @@ def check_inputs_sc(
             f"pred_probs rows must sum to 1 (atol {ROW_SUM_ATOL}); got {sums[i]:.6g} at row {i}"
         )
     assert sc is not None
-    return y, p, sc
+    return y, p, sc, am

@@ -24,9 +24,12 @@ from typing import Literal
 
 import numpy as np
 
-from labelnoise.common.detection._kernels import row_argmax
 from labelnoise.common.detection._pruning import _PRUNING, _compute_find_label_issues
-from labelnoise.common.detection._validate import check_inputs, check_multilabel_inputs
+from labelnoise.common.detection._validate import (
+    check_inputs,
+    check_inputs_fused,
+    check_multilabel_inputs,
+)
 from labelnoise.common.detection.confident_joint import _calibrate, _class_counts
 from labelnoise.common.detection.multilabel import _find_multilabel_issues
 from labelnoise.common.detection.quality import QualityMethod, _order
@@ -64,8 +67,9 @@ def find_predicted_neq_given(
         )
 
         return find_predicted_neq_given_multilabel(labels, pred_probs)
-    y, p = check_inputs(labels, pred_probs)
-    return row_argmax(p) != y
+    y, _, _, am = check_inputs_fused(labels, pred_probs, argmax=True)
+    assert am is not None
+    return am != y
 
 
 def find_label_issues_using_argmax_confusion_matrix(
@@ -81,9 +85,10 @@ def find_label_issues_using_argmax_confusion_matrix(
     Unlike cleanlab (sklearn's matrix over the classes present), the matrix always has ``K``
     rows, so a class that is neither given nor predicted does not break the shapes.
     """
-    y, p = check_inputs(labels, pred_probs)
+    y, p, _, am = check_inputs_fused(labels, pred_probs, argmax=True)
+    assert am is not None
     k = p.shape[1]
-    cj = np.bincount(row_argmax(p) * k + y, minlength=k * k).reshape(k, k).T
+    cj = np.bincount(am * k + y, minlength=k * k).reshape(k, k).T
     if calibrate:
         cj = _calibrate(cj.astype(np.float64), _class_counts(y, k))
     return find_label_issues(y, p, confident_joint=cj, filter_by=filter_by)
