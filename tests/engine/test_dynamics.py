@@ -121,3 +121,27 @@ def test_without_probs_the_records_are_the_same_and_no_softmax_is_kept():
     one.end_epoch(ONE)
     ref = col.softmax(1)[[1, 0]]
     assert torch.equal(torch.from_numpy(one.mean_probs()).nan_to_num(-1), ref.nan_to_num(-1))
+
+
+def test_two_class_margin_equals_the_masked_max():
+    """Two classes: the other logit directly, bit for bit the masked max (ties, infinities)."""
+    from labelnoise.engine.dynamics import unit_margin
+
+    g = torch.Generator().manual_seed(2)
+    pred = torch.randn(500, 2, generator=g)
+    pred[:5] = torch.tensor(
+        [
+            [1.0, 1.0],
+            [0.0, -0.0],
+            [float("inf"), 2.0],
+            [-3.0, float("-inf")],
+            [float("-inf"), float("-inf")],
+        ]
+    )
+    target = torch.randint(0, 2, (500,), generator=g)
+    target[:5] = torch.tensor([1, 0, 1, 0, 1])
+    ref = pred.gather(1, target.view(-1, 1)).squeeze(1) - pred.scatter(
+        1, target.view(-1, 1), float("-inf")
+    ).amax(1)
+    got = unit_margin(pred, target)
+    assert torch.equal(got.view(torch.int32), ref.view(torch.int32))

@@ -25,8 +25,11 @@ def unit_margin(pred: Tensor, target: Tensor) -> Tensor:
     """``(U, C)`` logits, ``(U,)`` hard targets -> ``(U,)`` margins (NaN where undefined)."""
     if pred.dim() != 2 or target.dim() != 1 or target.is_floating_point():
         return torch.full((pred.shape[0],), float("nan"))
-    assigned = pred.gather(1, target.view(-1, 1)).squeeze(1)
-    other = pred.scatter(1, target.view(-1, 1), float("-inf")).amax(1)
+    idx = target.view(-1, 1)
+    assigned = pred.gather(1, idx).squeeze(1)
+    if pred.shape[1] == 2:  # the other logit (what the masked max gives; no copy of pred)
+        return assigned - pred.gather(1, 1 - idx).squeeze(1)
+    other = pred.scatter(1, idx, float("-inf")).amax(1)
     return assigned - other
 
 
