@@ -45,10 +45,11 @@ def _group(key: Tensor, low: int) -> tuple[Tensor, Tensor, Tensor]:
     sorting."""
     span = int(key.max()) - low + 1
     if span <= max(4 * key.shape[0], 1 << 16):
-        counts = torch.bincount(key - low, minlength=span)
+        shifted = key - low  # once (millions of pixel units)
+        counts = torch.bincount(shifted, minlength=span)
         present = counts > 0
         dense = torch.cumsum(present, 0) - 1
-        return present.nonzero().squeeze(1) + low, dense[key - low], counts[present]
+        return present.nonzero().squeeze(1) + low, dense[shifted], counts[present]
     uniq, inverse = torch.unique(key, return_inverse=True)
     return uniq, inverse, torch.bincount(inverse, minlength=uniq.shape[0])
 
