@@ -150,14 +150,16 @@ def check_inputs_sc(
     the same pass over ``pred_probs`` as the row-sum check. The labels are checked before the
     probability values here (the gather needs valid labels); the same errors otherwise."""
     y, p, sc, _ = check_inputs_fused(labels, pred_probs)
+    assert sc is not None
     return y, p, sc
 
 
 def check_inputs_fused(
-    labels: object, pred_probs: object, *, argmax: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    labels: object, pred_probs: object, *, argmax: bool = False, pick: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """:func:`check_inputs_sc` and, with ``argmax``, ``pred_probs.argmax(axis=1)`` from the
-    same pass: ``(labels, pred_probs, self_confidence, argmax or None)``."""
+    same pass: ``(labels, pred_probs, self_confidence or None (pick=False), argmax or
+    None)``."""
     p = as_float_array("pred_probs", pred_probs)
     if p.ndim != 2:
         raise ValueError(f"pred_probs must have shape (N, K); got shape {p.shape}")
@@ -173,7 +175,7 @@ def check_inputs_fused(
     if lo_y < 0 or hi_y >= k:
         bad = "min " + str(lo_y) if lo_y < 0 else "max " + str(hi_y)
         raise ValueError(f"labels must be in [0, {k}); got {bad}")
-    sums, lo, sc, am = check_pass(p, y, argmax)
+    sums, lo, sc, am = check_pass(p, y if pick else None, argmax)
     if not np.isfinite(sums).all():
         _check_prob_values("pred_probs", p)
     if lo < 0:
@@ -184,5 +186,4 @@ def check_inputs_fused(
         raise ValueError(
             f"pred_probs rows must sum to 1 (atol {ROW_SUM_ATOL}); got {sums[i]:.6g} at row {i}"
         )
-    assert sc is not None
     return y, p, sc, am

@@ -144,12 +144,13 @@ def _compute_confident_joint(
     k = pred_probs.shape[1]
     thr = _thresholds(labels, pred_probs, order, sc) if thresholds is None else thresholds
     confident, guess = _confident_guess(pred_probs, thr)
-    y, g = labels[confident], guess[confident]
+    idx = np.flatnonzero(confident)
+    y, g = labels[idx], guess[idx]
     cj = np.bincount(g * k + y, minlength=k * k).reshape(k, k).T  # column-major as cleanlab
     np.fill_diagonal(cj, np.maximum(cj.diagonal(), 1))
     if calibrate:
         cj = _calibrate(cj, _class_counts(labels, k))
-    off = np.flatnonzero(confident)[y != g]
+    off = idx[y != g]
     return cj, off
 
 

@@ -67,7 +67,7 @@ def find_predicted_neq_given(
         )
 
         return find_predicted_neq_given_multilabel(labels, pred_probs)
-    y, _, _, am = check_inputs_fused(labels, pred_probs, argmax=True)
+    y, _, _, am = check_inputs_fused(labels, pred_probs, argmax=True, pick=False)
     assert am is not None
     return am != y
 
@@ -85,7 +85,7 @@ def find_label_issues_using_argmax_confusion_matrix(
     Unlike cleanlab (sklearn's matrix over the classes present), the matrix always has ``K``
     rows, so a class that is neither given nor predicted does not break the shapes.
     """
-    y, p, _, am = check_inputs_fused(labels, pred_probs, argmax=True)
+    y, p, _, am = check_inputs_fused(labels, pred_probs, argmax=True, pick=False)
     assert am is not None
     k = p.shape[1]
     cj = np.bincount(am * k + y, minlength=k * k).reshape(k, k).T

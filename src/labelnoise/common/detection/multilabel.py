@@ -59,10 +59,10 @@ def _aggregate(
         return out
     if aggregator == "exponential_moving_average":
         a = 2 / (scores.shape[1] + 1) if alpha is None else alpha
-        s = np.sort(scores, axis=1)[:, ::-1]
-        ema = s[:, 0]
-        for c in range(1, s.shape[1]):
-            ema = a * s[:, c] + (1 - a) * ema
+        s = np.ascontiguousarray(np.sort(scores, axis=1)[:, ::-1].T)  # contiguous columns
+        ema = s[0]
+        for c in range(1, s.shape[0]):
+            ema = a * s[c] + (1 - a) * ema
         return ema
     if aggregator == "softmin":
         return _softmin_rows(scores, temperature)
