@@ -6,7 +6,7 @@ For each task a recipe (small: ``data.limit`` / task sizes below) is resolved to
 ``train.eval_every = E`` (evaluation only after the last epoch: the bare loop does not
 evaluate), no checkpoint before the end, ``detection.method: none``, one torch thread and
 ``data.eval_limit: 64``. Tasks of millisecond epochs run more epochs (``EPOCHS``: graph 40,
-digits and Friedman 20) so a run's timed span is not a few tens of milliseconds. Then, in one
+digits, Friedman and CLIP tiny 20) so a run's timed span is not a few tens of milliseconds. Then, in one
 process, interleaved ``--repeats`` times (default 5):
 
 * **engine**: ``train(cfg)``; the loop's ``end_of_epoch`` is wrapped to stamp the time when
@@ -92,7 +92,7 @@ TASKS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
 
 # tasks whose epochs are a few milliseconds (one full-batch step, or 16-17 steps of a small
 # MLP): more epochs are timed, so a run's timed span is not a few tens of milliseconds
-EPOCHS: dict[str, int] = {"graph": 40, "classification": 20, "regression": 20}
+EPOCHS: dict[str, int] = {"graph": 40, "classification": 20, "regression": 20, "clip_tiny": 20}
 
 
 def config(task: str, epochs: int, out: Path) -> RunConfig:

@@ -197,13 +197,16 @@ class Dynamics:
     ) -> dict[str, Tensor]:
         """:meth:`_reduce`'s records when no example has two units in ``pending``."""
         chunk = {"example_id": ids, "loss": loss + 0.0, "batch": batch}
-        if pending[0][2].dim() == 2:
+        first = pending[0][3]  # the batches share the target layout (flush's grouping)
+        hard = first.dim() == 1 and not first.is_floating_point()  # else no margin
+        if pending[0][2].dim() == 2 and (hard or probs):
             pred = _cat([p[2] for p in pending]).float().cpu()
-            target = _cat([p[3] for p in pending]).cpu()
-            chunk["margin"] = unit_margin(pred, target).add_(0.0)
+            if hard:
+                target = _cat([p[3] for p in pending]).cpu()
+                chunk["margin"] = unit_margin(pred, target).add_(0.0)
             if probs:  # >= +0.0 or NaN: the sum into zeros would not change it
                 chunk["probs"] = _softmax(pred)
-        else:
+        if "margin" not in chunk:  # what unit_margin gives, without reading the predictions
             chunk["margin"] = torch.full((ids.shape[0],), float("nan"))
         return chunk
 
