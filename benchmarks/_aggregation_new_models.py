@@ -110,7 +110,7 @@ def new_models_speed(
         "data",
         "labelnoise s",
         "crowd-kit s",
-        "ratio",
+        "ratio ours / crowd-kit",
         "labelnoise acc",
         "crowd-kit acc",
     ]

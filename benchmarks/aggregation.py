@@ -79,6 +79,11 @@ NOTES = """## Notes
 * Where KOS's score is exactly 0, or all of an item's M-MSR weights are 0 (no annotator of it
   shares an item with anyone), ours falls back to the plain vote; crowd-kit's KOS raises
   ``KeyError: 0.0`` there (tests/common/aggregation/test_small_binary.py).
+* EBCC at 1M answers: five single-start fits (``n_restarts=1``, ``random_state`` 0-4) took
+  114-328 VB rounds (875 in all) at ~0.3 s each (two sparse products gathering 1M x 50
+  subtype-class values, and a softmax over them) and all ended within 1e-4 of the same ELBO,
+  so on this data ``EBCC(n_restarts=1)`` costs about a fifth of the default 5 restarts. IBCC,
+  the same model without subtypes, gets the same accuracy at 1M in ~2 s.
 * GLAD stops its conjugate-gradient M-step at tolerance 1e-2 like crowd-kit; the two land on
   slightly different points on product (2 items) and rte (1 item).
 """
