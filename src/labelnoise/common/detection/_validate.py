@@ -68,27 +68,12 @@ def check_inputs(
     negative probabilities, rows not summing to 1 within :data:`ROW_SUM_ATOL`, ``labels`` not
     1-D of length ``N``, non-integral labels, or labels outside ``[0, K)``.
     """
-    p = as_float_array("pred_probs", pred_probs)
-    if p.ndim != 2:
-        raise ValueError(f"pred_probs must have shape (N, K); got shape {p.shape}")
+    p = _probs_matrix(pred_probs)
     n, k = p.shape
-    if n == 0:
-        raise ValueError("pred_probs must not be empty; got N = 0 rows")
-    if k < 2:
-        raise ValueError(f"pred_probs must have K >= 2 columns; got K = {k}")
     if check_row_sums:
         # NaN or inf makes its row sum non-finite, so one pass (min) checks the rest
         sums, lo, _ = row_sums_and_min(p)  # one cache-blocked pass
-        if not np.isfinite(sums).all():
-            _check_prob_values("pred_probs", p)
-        if lo < 0:
-            raise ValueError(f"pred_probs must be non-negative; got min {lo:.4g}")
-        err = np.abs(sums - 1.0)
-        i = int(err.argmax())
-        if err[i] > ROW_SUM_ATOL:
-            raise ValueError(
-                f"pred_probs rows must sum to 1 (atol {ROW_SUM_ATOL}); got {sums[i]:.6g} at row {i}"
-            )
+        _check_row_sums(p, sums, lo)
     else:
         _check_prob_values("pred_probs", p)
     y = _as_labels("labels", labels)
@@ -160,14 +145,8 @@ def check_inputs_fused(
     """:func:`check_inputs_sc` and, with ``argmax``, ``pred_probs.argmax(axis=1)`` from the
     same pass: ``(labels, pred_probs, self_confidence or None (pick=False), argmax or
     None)``."""
-    p = as_float_array("pred_probs", pred_probs)
-    if p.ndim != 2:
-        raise ValueError(f"pred_probs must have shape (N, K); got shape {p.shape}")
+    p = _probs_matrix(pred_probs)
     n, k = p.shape
-    if n == 0:
-        raise ValueError("pred_probs must not be empty; got N = 0 rows")
-    if k < 2:
-        raise ValueError(f"pred_probs must have K >= 2 columns; got K = {k}")
     y = _as_labels("labels", labels)
     if y.shape != (n,):
         raise ValueError(f"labels must have shape ({n},) to match pred_probs; got {y.shape}")
@@ -176,6 +155,26 @@ def check_inputs_fused(
         bad = "min " + str(lo_y) if lo_y < 0 else "max " + str(hi_y)
         raise ValueError(f"labels must be in [0, {k}); got {bad}")
     sums, lo, sc, am = check_pass(p, y if pick else None, argmax)
+    _check_row_sums(p, sums, lo)
+    return y, p, sc, am
+
+
+def _probs_matrix(pred_probs: object) -> np.ndarray:
+    """``pred_probs`` as a float ``(N, K)`` array with ``N >= 1`` and ``K >= 2``."""
+    p = as_float_array("pred_probs", pred_probs)
+    if p.ndim != 2:
+        raise ValueError(f"pred_probs must have shape (N, K); got shape {p.shape}")
+    n, k = p.shape
+    if n == 0:
+        raise ValueError("pred_probs must not be empty; got N = 0 rows")
+    if k < 2:
+        raise ValueError(f"pred_probs must have K >= 2 columns; got K = {k}")
+    return p
+
+
+def _check_row_sums(p: np.ndarray, sums: np.ndarray, lo: float) -> None:
+    """Errors for non-finite or negative entries and rows not summing to 1, from one pass's
+    row ``sums (N,)`` and minimum ``lo`` (NaN / inf make their row sum non-finite)."""
     if not np.isfinite(sums).all():
         _check_prob_values("pred_probs", p)
     if lo < 0:
@@ -186,4 +185,3 @@ def check_inputs_fused(
         raise ValueError(
             f"pred_probs rows must sum to 1 (atol {ROW_SUM_ATOL}); got {sums[i]:.6g} at row {i}"
         )
-    return y, p, sc, am
