@@ -93,12 +93,8 @@ def check_multilabel_inputs(labels: object, pred_probs: object) -> tuple[np.ndar
     ``labels`` is a list of lists of class ids or an ``(N, K)`` 0/1 array; every entry of
     ``pred_probs`` is an independent probability in ``[0, 1]`` (rows need not sum to 1).
     """
-    p = as_float_array("pred_probs", pred_probs)
-    if p.ndim != 2:
-        raise ValueError(f"pred_probs must have shape (N, K); got shape {p.shape}")
+    p = _probs_matrix(pred_probs, min_k=1)
     n, k = p.shape
-    if n == 0:
-        raise ValueError("pred_probs must not be empty; got N = 0 rows")
     _check_prob_values("pred_probs", p)
     if float(p.max()) > 1.0:
         raise ValueError(f"pred_probs must be in [0, 1] for multi_label; got max {p.max():.4g}")
@@ -159,15 +155,15 @@ def check_inputs_fused(
     return y, p, sc, am
 
 
-def _probs_matrix(pred_probs: object) -> np.ndarray:
-    """``pred_probs`` as a float ``(N, K)`` array with ``N >= 1`` and ``K >= 2``."""
+def _probs_matrix(pred_probs: object, min_k: int = 2) -> np.ndarray:
+    """``pred_probs`` as a float ``(N, K)`` array with ``N >= 1`` and ``K >= min_k``."""
     p = as_float_array("pred_probs", pred_probs)
     if p.ndim != 2:
         raise ValueError(f"pred_probs must have shape (N, K); got shape {p.shape}")
     n, k = p.shape
     if n == 0:
         raise ValueError("pred_probs must not be empty; got N = 0 rows")
-    if k < 2:
+    if k < min_k:
         raise ValueError(f"pred_probs must have K >= 2 columns; got K = {k}")
     return p
 
