@@ -3,7 +3,7 @@
 ``graph_erase_protocol.py --methods erase`` runs the same configuration in temporary folders
 and writes its table only when every run of a cell has finished; on a shared CPU one ERASE
 run (a 256/512-unit GAT and the MCR^2 log-determinants of all 2,708 nodes, 400 epochs,
-patience 150) takes hours. Here every run ``(kind, rate, k)`` trains into
+patience 150) takes 2-4 min at load 2-5 and took 41-58 min at load 14-24. Here every run ``(kind, rate, k)`` trains into
 ``OUT/<kind>_<rate>_<k>`` (variant ``erase`` of ``recipes/graph/cora_erase_robust.yaml`` with
 the overrides ``task.noise.kind / rate / run = k`` and ``seed = k``, as the protocol),
 resumes from its last checkpoint when started again, and ``--collect`` reads whatever the
@@ -129,7 +129,7 @@ def collect(args: Any, out: Path) -> None:
                 [
                     setting,
                     ref,
-                    f"{accs.mean():.2f} ± {accs.std():.2f} ({len(runs)})",
+                    f"{accs.mean():.2f} ± {accs.std(ddof=1) if len(accs) > 1 else 0.0:.2f} ({len(runs)})",
                     PPL_10.get(setting, ""),
                     CE_10.get(setting, ""),
                     detail,
@@ -141,7 +141,7 @@ def collect(args: Any, out: Path) -> None:
         f"cora, ERASE's protocol (noise seed 123 + 100 k, seed k), test accuracy (%) at the best "
         f"clean-validation epoch; method erase = variant erase of {RECIPE} (the authors' Cora "
         f"settings: 400 epochs, patience 150); runs in {out}; a truncated run was stopped "
-        f"before its schedule ended (the best epoch among those it ran). ppl / ce: the 10-run "
+        f"before its schedule ended (the best epoch among those it ran); ± is the sample std over runs. ppl / ce: the 10-run "
         f"means of benchmarks/results/graph_erase_protocol.md (runs 0-9, not only these). Load "
         f"average {os.getloadavg()[0]:.1f}.\n\nThe authors' script (scripts/train_main_planetoid.py "
         f"of eraseai/erase) draws the noise once with seed 123 and varies only the model seed over "
