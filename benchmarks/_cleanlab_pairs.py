@@ -58,15 +58,11 @@ def classification_pairs() -> list[Pair]:
     from cleanlab.outlier import OutOfDistribution
 
     pairs: list[Pair] = []
-    for fb in (
-        "prune_by_noise_rate",
-        "prune_by_class",
-        "both",
-        "confident_learning",
-        "predicted_neq_given",
-        "low_normalized_margin",
-        "low_self_confidence",
-    ):
+    from typing import get_args
+
+    from labelnoise.common.detection.filter import FilterBy
+
+    for fb in get_args(FilterBy):  # every filter_by option
         pairs.append(
             (
                 f"filter.find_label_issues(filter_by={fb})",
