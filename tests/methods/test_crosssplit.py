@@ -75,9 +75,11 @@ def test_gamma_schedule_and_options():
             resolve({**RECIPE, "method": {"name": "crosssplit", key: bad}})
 
 
-def test_labeled_and_unlabeled_halves_per_network(tmp_path, monkeypatch):
+@pytest.mark.parametrize("disjoint", [True, False])
+def test_labeled_and_unlabeled_halves_per_network(tmp_path, monkeypatch, disjoint):
     """Every step gives network k a labeled batch of half k and an unlabeled batch (half the
-    size) of the other half."""
+    size) of the other half; ``disjoint: false`` (the authors' released loader): both
+    networks' labeled and unlabeled data are the whole training set, each seen at least once an epoch."""
     captured = {}
     orig = CrossSplit._halves_plan
 
@@ -90,11 +92,19 @@ def test_labeled_and_unlabeled_halves_per_network(tmp_path, monkeypatch):
             yield batch
 
     monkeypatch.setattr(CrossSplit, "_halves_plan", spy)
-    recipe = {**RECIPE, "method": {**RECIPE["method"], "warmup_epochs": 0}}
+    recipe = {**RECIPE, "method": {**RECIPE["method"], "warmup_epochs": 0, "disjoint": disjoint}}
     recipe["train"] = {**RECIPE["train"], "epochs": 1}
     train(resolve(recipe, {"output_dir": str(tmp_path / "cs")}))
     assert captured["batches"]
     h0, h1 = (set(h.tolist()) for h in captured["halves"])
+    if not disjoint:
+        assert h0 == h1 and len(h0) == 200
+        for k in ("labeled_0", "labeled_1"):
+            seen = np.concatenate([b[k] for b in captured["batches"]])
+            # every example once per epoch (the last of ceil(200 / 32) batches wraps round)
+            assert set(seen.tolist()) == h0 and len(seen) == 7 * 32
+        return
+    assert len(h0) + len(h1) == 200 and not h0 & h1
     for b in captured["batches"]:
         assert set(b["labeled_0"]) <= h0 and set(b["unlabeled_0"]) <= h1
         assert set(b["labeled_1"]) <= h1 and set(b["unlabeled_1"]) <= h0

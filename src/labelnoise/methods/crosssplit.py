@@ -32,7 +32,8 @@ step together, one batch of each half per step, ``ceil(N / batch)`` steps an epo
 loop's, so its LR schedule ends where planned; each half is cycled about twice, as the authors'
 loaders also go through N examples per network and epoch); the ramp of ``lambda_u`` moves per
 epoch. (The authors' loader wraps ``random_split(...).dataset``,
-the whole set, so their halves are not disjoint; we follow the paper.) Classification, one
+the whole set, so their halves are not disjoint; we follow the paper by default, and
+``disjoint: false`` runs the released code's data split.) Classification, one
 process.
 """
 
@@ -73,6 +74,9 @@ class CrossSplitOptions:
         views: augmented views per example, 1 or 2 (2; one without augmentation).
         neg_entropy: weight of the warm-up confidence penalty (0; authors: 0.1 asymmetric).
         ensemble: evaluate with both networks' mean softmax (True).
+        disjoint: the paper's disjoint halves (True); False gives each network the whole
+            training set as its labeled and its unlabeled data, as the authors' released loader
+            does (``random_split(...).dataset``): the peer has then seen the labels it corrects.
     """
 
     warmup_epochs: int = 10
@@ -85,6 +89,7 @@ class CrossSplitOptions:
     views: int = 2
     neg_entropy: float = 0.0
     ensemble: bool = True
+    disjoint: bool = True
 
     def __post_init__(self) -> None:
         for key in ("warmup_epochs", "relax_epochs"):
@@ -146,7 +151,10 @@ class CrossSplit(DivideMix):
 
     def __init__(self, options: CrossSplitOptions, run: Run) -> None:
         super().__init__(options, run)  # type: ignore[arg-type]
-        self.halves = split_halves(len(run.train_split), run.cfg.seed)
+        n = len(run.train_split)
+        self.halves = (
+            split_halves(n, run.cfg.seed) if options.disjoint else (np.arange(n), np.arange(n))
+        )
         self.ranges: list[tuple[Tensor, Tensor]] | None = None  # peer JSD range per network
         self.range_epoch = -1
 
