@@ -149,3 +149,20 @@ def test_output_paths_are_checked_before_training(tmp_path, capsys):
     assert main([*base, "--output-dir", str(tmp_path / "o"), "--json", str(tmp_path)]) == 2
     assert "--json must be a file path" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_detection_metrics_by_dotted_name(tmp_path, capsys):
+    """``--metric detection.<key>`` reads the run's detection section (label issues of the
+    training set vs the simulated corruption); an unknown key names the ones there are."""
+    out, js = tmp_path / "out", tmp_path / "r.json"
+    args = ["reproduce", str(QUICKSTART), "--seeds", "0", "--variant", "ce", "--set", *TINY]
+    args += ["--output-dir", str(out), "--no-report"]
+    assert main([*args, "--json", str(js), "--metric", "accuracy", "detection.auprc"]) == 0
+    rows = json.loads(js.read_text())["rows"]
+    metrics = json.loads((out / "seed-0" / "ce" / "metrics.json").read_text())
+    assert [r["metric"] for r in rows] == ["accuracy", "detection.auprc"]
+    assert rows[1]["value"] == metrics["detection"]["auprc"]
+    capsys.readouterr()
+    assert main([*args, "--metric", "detection.nope"]) == 2
+    err = capsys.readouterr().err
+    assert "--metric must be one of the run's detection metrics [" in err and "'auprc'" in err

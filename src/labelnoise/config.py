@@ -215,7 +215,9 @@ class DetectionConfig:
             each trained on the other folds with the run's loss, predicts its held-out fold),
             ``dynamics`` (each example's softmax averaged over the epochs, recorded in the
             training forward pass *before* the update on its batch; cheap, not strictly
-            out-of-sample), or ``none``.
+            out-of-sample), ``method`` (the training method's own detection, for methods
+            that flag examples themselves: ``graphcleaner``, ``graphcleaner_drop``), or
+            ``none``.
         folds: number of folds for ``kfold``.
         epochs: training epochs of each fold model (``None``: ``train.epochs``).
         filter_by: confident-learning filter (cleanlab's ``filter_by``).
@@ -225,7 +227,7 @@ class DetectionConfig:
             the examples by; the issue flags stay confident learning's.
     """
 
-    method: Literal["kfold", "dynamics", "none"] = "kfold"
+    method: Literal["kfold", "dynamics", "method", "none"] = "kfold"
     folds: int = 3
     epochs: int | None = None
     filter_by: Literal[

@@ -84,7 +84,9 @@ def _gc(tmp_path, out, **options):
 def test_graphcleaner_detects_planted_noise_and_retrains_without_it(tmp_path, monkeypatch, held):
     n = 300
     write_graph(tmp_path, n=n)
-    cfg = resolve(_gc(tmp_path, tmp_path / "r", held=held))
+    r = _gc(tmp_path, tmp_path / "r", held=held)
+    r["detection"] = {"method": "method"}  # the detected set scored in metrics.json
+    cfg = resolve(r)
     cfg.data.batch_size = n // 3
     weights = []
     original = GraphCleaner.step
@@ -117,6 +119,19 @@ def test_graphcleaner_detects_planted_noise_and_retrains_without_it(tmp_path, mo
     for _, want, total in weights:
         assert torch.allclose(total, want)
     assert metrics["selection"]["best_epoch"] > 30  # selection restarts with the retraining
+    det = metrics["detection"]
+    assert det["method"] == "method" and det["num_issues"] == issue.sum()
+    assert det["precision"] == pytest.approx(precision) and det["recall"] == pytest.approx(recall)
+    rows = (tmp_path / "r" / "label_issues.csv").read_text().splitlines()[1:]
+    flagged = sorted(int(row.split(",")[0]) for row in rows if row.split(",")[4] == "1")
+    assert flagged == sorted(info["issues"])
+
+
+def test_detection_method_needs_a_flagging_method(tmp_path):
+    r = recipe(tmp_path, tmp_path / "r")
+    r["detection"] = {"method": "method"}
+    with pytest.raises(ValueError, match=r"detection.method 'method' needs .*graphcleaner, "):
+        resolve(r)
 
 
 def test_graphcleaner_option_and_config_errors(tmp_path):

@@ -15,7 +15,9 @@ back, not retrained; an interrupted one continues from its last checkpoint), so 
 command again with more seeds only trains the new ones. ``{seed}`` in a ``--set`` value is
 replaced by each run's seed (ERASE's protocol: ``--set task.noise.run={seed}``). The test metric is the task adapter's
 primary metric (``accuracy``, ``miou``, ``entity_f1``, ``lwlrap``, ``ods``, ``mae``, ...) unless
-``--metric`` names others from the run's ``metrics.json`` ``test`` section.
+``--metric`` names others from the run's ``metrics.json`` ``test`` section, or
+``detection.<key>`` from its ``detection`` section (label-issue detection on the training set
+against the known corrupted examples: ``detection.f1``, ``detection.precision``, ``detection.auprc``, ...).
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         action="extend",
         default=None,
-        help="test metrics to report (default: the task's primary metric)",
+        help="test metrics to report (default: the task's primary metric), or detection.<key> "
+        "from metrics.json's detection section",
     )
     parser.add_argument("--overwrite", action="store_true", help="retrain runs that already exist")
     parser.add_argument("--no-report", action="store_true", help="skip each run's report.html")
@@ -200,11 +203,16 @@ def collect_rows(
     stem = Path(recipe_path).stem
     for seed, name, cfg, shown, m in results:
         wanted = metrics or [primary_metric(cfg.task.name)]
-        test = m.get("test") or {}
         for metric in wanted:
-            if metric not in test:
+            section, key = ("test", metric)
+            if metric.startswith("detection."):
+                section, key = "detection", metric.split(".", 1)[1]
+            values = m.get(section) or {}
+            if not isinstance(values.get(key), (int, float)):
+                numeric = sorted(k for k, v in values.items() if isinstance(v, (int, float)))
+                what = "test metrics" if section == "test" else "detection metrics"
                 raise ValueError(
-                    f"--metric must be one of the run's test metrics {sorted(test)}; got "
+                    f"--metric must be one of the run's {what} {numeric}; got "
                     f"{metric!r} ({cfg.run_dir}/metrics.json)"
                 )
             rows.append(
@@ -212,7 +220,7 @@ def collect_rows(
                     "setting": f"{stem}/{name}" if name else stem,
                     "method": _method(m),
                     "metric": metric,
-                    "value": float(test[metric]),
+                    "value": float(values[key]),
                     "seed": seed,
                     "recipe": recipe_path,
                     "variant": name,

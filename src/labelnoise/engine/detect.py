@@ -15,6 +15,7 @@ import csv
 import io
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,9 +169,17 @@ def detection_quality(labels: np.ndarray, probs: np.ndarray, score: str) -> np.n
     return get_label_quality_scores(labels, probs, method=score)  # type: ignore[arg-type]
 
 
-def detect_label_issues(run: Any, *, dynamics_probs: np.ndarray | None) -> Detection | None:
+def detect_label_issues(
+    run: Any,
+    *,
+    dynamics_probs: np.ndarray | None,
+    method_issues: Callable[[], tuple[np.ndarray, np.ndarray] | None] | None = None,
+) -> Detection | None:
     """Label issues of the task's training split by ``cfg.detection.method`` for a finished
-    ``run`` (:class:`~labelnoise.engine.run.Run`); None when not applicable."""
+    ``run`` (:class:`~labelnoise.engine.run.Run`); None when not applicable.
+
+    ``method_issues``: the training method's :meth:`~labelnoise.methods.base.Method.label_issues`
+    (read for ``detection.method: method``)."""
     from labelnoise.common.detection import (
         compute_confident_joint,
         estimate_latent,
@@ -183,6 +192,8 @@ def detect_label_issues(run: Any, *, dynamics_probs: np.ndarray | None) -> Detec
     n = len(train)
     if method == "none" or splits.num_classes < 2:
         return None
+    if method == "method":
+        return _method_detection(train, method_issues() if method_issues else None)
     if method == "dynamics":
         if dynamics_probs is None:
             raise ValueError(
@@ -250,6 +261,29 @@ def detect_label_issues(run: Any, *, dynamics_probs: np.ndarray | None) -> Detec
         p_all = np.zeros_like(probs)
         p_all[ids] = probs
     return Detection(q_all, i_all, given, suggested, noise_matrix.T.copy(), method, p_all)
+
+
+def _method_detection(train: Any, flagged: tuple[np.ndarray, np.ndarray] | None) -> Detection:
+    """:class:`Detection` from a method's own ``(quality (N,), is_issue (N,))``."""
+    n = len(train)
+    if flagged is None:
+        raise ValueError("detection.method 'method': the training method flagged no examples")
+    quality, is_issue = (np.asarray(a) for a in flagged)
+    if quality.shape != (n,) or is_issue.shape != (n,):
+        raise ValueError(
+            f"detection.method 'method': the method's label_issues() must give two ({n},) "
+            f"arrays (one per training example); got {quality.shape} and {is_issue.shape}"
+        )
+    _, noisy, _ = train_labels(train)
+    given = noisy if noisy is not None else np.full(n, -1)
+    return Detection(
+        quality.astype(np.float64),
+        is_issue.astype(bool),
+        given,
+        np.full(n, -1),
+        None,
+        "method",
+    )
 
 
 def issues_csv(det: Detection, dyn: dict[str, np.ndarray], corrupted: np.ndarray | None) -> str:

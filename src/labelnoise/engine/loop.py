@@ -151,7 +151,7 @@ def train(cfg: RunConfig, *, resume: bool = False, overwrite: bool = False) -> d
     bar.close()
 
     # --- the selected network 0: the method's last word, test metrics, issues, outputs -------
-    return finish(run, nets[0].model, after=method.after_training)
+    return finish(run, nets[0].model, after=method.after_training, issues=method.label_issues)
 
 
 class _LossSum:

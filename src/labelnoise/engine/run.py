@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from labelnoise.config import RunConfig
@@ -266,10 +267,15 @@ def end_of_epoch(run: Run, model: torch.nn.Module, lr: float, reached_max: bool)
 
 
 def finish(
-    run: Run, model: torch.nn.Module, *, after: Callable[[], None] | None = None
+    run: Run,
+    model: torch.nn.Module,
+    *,
+    after: Callable[[], None] | None = None,
+    issues: Callable[[], tuple[np.ndarray, np.ndarray] | None] | None = None,
 ) -> dict[str, Any]:
     """Load the selected model, call the adapter's ``after_training`` hook and ``after()``
-    (the method's), evaluate it, detect label issues, write the outputs."""
+    (the method's), evaluate it, detect label issues (``issues``: the method's own, for
+    ``detection.method: method``), write the outputs."""
     acc = run.accelerator
     acc.wait_for_everyone()
     best = torch.load(run.run_dir / "best_model.pt", map_location="cpu", weights_only=True)
@@ -286,7 +292,9 @@ def finish(
     if after is not None:
         after()
     final = evaluate_splits(run.adapter, model, run.eval_loaders, run.splits, acc)
-    detection = detect_label_issues(run, dynamics_probs=run.dynamics.mean_probs())
+    detection = detect_label_issues(
+        run, dynamics_probs=run.dynamics.mean_probs(), method_issues=issues
+    )
     metrics: dict[str, Any] = {}
     if acc.is_main_process:
         metrics = write_outputs(

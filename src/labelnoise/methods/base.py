@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
@@ -152,6 +153,8 @@ class Method:
         num_networks: networks the loop builds, prepares and steps (network 0 is evaluated);
             an instance may set it from its options in ``__init__``.
         single_process: refuse ``accelerate launch`` with more than one process.
+        flags_issues: :meth:`label_issues` gives the method's own detection of the training
+            examples (``detection.method: method`` needs it).
     """
 
     name: ClassVar[str]
@@ -159,6 +162,7 @@ class Method:
     tasks: ClassVar[frozenset[str] | None] = None
     num_networks: int = 1  # a method may set it per instance from its options
     single_process: ClassVar[bool] = False
+    flags_issues: ClassVar[bool] = False
 
     selector: Selector  # the run's selector, set by :meth:`setup`
 
@@ -206,6 +210,12 @@ class Method:
     def after_training(self) -> None:
         """After the last epoch, with network 0's selected weights loaded; write extra
         outputs into ``run.run_dir`` (main process)."""
+
+    def label_issues(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The method's own detection over the training split, read after training when
+        ``detection.method: method``: ``(quality (N,) float, is_issue (N,) bool)`` in the
+        training split's example order (higher quality = cleaner). Default: None."""
+        return None
 
     def state_dict(self) -> dict[str, Any]:
         """The method's own state for checkpoints (tensors, numbers, lists; no objects)."""

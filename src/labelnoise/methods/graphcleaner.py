@@ -110,6 +110,7 @@ class GraphCleaner(Standard):
     """Base model, trained detector, then the standard step without the detected nodes."""
 
     name = "graphcleaner"
+    flags_issues = True
     Options = GraphCleanerOptions
     tasks = frozenset({"graph"})
     single_process = True
@@ -252,6 +253,13 @@ class GraphCleaner(Standard):
         with atomic_write(self.run.run_dir / "graphcleaner.json") as f:
             out = {"issues": self.issues.tolist(), "quality": self.quality.tolist()}
             json.dump(out | self.info, f)
+
+    def label_issues(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(quality, is_issue)`` of the training nodes: 1 - the detector's probability and
+        the detected set (``detection.method: method`` scores them in ``metrics.json``)."""
+        flagged = np.zeros(len(self.quality), dtype=bool)
+        flagged[self.issues.cpu().numpy()] = True
+        return self.quality.double().cpu().numpy(), flagged
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+import numpy as np
 from torch.utils.data import Dataset
 
 from labelnoise._io import atomic_write
@@ -67,6 +68,7 @@ class GraphCleanerDrop(Standard):
     """The standard step without the flagged training nodes."""
 
     name = "graphcleaner_drop"
+    flags_issues = True
     Options = GraphCleanerDropOptions
     tasks = frozenset({"graph"})
 
@@ -89,6 +91,10 @@ class GraphCleanerDrop(Standard):
         keep = (~self.issue).float()
         weight = keep if split.weight is None else keep * split.weight
         return NodeDataset(nodes, split.target, split.clean, weight)
+
+    def label_issues(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(quality, is_issue)`` of the training nodes (``detection.method: method``)."""
+        return self.quality.double().cpu().numpy(), self.issue.cpu().numpy().astype(bool)
 
     def after_training(self) -> None:
         if not self.run.accelerator.is_main_process:
