@@ -149,6 +149,22 @@ def test_cifar10n_dataset_splits_units_and_workers(tmp_path):
         adapter.build_datasets(None, seed=0)
 
 
+def test_cifar10n_test_split_prefix_is_class_balanced(data_dir):
+    """The published test set is sorted by class; the split visits the classes round-robin
+    (so data.eval_limit keeps every class), and ``index`` is each image's position there."""
+    import csv
+
+    adapter = _adapter(dataset="cifar10n", label_set="worst", train_size=100, val_fraction=0.0)
+    test = adapter.build_datasets(data_dir, seed=0).test
+    rows = list(csv.DictReader((data_dir / "cifar10" / "test_labels.csv").open()))
+    assert len(test) == len(rows) == 10000 and int(rows[0]["label"]) == int(rows[999]["label"])
+    first = [int(test[i]["target"]) for i in range(30)]
+    assert np.bincount(first, minlength=10).tolist() == [3] * 10
+    for i in (0, 1, 17, 9999):
+        assert int(test[i]["target"]) == int(rows[int(test.index[i])]["label"])
+    assert sorted(np.asarray(test.index).tolist()) == list(range(10000))
+
+
 def test_cifar10n_options_are_checked():
     with pytest.raises(ValueError, match="task.label_set must be one of .*'worst'.*got 'worse'"):
         ClassificationConfig(dataset="cifar10n", label_set="worse")

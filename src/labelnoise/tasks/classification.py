@@ -558,6 +558,7 @@ def _cifar10n_splits(cfg: ClassificationConfig, data_dir: Path | None, seed: int
         CIFAR10N_WORKER_LABEL_SETS,
         load_arrays,
     )
+    from labelnoise.common.datasets.order import interleave_classes
 
     if data_dir is None:
         raise FileNotFoundError(
@@ -601,9 +602,10 @@ def _cifar10n_splits(cfg: ClassificationConfig, data_dir: Path | None, seed: int
         train = AnnotatedDataset(train, ann[tr], ann_ids[tr])  # type: ignore[assignment]
         if val is not None:
             val = AnnotatedDataset(val, ann[va], ann_ids[va])  # type: ignore[assignment]
-    test = ImageArrayDataset(
-        d["x_test"], d["y_test"], d["y_test"], index=np.arange(len(d["y_test"]))
-    )
+    # the published test set is sorted by class: visit the classes round-robin, so that a
+    # prefix (data.eval_limit) is class-balanced; ``index`` keeps each image's file position
+    at = interleave_classes(d["y_test"])
+    test = ImageArrayDataset(d["x_test"][at], d["y_test"][at], d["y_test"][at], index=at)
     info = {
         "label_set": cfg.label_set,
         "num_train": len(tr),

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
 
+from labelnoise.common.datasets.order import interleave_classes
 from labelnoise.common.noise.class_conditional import pair_flip_noise, symmetric_noise
 from labelnoise.tasks.clip.data import ImageFolderImages, read_image_folder
 
@@ -106,14 +106,3 @@ def first_per_class(labels: np.ndarray, k: int | None) -> np.ndarray:
         seen[y] = seen.get(y, 0) + 1
         keep[i] = seen[y] <= k
     return keep
-
-
-def interleave_classes(labels: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Order that visits the classes round-robin (first of each class, then the second, ...),
-    so that any prefix (``data.limit``, ``data.eval_limit``) is close to class-balanced."""
-    labels = np.asarray(labels)
-    rank = np.zeros(len(labels), np.int64)
-    for c in np.unique(labels):
-        at = np.flatnonzero(labels == c)
-        rank[at] = np.arange(len(at))
-    return np.lexsort((labels, rank))
