@@ -115,9 +115,13 @@ def load_entries(path: Path = ENTRIES_FILE) -> list[Entry]:
 
 
 def select(entries: list[Entry], pattern: str | None) -> list[Entry]:
-    """The entries whose name matches ``pattern`` (fnmatch, or a substring); all for None."""
+    """The entries whose name matches ``pattern`` (an entry's exact name selects only it;
+    else fnmatch, or a substring); all for None."""
     if pattern is None:
         return list(entries)
+    exact = [e for e in entries if e.name == pattern]
+    if exact:
+        return exact
     return [e for e in entries if fnmatch.fnmatch(e.name, pattern) or pattern in e.name]
 
 
