@@ -21,7 +21,7 @@ test: $(STAMP)
 
 # Every README results number from its recipe (hours on 2 cores; ONLY=pattern for a subset).
 reproduce: $(STAMP)
-	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(PY) benchmarks/reproduce_all.py $(if $(ONLY),--only '$(ONLY)')
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 $(PY) benchmarks/reproduce_all.py $(if $(ONLY),--only '$(ONLY)') $(if $(JOBS),--jobs $(JOBS))
 
 docs: $(STAMP)
 	PYTHONPATH=src $(VENV)/bin/mkdocs build --strict --site-dir site
