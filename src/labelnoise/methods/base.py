@@ -153,8 +153,6 @@ class Method:
         num_networks: networks the loop builds, prepares and steps (network 0 is evaluated);
             an instance may set it from its options in ``__init__``.
         single_process: refuse ``accelerate launch`` with more than one process.
-        flags_issues: :meth:`label_issues` gives the method's own detection of the training
-            examples (``detection.method: method`` needs it).
     """
 
     name: ClassVar[str]
@@ -162,7 +160,6 @@ class Method:
     tasks: ClassVar[frozenset[str] | None] = None
     num_networks: int = 1  # a method may set it per instance from its options
     single_process: ClassVar[bool] = False
-    flags_issues: ClassVar[bool] = False
 
     selector: Selector  # the run's selector, set by :meth:`setup`
 
@@ -214,8 +211,14 @@ class Method:
     def label_issues(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The method's own detection over the training split, read after training when
         ``detection.method: method``: ``(quality (N,) float, is_issue (N,) bool)`` in the
-        training split's example order (higher quality = cleaner). Default: None."""
+        training split's example order (higher quality = cleaner). Default: None; a method
+        that overrides it flags examples itself (:meth:`flags_issues`)."""
         return None
+
+    @classmethod
+    def flags_issues(cls) -> bool:
+        """Does the method give its own detection (overrides :meth:`label_issues`)?"""
+        return cls.label_issues is not Method.label_issues
 
     def state_dict(self) -> dict[str, Any]:
         """The method's own state for checkpoints (tensors, numbers, lists; no objects)."""

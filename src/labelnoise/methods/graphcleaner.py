@@ -110,7 +110,6 @@ class GraphCleaner(Standard):
     """Base model, trained detector, then the standard step without the detected nodes."""
 
     name = "graphcleaner"
-    flags_issues = True
     Options = GraphCleanerOptions
     tasks = frozenset({"graph"})
     single_process = True

@@ -68,7 +68,6 @@ class GraphCleanerDrop(Standard):
     """The standard step without the flagged training nodes."""
 
     name = "graphcleaner_drop"
-    flags_issues = True
     Options = GraphCleanerDropOptions
     tasks = frozenset({"graph"})
 

@@ -117,8 +117,8 @@ def check_method(cfg: RunConfig) -> None:
             f"task {cfg.task.name!r} trains only with method {', '.join(sorted(only))}; got "
             f"method {cls.name!r} (method.name / task.name)"
         )
-    if cfg.detection.method == "method" and not cls.flags_issues:
-        flagging = sorted(n for n, c in METHODS.items() if c.flags_issues)
+    if cfg.detection.method == "method" and not cls.flags_issues():
+        flagging = sorted(n for n, c in METHODS.items() if c.flags_issues())
         raise ValueError(
             "detection.method 'method' needs a training method that flags examples itself "
             f"({', '.join(flagging)}); got method {cls.name!r} (detection.method / method.name)"

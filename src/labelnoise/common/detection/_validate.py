@@ -164,7 +164,7 @@ def _probs_matrix(pred_probs: object, min_k: int = 2) -> np.ndarray:
     if n == 0:
         raise ValueError("pred_probs must not be empty; got N = 0 rows")
     if k < min_k:
-        raise ValueError(f"pred_probs must have K >= 2 columns; got K = {k}")
+        raise ValueError(f"pred_probs must have K >= {min_k} columns; got K = {k}")
     return p
 
 
