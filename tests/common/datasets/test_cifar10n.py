@@ -101,6 +101,35 @@ def test_tiny_layout_and_align(tmp_path):
     assert abs(int(arr[0, 5, 5, 0]) - 200) < 8  # the JPEG's red, up to compression
 
 
+def test_pixels_are_decoded_once_and_match_the_jpeg(tmp_path, monkeypatch):
+    images = read_cifar10(_tiny_cifar(tmp_path))
+    reference = [np.asarray(images.image(i)) for i in range(3)]
+    decoded = []
+    real = type(images).image
+    monkeypatch.setattr(type(images), "image", lambda self, i: decoded.append(i) or real(self, i))
+    for _ in range(3):  # three "epochs"
+        for i in (2, 0, 1):
+            np.testing.assert_array_equal(images.pixels(i), reference[i])
+    assert sorted(decoded) == [0, 1, 2]  # each JPEG decoded once
+    out = images.pixels(0)
+    out[:] = 0  # a caller's copy: the kept pixels do not change
+    np.testing.assert_array_equal(images.pixels(0), reference[0])
+    assert pickle.loads(pickle.dumps(images))._memo is None  # not shipped to workers
+
+
+def test_image_of_the_wrong_size_is_named(tmp_path):
+    folder = _tiny_cifar(tmp_path)
+    with zipfile.ZipFile(folder / "train.zip", "a") as z:
+        buf = io.BytesIO()
+        Image.new("RGB", (16, 8), (1, 2, 3)).save(buf, format="JPEG")
+        z.writestr("automobile/0001.jpg", buf.getvalue())
+    rows = (folder / "train_labels.csv").read_text()
+    (folder / "train_labels.csv").write_text(rows + "3,automobile/0001.jpg,1,automobile,3\n")
+    images = read_cifar10(folder)
+    with pytest.raises(ValueError, match="automobile/0001.jpg.* must be 32x32 RGB; got 16x8"):
+        images.pixels(3)
+
+
 def test_unknown_label_set_lists_valid_names(tmp_path):
     with pytest.raises(ValueError, match="label_set must be one of .*'aggre'.*'worst'"):
         read_cifar10n(tmp_path / "x.pt", "worse")
