@@ -56,12 +56,13 @@ def overrides(seed: int) -> dict[str, Any]:
     }
 
 
-def result_file(method: str, seed: int) -> Path:
-    return RUNS / f"{method}_s{seed}.json"
+def result_file(method: str, seed: int, runs: Path = RUNS) -> Path:
+    return runs / f"{method}_s{seed}.json"
 
 
-def _job(job: tuple[str, int, str, str]) -> dict[str, Any]:
-    method, seed, data_dir, cache_dir = job
+def _job(job: tuple[str, int, str, str, str]) -> dict[str, Any]:
+    method, seed, data_dir, cache_dir, runs_dir = job
+    runs = Path(runs_dir)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     from labelnoise.config import load_recipe, resolve
     from labelnoise.engine import train
@@ -70,7 +71,7 @@ def _job(job: tuple[str, int, str, str]) -> dict[str, Any]:
     over = overrides(seed)
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        extra = {"output_dir": f"{tmp}/run", "data.data_dir": data_dir}
+        extra: dict[str, Any] = {"output_dir": f"{tmp}/run", "data.data_dir": data_dir}
         extra |= {"train.progress": False, "task.cache_dir": cache_dir}
         cfg = resolve(load_recipe(ROOT / recipe), nest(over | extra), variant=variant)
         metrics = train(cfg)
@@ -86,19 +87,19 @@ def _job(job: tuple[str, int, str, str]) -> dict[str, Any]:
         "variant": variant,
         "command": describe(recipe, variant, over),
     }
-    RUNS.mkdir(parents=True, exist_ok=True)
-    tmp_file = result_file(method, seed).with_suffix(".part")
+    runs.mkdir(parents=True, exist_ok=True)
+    tmp_file = result_file(method, seed, runs).with_suffix(".part")
     tmp_file.write_text(json.dumps(out))
-    tmp_file.replace(result_file(method, seed))
+    tmp_file.replace(result_file(method, seed, runs))
     return out
 
 
-def render(methods: list[str], seeds: list[int], wall: float | None, jobs: int) -> tuple:
+def render(methods: list[str], seeds: list[int], runs_dir: Path = RUNS) -> tuple:
     done = {
-        (m, s): json.loads(result_file(m, s).read_text())
+        (m, s): json.loads(result_file(m, s, runs_dir).read_text())
         for m in methods
         for s in seeds
-        if result_file(m, s).is_file()
+        if result_file(m, s, runs_dir).is_file()
     }
     ce = [done[("ce", s)]["acc"] for s in seeds if ("ce", s) in done]
     ce_mean = float(np.mean(ce)) if ce else float("nan")
@@ -159,6 +160,8 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--collect", action="store_true", help="only render the finished runs")
     p.add_argument("--cache-dir", type=Path, default=Path("~/.cache/labelnoise").expanduser())
+    p.add_argument("--runs", type=Path, default=RUNS, help="folder of the finished runs")
+    p.add_argument("--name", default="cifar10n_methods", help="results file name (no suffix)")
     a = p.parse_args()
     unknown = sorted(set(a.methods) - set(METHODS))
     if unknown:
@@ -170,17 +173,18 @@ def main() -> None:
 
         load_arrays(data_dir, "clean", cache_dir=a.cache_dir)  # build the image cache once
         jobs = [
-            (m, s, str(data_dir), str(a.cache_dir))
+            (m, s, str(data_dir), str(a.cache_dir), str(a.runs))
             for m in a.methods
             for s in a.seeds
-            if not result_file(m, s).is_file()
+            if not result_file(m, s, a.runs).is_file()
         ]
         jobs.sort(key=lambda j: -COST.get(j[0], 1))
         with get_context("spawn").Pool(a.jobs) as pool:
             for r in pool.imap_unordered(_job, jobs):
                 print(f"[{time.time() - t0:.0f} s] {r['method']} s{r['seed']}: "
                       f"{100 * r['acc']:.2f} % in {r['sec']:.0f} s", flush=True)  # fmt: skip
-    table, rows, total, missing = render(a.methods, a.seeds, time.time() - t0, a.jobs)
+    wall = time.time() - t0
+    table, rows, total, missing = render(a.methods, a.seeds, a.runs)
     load = os.getloadavg()
     pre = (
         "CIFAR-10N worst labels, CPU protocol (2,500-image subset, width-32 CNN, no "
@@ -188,11 +192,12 @@ def main() -> None:
         f"clean test images), seeds {a.seeds}; every row trained by labelnoise.engine.train "
         "from its recipe with `--seed=S --train.num_threads=1 --train.eval_every=100 "
         "--detection.method=none`. s per run: wall seconds of each run (one thread; "
-        f"{a.jobs} runs at a time, other work shared the 2 cores: load average at the end "
+        f"{a.jobs} runs at a time; load average at the end "
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}). Sum of run times: {total:.0f} s."
+        + ("" if a.collect else f" Wall time of this command: {wall:.0f} s ({len(jobs)} runs).")
         + (f" MISSING: {', '.join(missing)}." if missing else "")
     )
-    report("cifar10n_methods", pre + "\n\n" + table, rows, a.json)
+    report(a.name, pre + "\n\n" + table, rows, a.json)
 
 
 if __name__ == "__main__":
