@@ -227,13 +227,25 @@ class DivideMix(Method):
         if epoch < self.options.warmup_epochs:
             return None
         if self.prob_epoch != epoch:  # (a mid-epoch resume restores this epoch's division)
-            self.prob = []
-            for m in self.members():
-                probs, labels = self.data.predictions(m)
-                ce = -torch.log(probs.gather(1, labels[:, None]).squeeze(1).clamp_min(1e-12))
-                self.prob.append(codivide(ce))
+            self.prob = self.divide()
             self.prob_epoch = epoch
         return self._plan(epoch, skip)
+
+    def divide(self) -> list[np.ndarray]:
+        """Each network's clean probability ``(N,)`` of every training example: the GMM
+        posterior of its per-example cross-entropy (:func:`codivide`)."""
+        out = []
+        for m in self.members():
+            probs, labels = self.data.predictions(m)
+            ce = -torch.log(probs.gather(1, labels[:, None]).squeeze(1).clamp_min(1e-12))
+            out.append(codivide(ce))
+        return out
+
+    def labeled_mask(self, k: int) -> np.ndarray:
+        """``(N,)`` bool: network ``k``'s labeled examples, the **peer's** division (its clean
+        probability > ``p_threshold``)."""
+        assert self.prob is not None
+        return self.prob[1 - k] > self.options.p_threshold
 
     def _plan(self, epoch: int, skip: int) -> Iterator[dict[str, Any]]:
         assert self.prob is not None
@@ -241,9 +253,9 @@ class DivideMix(Method):
         g = np.random.default_rng([self.run.cfg.seed, epoch])
         parts = []
         for k in range(2):
-            w = self.prob[1 - k]  # the peer divides the data for this network
-            labeled = g.permutation(np.flatnonzero(w > self.options.p_threshold))
-            unlabeled = g.permutation(np.flatnonzero(w <= self.options.p_threshold))
+            mask = self.labeled_mask(k)
+            labeled = g.permutation(np.flatnonzero(mask))
+            unlabeled = g.permutation(np.flatnonzero(~mask))
             parts.append((labeled, unlabeled))
         steps = max(math.ceil(len(lab) / bs) for lab, _ in parts)
         for i in range(skip, steps):

@@ -36,6 +36,7 @@ from labelnoise.methods.rent import Rent
 from labelnoise.methods.splitnet import SplitNet
 from labelnoise.methods.standard import Standard
 from labelnoise.methods.tabasco import Tabasco
+from labelnoise.methods.tabasco_codivide import TabascoCoDivide
 from labelnoise.methods.trimmed_refit import TrimmedRefit
 from labelnoise.methods.uplme import Uplme
 
@@ -68,6 +69,7 @@ METHODS: dict[str, type[Method]] = {
     "late_stopping": LateStopping,
     "aum": Aum,
     "tabasco": Tabasco,
+    "tabasco_codivide": TabascoCoDivide,
     "moit": Moit,
     "crowd_layer": CrowdLayer,
     "madl": MaDL,

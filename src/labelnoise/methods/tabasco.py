@@ -54,7 +54,7 @@ from labelnoise.common.selection.tabasco_select import acd, select, wjsd
 from labelnoise.methods.base import StepOutput
 from labelnoise.methods.standard import Standard
 
-__all__ = ["Tabasco", "TabascoOptions", "acd", "select", "wjsd"]
+__all__ = ["Tabasco", "TabascoOptions", "acd", "predict_with_features", "select", "wjsd"]
 
 
 @dataclass
@@ -97,6 +97,39 @@ class TabascoOptions:
 def _sharpen(p: Tensor, t: float) -> Tensor:
     p = p ** (1.0 / t)
     return p / p.sum(1, keepdim=True)
+
+
+@torch.no_grad()
+def predict_with_features(run: Any, model: nn.Module) -> tuple[Tensor, Tensor, Tensor]:
+    """Softmax ``(N, C)``, penultimate features ``(N, D)`` (the input of the model's last
+    ``nn.Linear``) and noisy labels ``(N,)`` of the training split, in example order, from
+    ``model`` (unwrapped) in eval mode (its mode is restored after)."""
+    from labelnoise.engine.data import eval_loader
+    from labelnoise.tasks.base import move_to
+
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    grab: list[Tensor] = []
+    hook = last.register_forward_hook(lambda m, i, o: grab.append(i[0].detach()))
+    n = len(run.train_split)
+    probs, feats = torch.zeros(n, run.splits.num_classes), None
+    labels = torch.zeros(n, dtype=torch.long)
+    loader = eval_loader(run.train_split, run.adapter, batch_size=run.cfg.data.eval_batch_size)
+    was = model.training
+    model.eval()
+    try:
+        for batch in loader:
+            grab.clear()
+            u = run.adapter.units(model, move_to(batch, run.accelerator.device))
+            ids = u.example_id.cpu()
+            f = grab[-1].float().flatten(1).cpu()
+            feats = torch.zeros(n, f.shape[1]) if feats is None else feats
+            probs[ids], feats[ids] = u.pred.float().softmax(1).cpu(), f
+            labels[ids] = u.target.long().cpu()
+    finally:
+        hook.remove()
+        model.train(was)
+    assert feats is not None
+    return probs, feats, labels
 
 
 class Tabasco(Standard):
@@ -142,37 +175,10 @@ class Tabasco(Standard):
             self.prob_epoch = epoch
         return self._plan(epoch, skip)
 
-    @torch.no_grad()
     def _predict(self) -> tuple[Tensor, Tensor, Tensor]:
-        """Softmax ``(N, C)``, penultimate features ``(N, D)`` (the input of the model's last
-        ``nn.Linear``) and noisy labels ``(N,)`` of the training split, in example order."""
-        from labelnoise.engine.data import eval_loader
-        from labelnoise.tasks.base import move_to
-
-        run = self.run
-        model = run.accelerator.unwrap_model(self.nets[0].model)
-        last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
-        grab: list[Tensor] = []
-        hook = last.register_forward_hook(lambda m, i, o: grab.append(i[0].detach()))
-        n = len(run.train_split)
-        probs, feats = torch.zeros(n, run.splits.num_classes), None
-        labels = torch.zeros(n, dtype=torch.long)
-        loader = eval_loader(run.train_split, run.adapter, batch_size=run.cfg.data.eval_batch_size)
-        model.eval()
-        try:
-            for batch in loader:
-                grab.clear()
-                u = run.adapter.units(model, move_to(batch, run.accelerator.device))
-                ids = u.example_id.cpu()
-                f = grab[-1].float().flatten(1).cpu()
-                feats = torch.zeros(n, f.shape[1]) if feats is None else feats
-                probs[ids], feats[ids] = u.pred.float().softmax(1).cpu(), f
-                labels[ids] = u.target.long().cpu()
-        finally:
-            hook.remove()
-            model.train()
-        assert feats is not None
-        return probs, feats, labels
+        return predict_with_features(
+            self.run, self.run.accelerator.unwrap_model(self.nets[0].model)
+        )
 
     def _plan(self, epoch: int, skip: int) -> Iterator[dict[str, Any]]:
         assert self.selected is not None and self.prob is not None
