@@ -33,8 +33,8 @@ targets ``sharpen(p)``, mixup with ``lambda = max(l, 1 - l)``, ``l ~ Beta(alpha,
 (unlabeled) + the uniform-prior penalty. An epoch has as many steps as the loop's loader.
 
 Simplified: one network divides for itself (the authors train two networks, each on the
-other's division, one view per step here instead of two, and test with both); no
-negative-entropy penalty. ``tabasco.npz`` (after training): the last selection mask, clean
+other's division, one view per step here instead of two, and test with both: that training is
+method ``tabasco_codivide``); no negative-entropy penalty. ``tabasco.npz`` (after training): the last selection mask, clean
 probabilities and the metric each class used (0 WJSD, 1 ACD). One process.
 """
 
