@@ -41,6 +41,7 @@ def test_each_network_trains_on_the_peers_selection(tmp_path, monkeypatch):
     metrics = train(resolve(RECIPE, {"output_dir": str(tmp_path / "run")}))
     assert metrics["test"]["accuracy"] > 0.2
     assert len(calls) == 4 and len(masks) == 4  # 2 epochs after warm-up x 2 networks
+    assert any(sel.any() for _, sel in calls)  # a real selection, not the all-labeled fallback
     for e in range(2):
         sel_net0, sel_net1 = calls[2 * e][1], calls[2 * e + 1][1]
         assert masks[2 * e][0] == 0 and masks[2 * e + 1][0] == 1
@@ -53,8 +54,10 @@ def test_each_network_trains_on_the_peers_selection(tmp_path, monkeypatch):
     n = len(calls[0][1])
     assert saved["selected"].shape == (2, n) and saved["prob"].shape == (2, n)
     assert saved["metric"].shape == (2, 10)
-    sel = saved["selected"]
-    assert np.all(saved["prob"][~sel] == 0) and np.all(saved["prob"][sel] > 0)
+    # the saved selection is the last epoch's: network k's own, i.e. the peer's labeled set
+    np.testing.assert_array_equal(saved["selected"][0], masks[3][1])
+    np.testing.assert_array_equal(saved["selected"][1], masks[2][1])
+    assert np.all(saved["prob"][saved["selected"]] >= 0.5)  # GMM posteriors of the kept
 
 
 @pytest.mark.parametrize(

@@ -85,14 +85,13 @@ class TabascoCoDivide(DivideMix):
 
     def __init__(self, options: TabascoCoDivideOptions, run: Any) -> None:
         super().__init__(options, run)  # type: ignore[arg-type]
-        self.selected: list[np.ndarray] | None = None
-        self.metric: list[np.ndarray] | None = None
+        self.metric: list[np.ndarray] | None = None  # each network's metric per class
 
     def divide(self) -> list[np.ndarray]:
-        """Each network's TABASCO selection; returns the clean probabilities (0 where not
-        selected) and keeps the masks for :meth:`labeled_mask`."""
+        """Each network's TABASCO selection as clean probabilities ``(N,)``: the GMM posterior
+        (>= 0.5) where selected, 0 elsewhere, so the selection is ``prob > 0``."""
         o, run = self.options, self.run
-        selected, prob, metric = [], [], []
+        prob, metric = [], []
         for m in self.members():
             probs, feats, labels = predict_with_features(run, m)
             s, p, c = select(
@@ -105,38 +104,34 @@ class TabascoCoDivide(DivideMix):
                 seed=run.cfg.seed,
             )
             if not s.any():  # nothing selected: all labeled, as given
-                s[:], p[:] = True, 1.0
-            selected.append(s)
+                p[:] = 1.0
             prob.append(p)
             metric.append(c)
-        self.selected, self.metric = selected, metric
+        self.metric = metric
         return prob
 
     def labeled_mask(self, k: int) -> np.ndarray:
         """Network ``k`` trains on the peer's selected examples."""
-        assert self.selected is not None
-        return self.selected[1 - k]
+        assert self.prob is not None
+        return self.prob[1 - k] > 0
 
     def after_training(self) -> None:
-        if self.selected is None or self.prob is None or self.metric is None:
+        if self.prob is None or self.metric is None:
             return
         if self.run.accelerator.is_main_process:
+            prob = np.stack(self.prob)
             np.savez(
                 self.run.run_dir / "tabasco.npz",
-                selected=np.stack(self.selected),
-                prob=np.stack(self.prob),
+                selected=prob > 0,
+                prob=prob,
                 metric=np.stack(self.metric),
             )
 
     def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        for key in ("selected", "metric"):
-            v = getattr(self, key)
-            state[key] = None if v is None else [torch.as_tensor(a) for a in v]
-        return state
+        metric = None if self.metric is None else [torch.as_tensor(a) for a in self.metric]
+        return {**super().state_dict(), "metric": metric}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        for key in ("selected", "metric"):
-            v = state.get(key)
-            setattr(self, key, None if v is None else [a.numpy() for a in v])
+        metric = state.get("metric")
+        self.metric = None if metric is None else [a.numpy() for a in metric]
