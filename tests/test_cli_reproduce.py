@@ -166,3 +166,18 @@ def test_detection_metrics_by_dotted_name(tmp_path, capsys):
     assert main([*args, "--metric", "detection.nope"]) == 2
     err = capsys.readouterr().err
     assert "--metric must be one of the run's detection metrics [" in err and "'auprc'" in err
+
+
+def test_set_reaches_an_option_only_a_variant_has(tmp_path, capsys):
+    """``--set loss.q=0.5 --variant gce``: the override is applied after the variant's own
+    settings (the base recipe's CE loss has no ``q``); without ``--variant`` the variants
+    that do not accept it are named."""
+    out = tmp_path / "out"
+    args = ["reproduce", str(QUICKSTART), "--seeds", "0", "--output-dir", str(out)]
+    assert main([*args, "--set", *TINY, "loss.q=0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "variant 'ce'" in err and "q" in err and not out.exists()
+    assert main([*args, "--variant", "gce", "--no-report", "--set", *TINY, "loss.q=0.5"]) == 0
+    saved = yaml.safe_load((out / "seed-0" / "gce" / "config.yaml").read_text())
+    assert saved["loss"] == {"name": "gce", "q": 0.5}
+    assert sorted(p.name for p in (out / "seed-0").iterdir()) == ["gce"]

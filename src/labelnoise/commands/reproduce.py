@@ -123,8 +123,7 @@ def plan(
     for key in ("seed", "variants"):
         if key in given:
             raise ValueError(f"--set must not set {key!r}; use --seeds / --variant; got {key}=…")
-    base = resolve(recipe, given)
-    names = list(base.variants)
+    names = list(resolve(recipe).variants) if recipe.get("variants") else []
     if variants is not None:
         unknown = [v for v in variants if v not in names]
         if not names and variants:
@@ -133,17 +132,20 @@ def plan(
             raise ValueError(f"--variant must be one of {names}; got {unknown[0]!r}")
         if len(set(variants)) != len(variants):
             raise ValueError(f"--variant must not repeat a variant; got {variants}")
-    root = output_dir if output_dir is not None else Path(f"{base.run_dir}-reproduce")
+    if output_dir is not None:
+        root = output_dir
+    else:  # the recipe's run directory (overrides applied, no variant) + "-reproduce"
+        plain = {k: v for k, v in recipe.items() if k != "variants"}
+        keep = {k: v for k, v in given.items() if k in ("name", "output_dir")}
+        root = Path(f"{resolve(plain, keep).run_dir}-reproduce")
     runs: list[tuple[int, str | None, Any, dict[str, Any]]] = []
     for seed in seeds:
         this = parse_overrides([o.replace("{seed}", str(seed)) for o in overrides])
         shown = {k: _plain(v) for k, v in _flat(this).items()}
         over = {**this, **parse_overrides([f"seed={seed}"])}
-        cfgs = resolve_runs(recipe, over)
-        labels: list[str | None] = list(names) if names else [None]
-        for name, cfg in zip(labels, cfgs, strict=True):
-            if variants is not None and name not in variants:
-                continue
+        cfgs = resolve_runs(recipe, over, only=variants)
+        labels: list[str | None] = [n for n in names if variants is None or n in variants]
+        for name, cfg in zip(labels or [None], cfgs, strict=True):
             where = root / f"seed-{seed}" / name if name else root / f"seed-{seed}"
             cfg = dataclasses.replace(cfg, output_dir=str(where))
             runs.append((seed, name, cfg, {**shown, "seed": seed}))

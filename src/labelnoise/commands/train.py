@@ -65,24 +65,43 @@ def _close_process_group() -> None:
         dist.destroy_process_group()
 
 
-def resolve_runs(recipe: dict[str, Any], overrides: dict[str, Any]) -> list[Any]:
-    """The resolved config of every run of a recipe (all checked before any trains)."""
+def resolve_runs(
+    recipe: dict[str, Any], overrides: dict[str, Any], only: list[str] | None = None
+) -> list[Any]:
+    """The resolved config of every run of a recipe (all checked before any trains).
+
+    With variants, the overrides are applied to each variant after its own settings, so an
+    override may set an option that only the variant has (``method.warmup_epochs`` of a
+    ``method: {name: tabasco}`` variant); ``only`` keeps these variants (recipe order), and
+    the overrides must then be valid for them alone.
+    """
     import dataclasses
 
     from labelnoise.config import resolve
 
-    base = resolve(recipe, overrides)
-    if not base.variants:
-        return [base]
+    if "variants" in overrides:  # variants given on the command line join the recipe's
+        from labelnoise.config import deep_merge
+
+        recipe = deep_merge(recipe, {"variants": overrides["variants"]})
+        overrides = {k: v for k, v in overrides.items() if k != "variants"}
+    plain = resolve(recipe) if recipe.get("variants") else None
+    if plain is None or not plain.variants:
+        return [resolve(recipe, overrides)]
+    base_name = str(overrides.get("name", plain.name))
     runs = []
-    for name, spec in base.variants.items():
-        cfg = resolve(recipe, overrides, variant=name)
+    for name, spec in plain.variants.items():
+        if only is not None and name not in only:
+            continue
+        try:
+            cfg = resolve(recipe, overrides, variant=name)
+        except ValueError as e:
+            raise ValueError(f"variant {name!r}: {e}") from None
         spec = spec or {}
         changes: dict[str, Any] = {}
         if "name" not in spec:
             changes["name"] = name
         if "output_dir" not in spec:
-            changes["output_dir"] = str(base.run_dir / name)
+            changes["output_dir"] = str(Path(cfg.output_dir.replace("{name}", base_name)) / name)
         runs.append(dataclasses.replace(cfg, **changes))
     return runs
 

@@ -132,6 +132,19 @@ class UnitLoss(nn.Module):
         return f"{self.name}, {self.options}"
 
 
+def loss_option_names(name: str) -> set[str]:
+    """The options a recipe may give loss ``name`` (a key of :data:`LOSSES`)."""
+    fn = LOSSES[name]
+    allowed = {
+        p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY
+    } - _INTERNAL
+    if name in BINARY_LOSSES:
+        allowed.add("units")
+    if name == "elr":
+        allowed.add("beta")
+    return allowed
+
+
 def build_loss(
     name: str, *, num_classes: int = 0, num_examples: int | None = None, **options: Any
 ) -> nn.Module:
@@ -146,14 +159,7 @@ def build_loss(
     """
     if name not in LOSSES:
         raise ValueError(f"name must be one of {', '.join(LOSSES)}; got {name!r}")
-    fn = LOSSES[name]
-    allowed = {
-        p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY
-    } - _INTERNAL
-    if name in BINARY_LOSSES:
-        allowed.add("units")
-    if name == "elr":
-        allowed.add("beta")
+    allowed = loss_option_names(name)
     for key in options:
         if key not in allowed:
             raise ValueError(
