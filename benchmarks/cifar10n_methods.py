@@ -38,11 +38,11 @@ RUNS = ROOT / "runs" / "cifar10n_methods"
 METHODS = (
     "ce", "gce", "sce", "elr", "sam", "coteaching", "coteaching_nested", "rent", "dws", "aum",
     "late_stopping", "dividemix", "crosssplit", "crosssplit_shared", "splitnet", "tabasco",
-    "tabasco_codivide", "moit", "moit_plus",
+    "tabasco_codivide", "moit", "moit_plus", "crosssplit_val", "tabasco_val", "tabasco_codivide_val",
 )  # fmt: skip
 #: relative run time (CE = 1), to start the long jobs first
 COST = {
-    "dividemix": 8, "tabasco_codivide": 8, "crosssplit": 5, "crosssplit_shared": 5, "splitnet": 4, "tabasco": 3, "moit_plus": 3, "moit": 2.5,
+    "dividemix": 8, "tabasco_codivide": 8, "tabasco_codivide_val": 6, "crosssplit": 5, "crosssplit_val": 4, "crosssplit_shared": 5, "splitnet": 4, "tabasco": 3, "tabasco_val": 3, "moit_plus": 3, "moit": 2.5,
     "late_stopping": 2, "sam": 2, "coteaching": 2, "coteaching_nested": 2, "aum": 1.5,
 }  # fmt: skip
 
