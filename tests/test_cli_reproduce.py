@@ -181,3 +181,14 @@ def test_set_reaches_an_option_only_a_variant_has(tmp_path, capsys):
     saved = yaml.safe_load((out / "seed-0" / "gce" / "config.yaml").read_text())
     assert saved["loss"] == {"name": "gce", "q": 0.5}
     assert sorted(p.name for p in (out / "seed-0").iterdir()) == ["gce"]
+    # variants given as overrides (`labelnoise train R --variants.x.loss.name=sce`) join the
+    # recipe's, each resolved with the other overrides applied after it
+    from labelnoise.commands.train import resolve_runs
+
+    recipe = yaml.safe_load(QUICKSTART.read_text())
+    extra = {"variants": {"x": {"loss": {"name": "gce"}}}, "loss": {"q": 0.3}}
+    runs = resolve_runs(recipe, extra, only=["gce", "x"])
+    assert [(c.name, c.loss.name, c.loss.options) for c in runs] == [
+        ("gce", "gce", {"q": 0.3}),
+        ("x", "gce", {"q": 0.3}),
+    ]

@@ -443,22 +443,19 @@ def _build_component(value: Any, section: str, default: str) -> ComponentConfig:
     builder = _component_builder(section, name)
     params = inspect.signature(builder).parameters
     hints = _hints(builder)
+    for k, v in options.items():
+        if k in ("num_classes", "num_examples", "gather"):
+            raise ValueError(
+                f"{section}.{k} is set by the loop, not by the recipe; got {plain(v)!r}"
+            )
     if section == "loss":
-        from labelnoise.common.losses.registry import loss_option_names
-
-        allowed = loss_option_names(name)
+        from labelnoise.common.losses.registry import check_loss_options as check
     else:
-        allowed = {k for k, p in params.items() if p.kind is p.KEYWORD_ONLY}
+        from labelnoise.common.selection.registry import check_selector_options as check
+    check(name, options)  # the builder's own check, before any run trains
     out: dict[str, Any] = {}
     for k, v in options.items():
         key = f"{section}.{k}"
-        if k in ("num_classes", "num_examples", "gather"):
-            raise ValueError(f"{key} is set by the loop, not by the recipe; got {plain(v)!r}")
-        if k not in allowed:
-            raise ValueError(
-                f"unknown option {k!r} for {section} {name!r}; expected one of "
-                f"{', '.join(sorted(allowed - {'num_classes', 'num_examples', 'gather'})) or 'none'}"
-            )
         if k in hints:
             out[k] = coerce(v, hints[k], key)
         elif k in params and params[k].default not in (inspect.Parameter.empty, None):

@@ -84,9 +84,9 @@ def resolve_runs(
 
         recipe = deep_merge(recipe, {"variants": overrides["variants"]})
         overrides = {k: v for k, v in overrides.items() if k != "variants"}
-    plain = resolve(recipe) if recipe.get("variants") else None
-    if plain is None or not plain.variants:
+    if not recipe.get("variants"):
         return [resolve(recipe, overrides)]
+    plain = resolve(recipe)
     base_name = str(overrides.get("name", plain.name))
     runs = []
     for name, spec in plain.variants.items():

@@ -34,8 +34,9 @@ targets ``sharpen(p)``, mixup with ``lambda = max(l, 1 - l)``, ``l ~ Beta(alpha,
 
 Simplified: one network divides for itself (the authors train two networks, each on the
 other's division, one view per step here instead of two, and test with both: that training is
-method ``tabasco_codivide``); no negative-entropy penalty. ``tabasco.npz`` (after training): the last selection mask, clean
-probabilities and the metric each class used (0 WJSD, 1 ACD). One process.
+method ``tabasco_codivide``); no negative-entropy penalty. ``tabasco.npz`` (after training):
+the last selection mask, clean probabilities and the metric each class used (0 WJSD, 1 ACD).
+One process.
 """
 
 from __future__ import annotations

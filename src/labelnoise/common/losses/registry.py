@@ -4,7 +4,7 @@ training loop uses."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import torch
@@ -132,17 +132,23 @@ class UnitLoss(nn.Module):
         return f"{self.name}, {self.options}"
 
 
-def loss_option_names(name: str) -> set[str]:
-    """The options a recipe may give loss ``name`` (a key of :data:`LOSSES`)."""
-    fn = LOSSES[name]
+def check_loss_options(name: str, keys: Iterable[str]) -> None:
+    """Raise ValueError naming the first of ``keys`` that loss ``name`` (a key of
+    :data:`LOSSES`) does not take."""
     allowed = {
-        p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY
+        p.name
+        for p in inspect.signature(LOSSES[name]).parameters.values()
+        if p.kind is p.KEYWORD_ONLY
     } - _INTERNAL
     if name in BINARY_LOSSES:
         allowed.add("units")
     if name == "elr":
         allowed.add("beta")
-    return allowed
+    for key in keys:
+        if key not in allowed:
+            raise ValueError(
+                f"unknown option {key!r} for loss {name!r}; expected one of {', '.join(sorted(allowed))}"
+            )
 
 
 def build_loss(
@@ -159,12 +165,7 @@ def build_loss(
     """
     if name not in LOSSES:
         raise ValueError(f"name must be one of {', '.join(LOSSES)}; got {name!r}")
-    allowed = loss_option_names(name)
-    for key in options:
-        if key not in allowed:
-            raise ValueError(
-                f"unknown option {key!r} for loss {name!r}; expected one of {', '.join(sorted(allowed))}"
-            )
+    check_loss_options(name, options)
     if name == "elr":
         if num_examples is None:
             raise ValueError("num_examples must be given for loss 'elr'; got None")

@@ -7,6 +7,7 @@ called like the others it is plain small-loss selection with the same schedule.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from typing import Any
 
 from labelnoise.common.selection._base import Gather, Selector
@@ -41,16 +42,21 @@ def build_selector(
     """Build a selector; unknown names or options raise ValueError naming them."""
     if name not in SELECTORS:
         raise ValueError(f"name must be one of {', '.join(SELECTORS)}; got {name!r}")
-    cls = SELECTORS[name]
+    check_selector_options(name, options)
+    return SELECTORS[name](num_examples=num_examples, gather=gather, **options)
+
+
+def check_selector_options(name: str, keys: Iterable[str]) -> None:
+    """Raise ValueError naming the first of ``keys`` that selector ``name`` (a key of
+    :data:`SELECTORS`) does not take (``num_examples`` and ``gather`` are the loop's)."""
     allowed = {
         p.name
-        for p in inspect.signature(cls.__init__).parameters.values()
+        for p in inspect.signature(SELECTORS[name].__init__).parameters.values()
         if p.kind is p.KEYWORD_ONLY and p.name not in ("num_examples", "gather")
     }
-    for key in options:
+    for key in keys:
         if key not in allowed:
             raise ValueError(
                 f"unknown option {key!r} for selector {name!r}; expected one of "
                 f"{', '.join(sorted(allowed)) or 'none'}"
             )
-    return cls(num_examples=num_examples, gather=gather, **options)
